@@ -1,0 +1,157 @@
+"""Scores for each matching mode and their weighted combination: pure numpy, no torch.
+
+Each function equals its counterpart in the reference implementation (FlagEmbedding):
+
+- :func:`dense_scores`: ``q @ p.T`` (cosine, both sides are L2-normalised);
+- :func:`lexical_matching_score` / :func:`sparse_scores`: ``sum_{t in q and p} q[t] * p[t]``,
+  accumulated in float32 (the reference keeps fp16 scalars: see bge-m3.md §6.9);
+- :func:`colbert_score` / :func:`colbert_scores`: ``mean_i max_j q_i . p_j`` over the query's
+  vectors (MaxSim averaged over query tokens);
+- :func:`combine`: ``sum_m w_m * s_m / sum_m w_m``, as ``compute_score`` divides by the weight sum.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from .types import Embeddings, Ragged, SparseBatch, SparseVector
+
+#: The paper's weights for dense, sparse and multi-vector (M3 §3.2, Table 1's "All").
+DEFAULT_WEIGHTS: dict[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert": 1.0}
+
+
+def dense_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
+    """Inner products of every query with every document, shape ``(m, n)``.
+
+    >>> dense_scores(np.array([[1.0, 0.0]]), np.array([[0.6, 0.8], [0.0, 1.0]])).tolist()
+    [[0.6, 0.0]]
+    """
+    return np.asarray(queries, dtype=np.float32) @ np.asarray(documents, dtype=np.float32).T
+
+
+def lexical_matching_score(
+    query: SparseVector | Mapping[int, float], document: SparseVector | Mapping[int, float]
+) -> float:
+    """Sum of weight products over the token ids both sides share.
+
+    >>> lexical_matching_score({1: 0.5, 2: 0.5}, {2: 0.4, 7: 1.0})
+    0.2
+    """
+    q = query.to_dict() if isinstance(query, SparseVector) else query
+    d = document.to_dict() if isinstance(document, SparseVector) else document
+    total = np.float32(0.0)
+    for token, weight in q.items():
+        if token in d:
+            total += np.float32(weight) * np.float32(d[token])
+    return float(total)
+
+
+def sparse_scores(queries: SparseBatch, documents: SparseBatch) -> np.ndarray:
+    """Lexical matching score of every query with every document, shape ``(m, n)``.
+
+    >>> q = SparseBatch.from_vectors([SparseVector(np.array([1, 2]), np.array([.5, .5], np.float32))])
+    >>> d = SparseBatch.from_vectors([SparseVector(np.array([2, 7]), np.array([.4, 1.], np.float32)),
+    ...                               SparseVector(np.array([3]), np.array([1.], np.float32))])
+    >>> np.round(sparse_scores(q, d), 4).tolist()
+    [[0.2, 0.0]]
+    """
+    n_docs = len(documents)
+    doc_rows = np.repeat(np.arange(n_docs), np.diff(documents.indptr))
+    out = np.zeros((len(queries), n_docs), dtype=np.float32)
+    for i, query in enumerate(queries):
+        if len(query) == 0 or len(documents.indices) == 0:
+            continue
+        pos = np.searchsorted(query.ids, documents.indices)
+        pos_clipped = np.minimum(pos, len(query.ids) - 1)
+        hit = query.ids[pos_clipped] == documents.indices
+        products = np.where(hit, query.weights[pos_clipped] * documents.values, np.float32(0.0))
+        out[i] = np.bincount(doc_rows, weights=products, minlength=n_docs)
+    return out
+
+
+def colbert_score(query: np.ndarray, document: np.ndarray) -> float:
+    """MaxSim of one query's vectors against one document's, averaged over query vectors.
+
+    >>> colbert_score(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.6, 0.8]]))
+    0.9
+    """
+    if len(query) == 0 or len(document) == 0:
+        return 0.0
+    sims = np.asarray(query, dtype=np.float32) @ np.asarray(document, dtype=np.float32).T
+    return float(sims.max(axis=1).sum() / len(query))
+
+
+def colbert_scores(queries: Ragged, documents: Ragged) -> np.ndarray:
+    """:func:`colbert_score` of every query with every document, shape ``(m, n)``.
+
+    >>> q = Ragged.from_arrays([np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)])
+    >>> d = Ragged.from_arrays([np.array([[1.0, 0.0], [0.6, 0.8]], np.float32), np.array([[0.0, 1.0]], np.float32)])
+    >>> np.round(colbert_scores(q, d), 4).tolist()
+    [[0.9, 0.5]]
+    """
+    out = np.zeros((len(queries), len(documents)), dtype=np.float32)
+    lengths = documents.lengths
+    nonempty = np.flatnonzero(lengths > 0)
+    if len(nonempty) == 0:
+        return out
+    starts = documents.offsets[:-1][nonempty]
+    for i, query in enumerate(queries):
+        if len(query) == 0:
+            continue
+        sims = query @ documents.data.T  # (t_q, total_doc_tokens)
+        best = np.maximum.reduceat(sims, starts, axis=1)  # (t_q, n_nonempty)
+        out[i, nonempty] = best.sum(axis=0) / len(query)
+    return out
+
+
+def combine(scores: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """Weighted sum of per-mode scores divided by the weight sum (as ``compute_score`` does).
+
+    Only the modes present in ``scores`` take part, so ``{dense, sparse}`` with the default
+    weights gives ``(1*d + 0.3*s) / 1.3``.
+
+    >>> combine({"dense": np.array([0.5]), "sparse": np.array([0.1])}, {"dense": 1, "sparse": 0.3}).round(4).tolist()
+    [0.4077]
+    """
+    modes = list(scores)
+    if not modes:
+        raise ValueError("combine() needs at least one mode's scores")
+    missing = [m for m in modes if m not in weights]
+    if missing:
+        raise ValueError(f"no weight given for mode(s) {missing}; weights cover {sorted(weights)}")
+    total_weight = float(sum(weights[m] for m in modes))
+    if total_weight == 0:
+        raise ValueError(f"weights for {modes} sum to zero")
+    return sum(np.asarray(scores[m], dtype=np.float32) * np.float32(weights[m]) for m in modes) / np.float32(total_weight)
+
+
+def pair_scores(
+    queries: Embeddings, documents: Embeddings, weights: Mapping[str, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Scores of aligned (query i, document i) pairs, keyed as the reference's ``compute_score``.
+
+    Returns ``dense``, ``sparse``, ``colbert`` (those both batches hold), and where the parts
+    allow, ``sparse+dense`` and ``colbert+sparse+dense`` combined with ``weights``
+    (default :data:`DEFAULT_WEIGHTS`).
+    """
+    if len(queries) != len(documents):
+        raise ValueError(f"{len(queries)} queries but {len(documents)} documents: pairs must align")
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    out: dict[str, np.ndarray] = {}
+    if queries.dense is not None and documents.dense is not None:
+        out["dense"] = np.einsum("ij,ij->i", queries.dense, documents.dense).astype(np.float32)
+    if queries.sparse is not None and documents.sparse is not None:
+        out["sparse"] = np.array(
+            [lexical_matching_score(q, d) for q, d in zip(queries.sparse, documents.sparse)], dtype=np.float32
+        )
+    if queries.colbert is not None and documents.colbert is not None:
+        out["colbert"] = np.array(
+            [colbert_score(q, d) for q, d in zip(queries.colbert, documents.colbert)], dtype=np.float32
+        )
+    if "dense" in out and "sparse" in out:
+        out["sparse+dense"] = combine({m: out[m] for m in ("dense", "sparse")}, weights)
+        if "colbert" in out:
+            out["colbert+sparse+dense"] = combine({m: out[m] for m in ("dense", "sparse", "colbert")}, weights)
+    return out

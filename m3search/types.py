@@ -1,0 +1,175 @@
+"""The shared vocabulary: batches of embeddings, pure numpy (no torch).
+
+An :class:`Embeddings` is always a batch. Each part is ``None`` when it was not
+requested, and never changes type because of a flag:
+
+- ``dense``: ``(n, d)`` float32, L2-normalised rows;
+- ``sparse``: :class:`SparseBatch`, a CSR matrix of integer token ids and float32 weights;
+- ``colbert``: :class:`Ragged`, ``(total_tokens, d)`` float32 rows plus offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+PARTS: tuple[str, ...] = ("dense", "sparse", "colbert")
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """One text's lexical weights: sorted unique token ids and their weights.
+
+    >>> v = SparseVector(np.array([5, 9]), np.array([0.5, 0.25], dtype=np.float32))
+    >>> v.to_dict()
+    {5: 0.5, 9: 0.25}
+    """
+
+    ids: np.ndarray
+    weights: np.ndarray
+
+    def to_dict(self) -> dict[int, float]:
+        """Token id -> weight, as plain Python numbers."""
+        return {int(i): float(w) for i, w in zip(self.ids, self.weights)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class SparseBatch:
+    """Sparse vectors of a batch in CSR form (``indptr``, ``indices``, ``values``).
+
+    >>> b = SparseBatch.from_vectors([SparseVector(np.array([3]), np.array([1.0], dtype=np.float32)),
+    ...                               SparseVector(np.array([], dtype=np.int64), np.array([], dtype=np.float32))])
+    >>> len(b), b[0].to_dict(), b[1].to_dict()
+    (2, {3: 1.0}, {})
+    """
+
+    indptr: np.ndarray  # (n + 1,) int64
+    indices: np.ndarray  # (nnz,) int64, sorted within each row
+    values: np.ndarray  # (nnz,) float32
+
+    @classmethod
+    def from_vectors(cls, vectors: Sequence[SparseVector]) -> "SparseBatch":
+        lengths = np.array([len(v) for v in vectors], dtype=np.int64)
+        indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        if vectors:
+            indices = np.concatenate([np.asarray(v.ids, dtype=np.int64) for v in vectors])
+            values = np.concatenate([np.asarray(v.weights, dtype=np.float32) for v in vectors])
+        else:
+            indices = np.zeros(0, dtype=np.int64)
+            values = np.zeros(0, dtype=np.float32)
+        return cls(indptr, indices, values)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def __getitem__(self, i: int) -> SparseVector:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        a, b = self.indptr[i], self.indptr[i + 1]
+        return SparseVector(self.indices[a:b], self.values[a:b])
+
+    def __iter__(self) -> Iterator[SparseVector]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows: Sequence[int]) -> "SparseBatch":
+        """The batch of the given rows, in that order."""
+        return SparseBatch.from_vectors([self[int(r)] for r in rows])
+
+    def to_dicts(self) -> list[dict[int, float]]:
+        """One ``{token_id: weight}`` per row."""
+        return [v.to_dict() for v in self]
+
+
+@dataclass(frozen=True)
+class Ragged:
+    """A batch of variable-length matrices: ``data`` rows ``offsets[i]:offsets[i+1]`` are item i.
+
+    >>> r = Ragged.from_arrays([np.ones((2, 3), np.float32), np.zeros((1, 3), np.float32)])
+    >>> len(r), r[0].shape, r[1].shape, r.lengths.tolist()
+    (2, (2, 3), (1, 3), [2, 1])
+    """
+
+    data: np.ndarray  # (total_rows, d) float32
+    offsets: np.ndarray  # (n + 1,) int64
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray], dim: int | None = None) -> "Ragged":
+        offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in arrays], out=offsets[1:])
+        if arrays:
+            data = np.concatenate([np.asarray(a, dtype=np.float32) for a in arrays])
+        else:
+            data = np.zeros((0, dim or 0), dtype=np.float32)
+        return cls(data, offsets)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def dim(self) -> int:
+        return int(self.data.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        return self.data[self.offsets[i] : self.offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows: Sequence[int]) -> "Ragged":
+        """The batch of the given rows, in that order."""
+        return Ragged.from_arrays([self[int(r)] for r in rows], dim=self.dim)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """A batch of encoded texts; a part is ``None`` when it was not requested.
+
+    >>> e = Embeddings(dense=np.eye(2, dtype=np.float32))
+    >>> len(e), e.parts
+    (2, ('dense',))
+    """
+
+    dense: np.ndarray | None = None
+    sparse: SparseBatch | None = None
+    colbert: Ragged | None = None
+
+    def __post_init__(self) -> None:
+        sizes = {name: len(part) for name, part in self._items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"parts of one batch differ in length: {sizes}")
+
+    def _items(self) -> list[tuple[str, object]]:
+        return [(name, getattr(self, name)) for name in PARTS if getattr(self, name) is not None]
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Names of the parts present, in the order dense, sparse, colbert."""
+        return tuple(name for name, _ in self._items())
+
+    def __len__(self) -> int:
+        for _, part in self._items():
+            return len(part)  # type: ignore[arg-type]
+        return 0
+
+    def take(self, rows: Sequence[int]) -> "Embeddings":
+        """The batch of the given rows, in that order."""
+        rows = list(rows)
+        return Embeddings(
+            dense=None if self.dense is None else self.dense[rows],
+            sparse=None if self.sparse is None else self.sparse.take(rows),
+            colbert=None if self.colbert is None else self.colbert.take(rows),
+        )

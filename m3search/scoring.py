@@ -25,8 +25,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert": 1.0
 def dense_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
     """Inner products of every query with every document, shape ``(m, n)``.
 
-    >>> dense_scores(np.array([[1.0, 0.0]]), np.array([[0.6, 0.8], [0.0, 1.0]])).tolist()
-    [[0.6, 0.0]]
+    >>> dense_scores(np.array([[1.0, 0.0]]), np.array([[0.5, 0.75], [0.0, 1.0]])).tolist()
+    [[0.5, 0.0]]
     """
     return np.asarray(queries, dtype=np.float32) @ np.asarray(documents, dtype=np.float32).T
 
@@ -36,7 +36,7 @@ def lexical_matching_score(
 ) -> float:
     """Sum of weight products over the token ids both sides share.
 
-    >>> lexical_matching_score({1: 0.5, 2: 0.5}, {2: 0.4, 7: 1.0})
+    >>> round(lexical_matching_score({1: 0.5, 2: 0.5}, {2: 0.4, 7: 1.0}), 4)
     0.2
     """
     q = query.to_dict() if isinstance(query, SparseVector) else query
@@ -54,7 +54,7 @@ def sparse_scores(queries: SparseBatch, documents: SparseBatch) -> np.ndarray:
     >>> q = SparseBatch.from_vectors([SparseVector(np.array([1, 2]), np.array([.5, .5], np.float32))])
     >>> d = SparseBatch.from_vectors([SparseVector(np.array([2, 7]), np.array([.4, 1.], np.float32)),
     ...                               SparseVector(np.array([3]), np.array([1.], np.float32))])
-    >>> np.round(sparse_scores(q, d), 4).tolist()
+    >>> sparse_scores(q, d).astype(float).round(4).tolist()
     [[0.2, 0.0]]
     """
     n_docs = len(documents)
@@ -74,7 +74,7 @@ def sparse_scores(queries: SparseBatch, documents: SparseBatch) -> np.ndarray:
 def colbert_score(query: np.ndarray, document: np.ndarray) -> float:
     """MaxSim of one query's vectors against one document's, averaged over query vectors.
 
-    >>> colbert_score(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.6, 0.8]]))
+    >>> round(colbert_score(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.6, 0.8]])), 4)
     0.9
     """
     if len(query) == 0 or len(document) == 0:
@@ -88,7 +88,7 @@ def colbert_scores(queries: Ragged, documents: Ragged) -> np.ndarray:
 
     >>> q = Ragged.from_arrays([np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)])
     >>> d = Ragged.from_arrays([np.array([[1.0, 0.0], [0.6, 0.8]], np.float32), np.array([[0.0, 1.0]], np.float32)])
-    >>> np.round(colbert_scores(q, d), 4).tolist()
+    >>> colbert_scores(q, d).astype(float).round(4).tolist()
     [[0.9, 0.5]]
     """
     out = np.zeros((len(queries), len(documents)), dtype=np.float32)
@@ -112,7 +112,7 @@ def combine(scores: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> n
     Only the modes present in ``scores`` take part, so ``{dense, sparse}`` with the default
     weights gives ``(1*d + 0.3*s) / 1.3``.
 
-    >>> combine({"dense": np.array([0.5]), "sparse": np.array([0.1])}, {"dense": 1, "sparse": 0.3}).round(4).tolist()
+    >>> combine({"dense": np.array([0.5]), "sparse": np.array([0.1])}, {"dense": 1, "sparse": 0.3}).astype(float).round(4).tolist()
     [0.4077]
     """
     modes = list(scores)

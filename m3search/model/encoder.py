@@ -1,9 +1,10 @@
 """The encoder: text in, :class:`~m3search.types.Embeddings` out.
 
->>> from m3search.model import Encoder                          # doctest: +SKIP
->>> enc = Encoder.load("multilingual-e5-small")                  # doctest: +SKIP
->>> enc.encode(["Wie hoch ist der Mount Everest?"], role="query").dense.shape   # doctest: +SKIP
-(1, 384)
+::
+
+    from m3search.model import Encoder
+    enc = Encoder.load("multilingual-e5-small")
+    enc.encode(["Wie hoch ist der Mount Everest?"], role="query").dense.shape   # (1, 384)
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class Encoder:
         config = config.with_overrides(**overrides)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path))
-            backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, torch_dtype=dtype or torch.float32)
+            backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=dtype or torch.float32)
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"cannot read the checkpoint in {path}: {exc}") from exc
         colbert = _load_head(path / COLBERT_FILE, dtype)

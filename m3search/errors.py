@@ -7,8 +7,12 @@
     │   └── MissingHeadError           sparse / multi-vector asked of a model without that head
     ├── CheckpointError                a checkpoint that cannot be found or read
     │   └── CheckpointNotFoundError    a local path or hub id that does not resolve
-    └── InputError (ValueError)        bad input data
-        └── InputTooLongError          a text longer than max_length with truncation off
+    ├── InputError (ValueError)        bad input data
+    │   ├── InputTooLongError          a text longer than max_length with truncation off
+    │   └── InvalidDocumentError       a document an index cannot take (names the document)
+    └── IndexError_                    index problems (``IndexError`` is Python's own)
+        ├── IndexMismatchError         opened with another encoder than the one that built it
+        └── IndexFormatError           missing, damaged, or written by a newer m3search
 
 A non-string text raises the built-in ``TypeError`` (naming its index), as Python does
 for any wrong type.
@@ -43,3 +47,19 @@ class InputError(M3SearchError, ValueError):
 
 class InputTooLongError(InputError):
     """A text longer than ``max_length`` while truncation is switched off."""
+
+
+class InvalidDocumentError(InputError):
+    """A document that cannot be added to an index; the message names it."""
+
+
+class IndexError_(M3SearchError):
+    """Base of index problems (named with a trailing underscore to keep the builtin usable)."""
+
+
+class IndexMismatchError(IndexError_, ValueError):
+    """An index opened with an encoder other than the one that built it."""
+
+
+class IndexFormatError(IndexError_):
+    """An index directory that is missing, damaged, or written by a newer m3search."""

@@ -10,7 +10,7 @@ requested, and never changes type because of a flag:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -173,3 +173,33 @@ class Embeddings:
             sparse=None if self.sparse is None else self.sparse.take(rows),
             colbert=None if self.colbert is None else self.colbert.take(rows),
         )
+
+
+@dataclass(frozen=True)
+class TokenMatch:
+    """One line of an explanation: a query token, what it matched, and how strongly."""
+
+    query_token: str
+    document_token: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a document matched: the sparse tokens that contributed most (weight products) and,
+    for multi-vector, the document token each query token matched best (cosine)."""
+
+    sparse: tuple[TokenMatch, ...] = ()
+    colbert: tuple[TokenMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the final score and each mode's own score."""
+
+    id: str
+    score: float
+    scores: dict[str, float]
+    text: str | None = None
+    metadata: dict = field(default_factory=dict)
+    explanation: Explanation | None = None

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpora import build_index, make_corpus
+from tests.fakes import FakeEncoder
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -33,3 +36,20 @@ def tiny_m3_copy(tiny_m3_path, tmp_path) -> Path:
     target = tmp_path / "tiny-m3"
     shutil.copytree(tiny_m3_path, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def corpus() -> list[dict]:
+    return make_corpus(120)
+
+
+@pytest.fixture
+def index(tmp_path, fake_encoder, corpus):
+    idx = build_index(tmp_path / "idx", fake_encoder, corpus, colbert_storage="float32")
+    yield idx
+    idx.close()

@@ -1,0 +1,31 @@
+"""The index: dense, sparse and multi-vector representations on the Qdrant engine (no torch).
+
+``Index.create(DIR, encoder.identity)`` makes an embedded qdrant-edge shard in ``DIR``;
+``Index.create(QdrantClientBackend(QdrantClient(url=...), "docs"), ...)`` puts the same schema
+on a Qdrant server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .index import Document, Index, point_id
+from .manifest import Manifest
+
+if TYPE_CHECKING:
+    from .backends.edge import EdgeBackend
+    from .backends.remote import QdrantClientBackend
+
+__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "point_id"]
+
+
+def __getattr__(name: str) -> Any:  # each backend imports its engine only when asked for
+    if name == "EdgeBackend":
+        from .backends.edge import EdgeBackend
+
+        return EdgeBackend
+    if name == "QdrantClientBackend":
+        from .backends.remote import QdrantClientBackend
+
+        return QdrantClientBackend
+    raise AttributeError(f"module 'm3search.index' has no attribute {name!r}")

@@ -1,0 +1,64 @@
+"""What the index asks of a storage engine: a neutral vocabulary both Qdrant backends speak.
+
+Vectors travel as plain Python: dense ``list[float]``, sparse ``(indices, values)``,
+multi-vector ``list[list[float]]``. Point ids are UUID strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..manifest import Manifest
+
+#: Metadata lives under this payload key, so that user fields never clash with ours.
+META = "meta"
+
+
+@dataclass(frozen=True)
+class PointData:
+    pid: str
+    vectors: dict[str, Any]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """One nearest-neighbour request against one named vector."""
+
+    using: str
+    vector: Any
+    limit: int
+    conditions: dict[str, Any] | None = None  # metadata field -> value (or list of values)
+    point_ids: tuple[str, ...] | None = None  # restrict to these points
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class ScoredId:
+    pid: str
+    score: float
+    doc_id: str
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    pid: str
+    payload: dict[str, Any]
+    vectors: dict[str, Any]
+
+
+class Backend(Protocol):
+    """A Qdrant-like engine holding one collection."""
+
+    def exists(self) -> bool: ...
+    def create(self, manifest: Manifest) -> None: ...
+    def load_manifest(self) -> Manifest: ...
+    def upsert(self, points: list[PointData]) -> None: ...
+    def delete(self, pids: list[str]) -> None: ...
+    def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]: ...
+    def count(self, conditions: dict[str, Any] | None) -> int: ...
+    def query_batch(self, queries: list[VectorQuery]) -> list[list[ScoredId]]: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def disk_bytes(self) -> int | None: ...

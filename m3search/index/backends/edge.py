@@ -1,0 +1,135 @@
+"""The embedded default: a qdrant-edge shard (the Qdrant engine in-process) in a directory.
+
+Layout: ``DIR/manifest.json`` (written last, atomically) and ``DIR/shard/`` (Qdrant's
+segments and write-ahead log). Every update goes through the WAL, and ``flush`` runs before
+``add`` returns, so a killed process loses at most the call that was running, and a point
+(one document with all its vectors) is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from ...errors import IndexFormatError
+from ..manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
+from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
+
+SHARD_DIR = "shard"
+
+
+def _config(manifest: Manifest) -> qe.EdgeConfig:
+    vectors: dict[str, qe.EdgeVectorParams] = {}
+    if "dense" in manifest.parts:
+        vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot)
+    if "colbert" in manifest.parts:
+        vectors["colbert"] = qe.EdgeVectorParams(
+            size=manifest.colbert_dim, distance=qe.Distance.Dot,
+            multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
+            datatype=qe.VectorStorageDatatype.Float16 if manifest.colbert_storage == "float16" else qe.VectorStorageDatatype.Float32,
+            hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),  # rescoring only
+        )
+    sparse = {"sparse": qe.EdgeSparseVectorParams()} if "sparse" in manifest.parts else None  # no IDF modifier
+    return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse)
+
+
+def _vector(using: str, value: Any) -> Any:
+    if using == "sparse":
+        indices, values = value
+        return qe.SparseVector(indices=list(indices), values=list(values))
+    return value
+
+
+def _filter(query_conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> qe.Filter | None:
+    must: list[Any] = []
+    for key, value in (query_conditions or {}).items():
+        match = qe.MatchAny(list(value)) if isinstance(value, (list, tuple, set)) else qe.MatchValue(value)
+        must.append(qe.FieldCondition(key=f"{META}.{key}", match=match))
+    if point_ids is not None:
+        must.append(qe.HasIdCondition(set(point_ids)))
+    return qe.Filter(must=must) if must else None
+
+
+def _plain(vector: Any) -> Any:
+    if isinstance(vector, qe.SparseVector):
+        return (list(vector.indices), list(vector.values))
+    return vector
+
+
+class EdgeBackend:
+    """One qdrant-edge shard in ``path``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._shard: qe.EdgeShard | None = None
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        if self._shard is None:
+            try:
+                self._shard = qe.EdgeShard.load(str(self.path / SHARD_DIR))
+            except Exception as exc:  # the engine raises plain exceptions on damaged data
+                raise IndexFormatError(f"cannot open the Qdrant shard in {self.path / SHARD_DIR}: {exc}") from exc
+        return self._shard
+
+    def exists(self) -> bool:
+        return (self.path / MANIFEST_FILE).is_file()
+
+    def create(self, manifest: Manifest) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        shard_dir = self.path / SHARD_DIR
+        if shard_dir.exists():  # left by a creation that died before its manifest was written
+            shutil.rmtree(shard_dir)
+        self._shard = qe.EdgeShard.create(str(shard_dir), _config(manifest))
+        self._shard.flush()
+        write_manifest(self.path, manifest)
+
+    def load_manifest(self) -> Manifest:
+        return read_manifest(self.path)
+
+    def upsert(self, points: list[PointData]) -> None:
+        edge_points = [
+            qe.Point(id=p.pid, vector={k: _vector(k, v) for k, v in p.vectors.items()}, payload=p.payload) for p in points
+        ]
+        self.shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, pids: list[str]) -> None:
+        self.shard.update(qe.UpdateOperation.delete_points(list(pids)))
+
+    def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
+        records = self.shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors)
+        return [
+            StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector or {}).items()})
+            for r in records
+        ]
+
+    def count(self, conditions: dict[str, Any] | None) -> int:
+        return int(self.shard.count(qe.CountRequest(filter=_filter(conditions), exact=True)))
+
+    def query_batch(self, queries: list[VectorQuery]) -> list[list[ScoredId]]:
+        if not queries:
+            return []
+        requests = [
+            qe.QueryRequest(
+                limit=q.limit, query=qe.Query.Nearest(_vector(q.using, q.vector), using=q.using),
+                filter=_filter(q.conditions, q.point_ids), params=qe.SearchParams(exact=q.exact),
+                with_payload=["id"],
+            )
+            for q in queries
+        ]
+        results = self.shard.query_batch(qe.QueryBatchRequest(requests))
+        return [[ScoredId(str(p.id), float(p.score), p.payload["id"]) for p in points] for points in results]
+
+    def flush(self) -> None:
+        self.shard.flush()
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
+
+    def disk_bytes(self) -> int | None:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())

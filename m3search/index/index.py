@@ -1,0 +1,303 @@
+"""An index of dense, sparse and multi-vector representations on the Qdrant engine (no torch).
+
+One Qdrant point per document: named vector ``dense`` (HNSW, dot product on normalised
+vectors), sparse vector ``sparse`` (learned weights, no IDF modifier), multivector ``colbert``
+(MaxSim, HNSW off: used to rescore; float16 storage by default) and a payload with the
+document's own string id, its text and its metadata (under ``meta``). String ids map to
+Qdrant ids with UUID5, so the same id always lands on the same point.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import ConfigurationError, IndexFormatError, InvalidDocumentError
+from ..types import PARTS, Embeddings, SparseVector
+from .backends.base import META, Backend, PointData, ScoredId, VectorQuery
+from .manifest import COLBERT_STORAGE, Manifest
+
+#: Fixed namespace of the string id -> UUID5 mapping (changing it would orphan every index).
+ID_NAMESPACE = uuid.UUID("5b0e7f3c-2a51-4c1e-9d0b-6d3f8e1a4c27")
+PROGRESS_THRESHOLD = 1000
+
+
+def point_id(doc_id: str) -> str:
+    """The Qdrant point id of a document id (UUID5, deterministic).
+
+    >>> point_id("doc-1") == point_id("doc-1") != point_id("doc-2")
+    True
+    """
+    return str(uuid.uuid5(ID_NAMESPACE, doc_id))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored document; vectors are filled only when asked for."""
+
+    id: str
+    text: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    dense: np.ndarray | None = None
+    sparse: SparseVector | None = None
+    colbert: np.ndarray | None = None
+
+
+def _backend_for(target: str | Path | Backend) -> Backend:
+    if isinstance(target, (str, Path)):
+        from .backends.edge import EdgeBackend
+
+        return EdgeBackend(target)
+    return target
+
+
+class Index:
+    """Open with :meth:`open`, make with :meth:`create`; ``target`` is a directory (an embedded
+    qdrant-edge shard) or a backend such as :class:`~m3search.index.QdrantClientBackend`."""
+
+    def __init__(self, backend: Backend, manifest: Manifest) -> None:
+        self.backend = backend
+        self.manifest = manifest
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(
+        cls,
+        target: str | Path | Backend,
+        encoder_identity: Mapping[str, Any],
+        *,
+        parts: Iterable[str] | None = None,
+        colbert_storage: str = "float16",
+    ) -> "Index":
+        """A new empty index for the encoder described by ``encoder_identity``
+        (:attr:`Encoder.identity <m3search.model.Encoder.identity>`), holding ``parts``
+        (default: all the encoder produces)."""
+        backend = _backend_for(target)
+        if backend.exists():
+            raise ConfigurationError(f"an index already exists at {target}; open it, or choose another place")
+        available = tuple(encoder_identity["parts"])
+        chosen = tuple(p for p in PARTS if p in (available if parts is None else tuple(parts)))
+        unknown = [p for p in (parts or ()) if p not in available]
+        if unknown or not chosen:
+            raise ConfigurationError(f"parts {list(parts or ())} not all produced by the encoder, which gives {list(available)}")
+        if colbert_storage not in COLBERT_STORAGE:
+            raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {colbert_storage!r}")
+        manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=colbert_storage)
+        backend.create(manifest)
+        return cls(backend, manifest)
+
+    @classmethod
+    def open(cls, target: str | Path | Backend, *, encoder_identity: Mapping[str, Any] | None = None) -> "Index":
+        """An existing index; with ``encoder_identity``, refuse it unless that encoder built it."""
+        backend = _backend_for(target)
+        if isinstance(target, (str, Path)) and not Path(target).is_dir():
+            raise IndexFormatError(f"no index at {target}")
+        manifest = backend.load_manifest()
+        if encoder_identity is not None:
+            manifest.check_encoder(dict(encoder_identity))
+        return cls(backend, manifest)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self.manifest.parts
+
+    # ------------------------------------------------------------------ writing
+    def add(
+        self,
+        ids: Sequence[str],
+        embeddings: Embeddings,
+        *,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        batch_size: int = 256,
+        show_progress: bool | None = None,
+    ) -> int:
+        """Upsert documents by id; returns how many were written.
+
+        Every document is checked first (all parts present, dimensions, finite values, ids
+        unique within the call, JSON metadata), so a bad one raises
+        :class:`InvalidDocumentError` naming it before anything is written. Documents go in
+        batches, each document whole; the data is flushed before this returns.
+        """
+        ids = list(ids)
+        self._validate(ids, embeddings, texts, metadata)
+        progress = tqdm(
+            total=len(ids), desc="index", unit="doc",
+            disable=not (show_progress if show_progress is not None else len(ids) >= PROGRESS_THRESHOLD),
+        )
+        with progress:
+            for start in range(0, len(ids), batch_size):
+                rows = range(start, min(start + batch_size, len(ids)))
+                self.backend.upsert([self._point(i, ids[i], embeddings, texts, metadata) for i in rows])
+                progress.update(len(rows))
+        self.backend.flush()
+        return len(ids)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of strings, not a single string")
+        self.backend.delete([point_id(i) for i in ids])
+        self.backend.flush()
+
+    # ------------------------------------------------------------------ reading
+    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Document | None]:
+        """The stored documents, in the order asked; ``None`` for an id the index lacks."""
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of strings, not a single string")
+        found = {p.pid: p for p in self.backend.retrieve([point_id(i) for i in ids], with_vectors)}
+        out: list[Document | None] = []
+        for doc_id in ids:
+            point = found.get(point_id(doc_id))
+            if point is None:
+                out.append(None)
+                continue
+            v = point.vectors
+            sparse = None
+            if "sparse" in v:
+                indices, values = v["sparse"]
+                order = np.argsort(indices)
+                sparse = SparseVector(np.asarray(indices, np.int64)[order], np.asarray(values, np.float32)[order])
+            out.append(Document(
+                id=point.payload["id"], text=point.payload.get("text"), metadata=dict(point.payload.get(META, {})),
+                dense=np.asarray(v["dense"], np.float32) if "dense" in v else None,
+                sparse=sparse,
+                colbert=np.asarray(v["colbert"], np.float32) if "colbert" in v else None,
+            ))
+        return out
+
+    def count(self, filter: Mapping[str, Any] | None = None) -> int:
+        """Number of documents (matching ``filter``, a ``{metadata field: value}`` mapping)."""
+        return self.backend.count(dict(filter) if filter else None)
+
+    def query(
+        self,
+        mode: str,
+        queries: Embeddings,
+        limit: int,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        exact: bool = False,
+        restrict_to: Sequence[Sequence[str]] | None = None,
+    ) -> list[list[ScoredId]]:
+        """Nearest documents per query for one mode (``dense``, ``sparse`` or ``colbert``).
+
+        Scores equal :mod:`m3search.scoring`'s: the multi-vector sum Qdrant returns is divided
+        by the number of query vectors. ``restrict_to`` (point ids per query) scores only
+        those documents: how candidates are rescored exactly.
+        """
+        if mode not in self.parts:
+            raise ConfigurationError(f"this index holds {list(self.parts)}, not {mode!r}")
+        if getattr(queries, mode) is None:
+            raise ConfigurationError(f"the query embeddings lack the {mode!r} part")
+        requests: list[VectorQuery | None] = []
+        for i in range(len(queries)):
+            vector, empty = _query_vector(mode, queries, i)
+            ids = None if restrict_to is None else tuple(restrict_to[i])
+            if empty or (ids is not None and not ids):
+                requests.append(None)
+                continue
+            requests.append(VectorQuery(mode, vector, limit, dict(filter) if filter else None, ids, exact))
+        answered = iter(self.backend.query_batch([r for r in requests if r is not None]))
+        # Ties come back in engine order, and engines round differently (float32 vs float64
+        # accumulation): treat scores equal to 6 decimals as tied and break ties by id, so that
+        # every backend ranks the same.
+        results = [sorted(next(answered), key=lambda s: (-round(s.score, 6), s.doc_id)) if r is not None else []
+                   for r in requests]
+        if mode == "colbert":
+            lengths = queries.colbert.lengths
+            results = [[ScoredId(s.pid, s.score / int(lengths[i]), s.doc_id) for s in hits] for i, hits in enumerate(results)]
+        return results
+
+    def disk_bytes(self) -> int | None:
+        return self.backend.disk_bytes()
+
+    # ------------------------------------------------------------------ helpers
+    def _validate(self, ids: list[str], e: Embeddings, texts: Sequence[str] | None,
+                  metadata: Sequence[Mapping[str, Any]] | None) -> None:
+        if len(ids) != len(e):
+            raise InvalidDocumentError(f"{len(ids)} ids but {len(e)} embeddings")
+        for name, values in (("texts", texts), ("metadata", metadata)):
+            if values is not None and len(values) != len(ids):
+                raise InvalidDocumentError(f"{len(ids)} ids but {len(values)} {name}")
+        seen: set[str] = set()
+        for doc_id in ids:
+            if not isinstance(doc_id, str) or not doc_id:
+                raise InvalidDocumentError(f"document id {doc_id!r} is not a non-empty string")
+            if doc_id in seen:
+                raise InvalidDocumentError(f"document {doc_id!r} appears twice in one add() call")
+            seen.add(doc_id)
+        for part in self.parts:
+            if getattr(e, part) is None and ids:
+                raise InvalidDocumentError(f"document {ids[0]!r} lacks the {part} part this index holds")
+        m = self.manifest
+        if "dense" in self.parts and len(ids):
+            if e.dense.ndim != 2 or e.dense.shape[1] != m.dim:
+                raise InvalidDocumentError(f"document {ids[0]!r}: dense dimension {e.dense.shape[1:]} is not ({m.dim},)")
+            bad = np.flatnonzero(~np.isfinite(e.dense).all(axis=1))
+            if len(bad):
+                raise InvalidDocumentError(f"document {ids[bad[0]]!r}: dense vector holds NaN or infinite values")
+        if "sparse" in self.parts:
+            for doc_id, vector in zip(ids, e.sparse):
+                if not np.isfinite(vector.weights).all():
+                    raise InvalidDocumentError(f"document {doc_id!r}: sparse weights hold NaN or infinite values")
+                if len(vector.ids) and (vector.ids.min() < 0 or (m.vocab_size and vector.ids.max() >= m.vocab_size)):
+                    raise InvalidDocumentError(f"document {doc_id!r}: sparse token id outside the vocabulary [0, {m.vocab_size})")
+        if "colbert" in self.parts and len(ids):
+            if e.colbert.dim != m.colbert_dim:
+                raise InvalidDocumentError(f"document {ids[0]!r}: multi-vector dimension {e.colbert.dim} is not {m.colbert_dim}")
+            for doc_id, vectors in zip(ids, e.colbert):
+                if len(vectors) == 0:
+                    raise InvalidDocumentError(f"document {doc_id!r}: no multi-vector rows")
+                if not np.isfinite(vectors).all():
+                    raise InvalidDocumentError(f"document {doc_id!r}: multi-vector holds NaN or infinite values")
+        for i, meta in enumerate(metadata or ()):
+            try:
+                json.dumps(dict(meta), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise InvalidDocumentError(f"document {ids[i]!r}: metadata is not plain JSON ({exc})") from exc
+        for i, text in enumerate(texts or ()):
+            if not isinstance(text, str):
+                raise InvalidDocumentError(f"document {ids[i]!r}: text is {type(text).__name__}, not str")
+
+    def _point(self, i: int, doc_id: str, e: Embeddings, texts: Sequence[str] | None,
+               metadata: Sequence[Mapping[str, Any]] | None) -> PointData:
+        vectors: dict[str, Any] = {}
+        if "dense" in self.parts:
+            vectors["dense"] = e.dense[i].tolist()
+        if "sparse" in self.parts:
+            v = e.sparse[i]
+            vectors["sparse"] = (v.ids.tolist(), v.weights.tolist())
+        if "colbert" in self.parts:
+            vectors["colbert"] = e.colbert[i].tolist()
+        payload: dict[str, Any] = {"id": doc_id, META: dict(metadata[i]) if metadata is not None else {}}
+        if texts is not None:
+            payload["text"] = texts[i]
+        return PointData(point_id(doc_id), vectors, payload)
+
+
+def _query_vector(mode: str, queries: Embeddings, i: int) -> tuple[Any, bool]:
+    if mode == "dense":
+        vector = queries.dense[i]
+        return vector.tolist(), not math.isfinite(float(vector.sum()))
+    if mode == "sparse":
+        v = queries.sparse[i]
+        return (v.ids.tolist(), v.weights.tolist()), len(v) == 0
+    rows = queries.colbert[i]
+    return rows.tolist(), len(rows) == 0

@@ -1,0 +1,103 @@
+"""The manifest an index keeps beside its data: format version, schema and encoder identity."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import IndexFormatError, IndexMismatchError
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+COLBERT_STORAGE = ("float16", "float32")
+#: Identity keys that must agree for an encoder to search an index.
+IDENTITY_KEYS = ("name", "dim", "colbert_dim", "config_hash", "vocab_size")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index holds and which encoder made it."""
+
+    encoder: dict[str, Any]
+    parts: tuple[str, ...]
+    colbert_storage: str = "float16"
+    format_version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder["dim"])
+
+    @property
+    def colbert_dim(self) -> int | None:
+        value = self.encoder.get("colbert_dim")
+        return None if value is None else int(value)
+
+    @property
+    def vocab_size(self) -> int | None:
+        value = self.encoder.get("vocab_size")
+        return None if value is None else int(value)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["parts"] = list(self.parts)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str) -> "Manifest":
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise IndexFormatError(f"{source}: no format_version; not an m3search index manifest")
+        if version > FORMAT_VERSION:
+            raise IndexFormatError(
+                f"{source}: index format version {version} is newer than this m3search reads ({FORMAT_VERSION}); upgrade m3search"
+            )
+        try:
+            return cls(
+                encoder=dict(data["encoder"]), parts=tuple(data["parts"]),
+                colbert_storage=data.get("colbert_storage", "float16"), format_version=version,
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError) as exc:
+            raise IndexFormatError(f"{source}: damaged manifest ({exc})") from exc
+
+    def check_encoder(self, identity: dict[str, Any]) -> None:
+        """Raise :class:`IndexMismatchError` unless ``identity`` is the encoder that built the index."""
+        differences = {
+            key: (self.encoder.get(key), identity.get(key))
+            for key in IDENTITY_KEYS
+            if self.encoder.get(key) != identity.get(key)
+        }
+        if differences:
+            detail = "; ".join(f"{k}: index {a!r}, encoder {b!r}" for k, (a, b) in differences.items())
+            raise IndexMismatchError(
+                f"this index was built with encoder {self.encoder.get('name')!r}, not {identity.get('name')!r} ({detail})"
+            )
+        missing = [p for p in self.parts if p not in identity.get("parts", ())]
+        if missing:
+            raise IndexMismatchError(f"the index holds {missing} but encoder {identity.get('name')!r} cannot produce it")
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Write ``manifest.json`` atomically (temporary file, fsync, rename)."""
+    target = directory / MANIFEST_FILE
+    tmp = directory / (MANIFEST_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(manifest.to_json(), handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def read_manifest(directory: Path) -> Manifest:
+    target = directory / MANIFEST_FILE
+    if not target.is_file():
+        raise IndexFormatError(f"{directory} is not an m3search index (no {MANIFEST_FILE})")
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise IndexFormatError(f"{target}: damaged manifest ({exc.msg})") from exc
+    return Manifest.from_json(data, str(target))

@@ -1,0 +1,133 @@
+"""Search: exact rankings against brute force, fused scores against the scoring functions,
+the embedded and remote backends against each other, explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from m3search.errors import ConfigurationError
+from m3search.index import QdrantClientBackend
+from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, pair_scores, sparse_scores
+from m3search.search import MODES, Searcher
+from tests.corpora import build_index, make_corpus, make_queries
+
+QUERIES = make_queries(12)
+
+
+def assert_same_ranking(a, b, tol=1e-5):
+    """Same scores rank by rank; the same documents, except where scores tie within ``tol``
+    (engines may order exact ties differently, and a tie at the cut-off may pick either)."""
+    np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=tol)
+    score_a, score_b = {h.id: h.score for h in a}, {h.id: h.score for h in b}
+    for doc_id in score_a.keys() & score_b.keys():
+        assert abs(score_a[doc_id] - score_b[doc_id]) < tol, doc_id
+    for doc_id in score_a.keys() ^ score_b.keys():
+        score = score_a.get(doc_id, score_b.get(doc_id))
+        assert abs(score - a[-1].score) < tol, f"{doc_id} is in only one result and not tied at the cut-off"
+
+
+def brute_force(fake_encoder, corpus, queries):
+    docs = fake_encoder.encode([d["text"] for d in corpus], parts="all")
+    q = fake_encoder.encode(queries, parts="all", role="query")
+    return {"dense": dense_scores(q.dense, docs.dense), "sparse": sparse_scores(q.sparse, docs.sparse),
+            "colbert": colbert_scores(q.colbert, docs.colbert)}
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "colbert"])
+def test_exact_single_mode_rankings_equal_numpy(index, fake_encoder, corpus, mode):
+    expected = brute_force(fake_encoder, corpus, QUERIES)[mode]
+    hits = Searcher(fake_encoder, index).search(QUERIES, k=10, mode=mode, exact=True)
+    for i, result in enumerate(hits):
+        ids = [h.id for h in result]
+        scores = np.array([h.score for h in result])
+        ref_scores = expected[i][[int(x.split("-")[1]) for x in ids]]
+        np.testing.assert_allclose(scores, ref_scores, atol=1e-5)
+        positive = np.sort(expected[i][expected[i] > 0])[::-1] if mode == "sparse" else np.sort(expected[i])[::-1]
+        np.testing.assert_allclose(scores, positive[:10], atol=1e-5)  # the k best scores, in order
+
+
+@pytest.mark.parametrize("mode", ["dense+sparse", "all"])
+def test_fused_scores_equal_the_scoring_functions_on_the_same_pairs(index, fake_encoder, corpus, mode):
+    searcher = Searcher(fake_encoder, index, candidates=200)  # every document is a candidate
+    q = fake_encoder.encode(QUERIES, parts="all", role="query")
+    by_id = {d["id"]: d["text"] for d in corpus}
+    for i, result in enumerate(searcher.search(QUERIES, k=5, mode=mode)):
+        docs = fake_encoder.encode([by_id[h.id] for h in result], parts="all")
+        pairs = pair_scores(q.take([i] * len(result)), docs, DEFAULT_WEIGHTS)
+        key = "sparse+dense" if mode == "dense+sparse" else "colbert+sparse+dense"
+        np.testing.assert_allclose([h.score for h in result], pairs[key], atol=1e-5)
+        for part in ("dense", "sparse") + (("colbert",) if mode == "all" else ()):
+            np.testing.assert_allclose([h.scores[part] for h in result], pairs[part], atol=1e-5)
+        assert [h.score for h in result] == sorted((h.score for h in result), reverse=True)
+
+
+def test_all_with_full_depth_equals_brute_force_ranking(index, fake_encoder, corpus):
+    expected = brute_force(fake_encoder, corpus, QUERIES)
+    final = combine(expected, DEFAULT_WEIGHTS)
+    hits = Searcher(fake_encoder, index, candidates=len(corpus)).search(QUERIES, k=5, mode="all")
+    for i, result in enumerate(hits):
+        np.testing.assert_allclose([h.score for h in result], np.sort(final[i])[::-1][:5], atol=1e-5)
+
+
+def test_float16_multivector_storage_stays_close(tmp_path, fake_encoder, corpus):
+    idx = build_index(tmp_path / "f16", fake_encoder, corpus)  # default storage: float16
+    expected = brute_force(fake_encoder, corpus, QUERIES)["colbert"]
+    for i, result in enumerate(Searcher(fake_encoder, idx).search(QUERIES, k=5, mode="colbert")):
+        ref = expected[i][[int(h.id.split("-")[1]) for h in result]]
+        np.testing.assert_allclose([h.score for h in result], ref, atol=2e-3)
+    idx.close()
+
+
+def test_filters_restrict_every_mode(index, fake_encoder):
+    for mode in MODES:
+        for result in Searcher(fake_encoder, index).search(QUERIES[:3], k=5, mode=mode, filter={"lang": "de"}):
+            assert result and all(h.metadata == {"lang": "de"} for h in result), mode
+
+
+def test_rrf_fuses_candidate_ranks(index, fake_encoder):
+    result = Searcher(fake_encoder, index).search(QUERIES[:1], k=3, mode="rrf")[0]
+    assert len(result) == 3 and all(set(h.scores) == {"dense", "sparse", "colbert"} for h in result)
+    assert all(0 < h.score <= 3 / 61 for h in result)
+
+
+def test_run_returns_plain_dicts(index, fake_encoder):
+    run = Searcher(fake_encoder, index).run({"q1": QUERIES[0], "q2": QUERIES[1]}, k=4)
+    assert set(run) == {"q1", "q2"} and all(len(v) == 4 for v in run.values())
+    assert all(isinstance(s, float) for v in run.values() for s in v.values())
+
+
+def test_explain_names_shared_tokens_and_best_matches(index, fake_encoder, corpus):
+    query = corpus[5]["text"].split()[0] + " " + corpus[5]["text"].split()[1]
+    hit = Searcher(fake_encoder, index).search([query], k=1, explain=True)[0][0]
+    shared = set(fake_encoder.tokenize([query])[0][1:-1]) & set(fake_encoder.tokenize([hit.text])[0][1:-1])
+    assert {m.query_token for m in hit.explanation.sparse} == {f"t{t}" for t in shared}
+    assert len(hit.explanation.colbert) == len(fake_encoder.tokenize([query])[0]) - 1
+    assert all(-1.0001 <= m.score <= 1.0001 for m in hit.explanation.colbert)
+
+
+def test_bad_modes_and_arguments(index, fake_encoder):
+    searcher = Searcher(fake_encoder, index)
+    assert searcher.mode == "all"
+    with pytest.raises(ConfigurationError, match="unknown mode 'hybrid'"):
+        searcher.search(["x"], mode="hybrid")
+    with pytest.raises(TypeError, match="single string"):
+        searcher.search("x")
+    with pytest.raises(ConfigurationError, match="k must be >= 1"):
+        searcher.search(["x"], k=0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_embedded_and_remote_backends_return_the_same_hits(tmp_path, fake_encoder, mode):
+    corpus = make_corpus(80, seed=3)
+    edge = build_index(tmp_path / "edge", fake_encoder, corpus, colbert_storage="float32")
+    remote = build_index(QdrantClientBackend(QdrantClient(":memory:"), "docs"), fake_encoder, corpus,
+                         colbert_storage="float32")
+    assert remote.count() == edge.count() == 80
+    a = Searcher(fake_encoder, edge).search(QUERIES, k=8, mode=mode, exact=True)
+    b = Searcher(fake_encoder, remote).search(QUERIES, k=8, mode=mode, exact=True)
+    for ha, hb in zip(a, b):
+        assert_same_ranking(ha, hb)
+    edge.close()
+    remote.close()

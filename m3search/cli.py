@@ -4,17 +4,21 @@
 
     m3search model prepare [NAME]          materialise the offline model in the cache
     m3search encode CORPUS.jsonl -o OUT    encode texts to .npz or .jsonl
-    m3search demo                          encode the bundled multilingual sample and search it
+    m3search index CORPUS.jsonl --index DIR   encode a corpus into an index (created or extended)
+    m3search search --index DIR "query" ...   search it: --mode, -k, --filter, --explain, --json
+    m3search demo                          index the bundled multilingual sample and search it
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from .errors import M3SearchError
+from .errors import ConfigurationError, M3SearchError
 
 PARTS_HELP = "comma-separated parts: dense, sparse, colbert, or all (default: dense)"
 
@@ -23,21 +27,22 @@ def _parts(value: str) -> tuple[str, ...] | str:
     return "all" if value == "all" else tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-def _model_args(parser: argparse.ArgumentParser) -> None:
+def _model_args(parser: argparse.ArgumentParser, default_heads: str = "none") -> None:
     from .model.hub import DEFAULT_MODEL  # no torch: hub only resolves names
 
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"short name, local directory or hub id (default: {DEFAULT_MODEL})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    parser.add_argument("--random-heads", action="store_true",
-                        help="attach untrained sparse and multi-vector heads to a model that has none (for testing)")
+    parser.add_argument("--heads", choices=("none", "baseline", "random"), default=default_heads,
+                        help="heads to attach when the model has no sparse and multi-vector heads: baseline (identity "
+                             "multi-vector, uniform term weights), random (untrained), or none (dense only)")
 
 
 def _load_encoder(args: argparse.Namespace):
     from .model import Encoder
 
     encoder = Encoder.load(args.model, device=args.device)
-    if args.random_heads:
-        encoder.add_heads()
+    if args.heads != "none":
+        encoder.add_heads(init=args.heads)
     return encoder
 
 
@@ -65,10 +70,73 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from .data import read_jsonl
+    from .indexing import index_records
+
+    records = list(read_jsonl(args.input))
+    encoder = _load_encoder(args)
+    parts = None if args.parts == "all" else _parts(args.parts)
+    with index_records(encoder, records, args.index, parts=parts, colbert_storage=args.colbert_storage,
+                       batch_size=args.batch_size, show_progress=not args.quiet) as index:
+        print(f"{args.index}: {index.count()} documents ({', '.join(index.parts)})", file=sys.stderr)
+    return 0
+
+
+def parse_filters(values: list[str]) -> dict[str, object]:
+    """``["lang=de", "year=2020"]`` -> ``{"lang": "de", "year": 2020}``; ``lang=de,en`` matches either.
+
+    >>> parse_filters(["lang=de,en", "year=2020"])
+    {'lang': ['de', 'en'], 'year': 2020}
+    """
+    out: dict[str, object] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"--filter takes FIELD=VALUE, got {item!r}")
+        parsed = [_scalar(v) for v in value.split(",")]
+        out[key] = parsed if len(parsed) > 1 else parsed[0]
+    return out
+
+
+def _scalar(text: str) -> object:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, (int, float, bool)) else text
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .index import Index
+    from .output import hits_to_json, print_hits
+    from .search import Searcher
+
+    index = Index.open(args.index)
+    model = args.model or index.manifest.encoder["name"]
+
+    def load():
+        from .model import Encoder
+
+        encoder = Encoder.for_identity(index.manifest.encoder, name=model, device=args.device)
+        index.manifest.check_encoder(encoder.identity)
+        return encoder
+
+    with index:
+        searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates)
+        hits = searcher.search(args.queries, k=args.k, filter=parse_filters(args.filter), explain=args.explain)
+        if args.json:
+            print(json.dumps(hits_to_json(args.queries, hits, searcher.mode if args.mode is None else args.mode),
+                             ensure_ascii=False, indent=2))
+        else:
+            print_hits(args.queries, hits, args.mode or searcher.mode)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(_load_encoder(args), k=args.k)
+    return run_demo(_load_encoder(args), k=args.k, index_dir=args.index)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,9 +161,35 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(encode)
     encode.set_defaults(func=cmd_encode)
 
-    demo = sub.add_parser("demo", help="encode the bundled multilingual sample and search it")
+    index = sub.add_parser("index", help="encode a JSONL corpus into an index (created, or extended by id)")
+    index.add_argument("input", help="JSONL with one {\"id\": ..., \"text\": ...} per line; other fields become metadata")
+    index.add_argument("--index", required=True, type=Path, help="index directory")
+    index.add_argument("--parts", default="all", help="parts to store (default: all the model produces)")
+    index.add_argument("--colbert-storage", choices=("float16", "float32"), default="float16")
+    index.add_argument("--batch-size", type=int, default=64)
+    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _model_args(index)
+    index.set_defaults(func=cmd_index)
+
+    from .search import MODES  # no torch
+
+    search = sub.add_parser("search", help="search an index")
+    search.add_argument("queries", nargs="+", help="one or more query texts")
+    search.add_argument("--index", required=True, type=Path, help="index directory")
+    search.add_argument("--mode", choices=MODES, default=None, help="default: all (or the best the index allows)")
+    search.add_argument("-k", type=int, default=10, help="hits per query")
+    search.add_argument("--candidates", type=int, default=100, help="dense and sparse candidates per query for fused modes")
+    search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="metadata filter, repeatable")
+    search.add_argument("--explain", action="store_true", help="show the tokens behind each match")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.add_argument("--model", default=None, help="encoder (default: the one that built the index)")
+    search.add_argument("--device", default=None)
+    search.set_defaults(func=cmd_search)
+
+    demo = sub.add_parser("demo", help="index the bundled multilingual sample and search it")
     demo.add_argument("-k", type=int, default=3, help="hits per query")
-    _model_args(demo)
+    demo.add_argument("--index", type=Path, default=None, help="where to build the index (default: in the cache)")
+    _model_args(demo, default_heads="baseline")
     demo.set_defaults(func=cmd_demo)
     return parser
 

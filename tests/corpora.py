@@ -30,3 +30,4 @@ def build_index(target, encoder, corpus, **options) -> Index:
     return index
 
 
+QUERY_WORDS_SAMPLE = "river capital music"

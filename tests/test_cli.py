@@ -8,7 +8,7 @@ import pytest
 from m3search import embeddings_io
 from m3search.cli import main
 
-DOCS = [{"id": "d1", "text": "Der Mount Everest ist hoch."}, {"id": "d2", "text": "珠穆朗玛峰是世界最高峰。"}]
+DOCS = [{"id": "d1", "text": "Der Mount Everest ist hoch.", "lang": "de"}, {"id": "d2", "text": "珠穆朗玛峰是世界最高峰。", "lang": "zh"}]
 
 
 @pytest.fixture
@@ -35,3 +35,31 @@ def test_errors_are_one_line_without_traceback(tiny_m3_path, corpus, tmp_path, c
     assert "use a .npz or .jsonl file name" in capsys.readouterr().err
     assert main(["encode", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "x.npz")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_index_then_search_with_filters_json_and_explain(tiny_m3_path, corpus, tmp_path, capsys):
+    index_dir = tmp_path / "idx"
+    assert main(["index", str(corpus), "--index", str(index_dir), "--model", str(tiny_m3_path), "-q"]) == 0
+    assert "2 documents (dense, sparse, colbert)" in capsys.readouterr().err
+    # indexing again upserts by id
+    assert main(["index", str(corpus), "--index", str(index_dir), "--model", str(tiny_m3_path), "-q"]) == 0
+    assert "2 documents" in capsys.readouterr().err
+    assert main(["search", "--index", str(index_dir), "Mount Everest", "-k", "2", "--json", "--explain"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["mode"] == "all" and len(result["hits"]) == 2
+    hit = result["hits"][0]
+    assert set(hit["scores"]) == {"dense", "sparse", "colbert"} and hit["explanation"]["colbert"]
+    assert main(["search", "--index", str(index_dir), "Berg", "--mode", "dense", "--filter", "lang=xx"]) == 0
+    assert "(no hits)" in capsys.readouterr().out
+
+
+def test_search_errors_are_clean(tiny_m3_path, corpus, tmp_path, capsys):
+    assert main(["search", "--index", str(tmp_path / "none"), "q"]) == 2
+    assert "no index at" in capsys.readouterr().err
+    index_dir = tmp_path / "idx"
+    main(["index", str(corpus), "--index", str(index_dir), "--model", str(tiny_m3_path), "-q", "--parts", "dense"])
+    capsys.readouterr()
+    assert main(["search", "--index", str(index_dir), "q", "--mode", "all"]) == 2
+    assert "needs ['sparse', 'colbert']" in capsys.readouterr().err
+    assert main(["search", "--index", str(index_dir), "q", "--filter", "nonsense"]) == 2
+    assert "FIELD=VALUE" in capsys.readouterr().err

@@ -14,7 +14,7 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 COLBERT_STORAGE = ("float16", "float32")
 #: Identity keys that must agree for an encoder to search an index.
-IDENTITY_KEYS = ("name", "dim", "colbert_dim", "config_hash", "vocab_size")
+IDENTITY_KEYS = ("name", "dim", "colbert_dim", "config_hash", "vocab_size", "heads")
 
 
 @dataclass(frozen=True)

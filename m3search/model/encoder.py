@@ -46,6 +46,8 @@ class Encoder:
         self.tokenizer = tokenizer
         self.config = config
         self.layout = layout
+        #: Where the sparse and multi-vector heads came from: "checkpoint", "none", "baseline" or "random:SEED".
+        self.heads = "checkpoint" if model.colbert_linear is not None and model.sparse_linear is not None else "none"
         self._special_ids = np.array(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -103,25 +105,55 @@ class Encoder:
         self.model.to(device)
         return self
 
-    def add_heads(self, *, colbert_dim: int | None = None, seed: int = 0, replace: bool = False) -> "Encoder":
-        """Attach freshly initialised sparse and multi-vector heads (``nn.Linear`` defaults, seeded).
+    def add_heads(
+        self, *, init: str = "random", colbert_dim: int | None = None, seed: int = 0, replace: bool = False
+    ) -> "Encoder":
+        """Attach sparse and multi-vector heads to a model that has none (kept unless ``replace``).
 
-        Untrained heads give meaningless sparse and multi-vector scores; they are the starting
-        point of training and a stand-in for benchmarks. Existing heads are kept unless
-        ``replace``.
+        - ``init="random"``: ``nn.Linear`` defaults, seeded: the starting point of training;
+          scores are meaningless until trained.
+        - ``init="baseline"``: untrained but meaningful. The multi-vector head is the identity
+          (MaxSim over the model's own contextual token states) and the sparse head gives every
+          token the weight 0.1 (``sparse`` = 0.01 x the number of distinct shared tokens, plain
+          term overlap). This is what the demo uses for a model without trained heads.
         """
+        if init not in ("random", "baseline"):
+            raise ConfigurationError(f"init must be 'random' or 'baseline', got {init!r}")
+        if self.heads == "checkpoint" and not replace:
+            return self
         hidden = self.model.hidden_size
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
-            device = self.device
-            if self.model.colbert_linear is None or replace:
-                self.model.colbert_linear = nn.Linear(hidden, colbert_dim or hidden).to(device)
-            if self.model.sparse_linear is None or replace:
-                self.model.sparse_linear = nn.Linear(hidden, 1).to(device)
+            colbert = nn.Linear(hidden, colbert_dim or hidden)
+            sparse = nn.Linear(hidden, 1)
+            if init == "baseline":
+                if colbert.out_features != hidden:
+                    raise ConfigurationError("baseline multi-vector heads keep the hidden size: leave colbert_dim unset")
+                with torch.no_grad():
+                    colbert.weight.copy_(torch.eye(hidden))
+                    colbert.bias.zero_()
+                    sparse.weight.zero_()
+                    sparse.bias.fill_(0.1)
         finally:
             torch.random.set_rng_state(generator_state)
+        if self.model.colbert_linear is None or self.model.sparse_linear is None or replace:
+            self.model.colbert_linear = colbert.to(self.device)
+            self.model.sparse_linear = sparse.to(self.device)
+            self.heads = "baseline" if init == "baseline" else f"random:{seed}"
         return self
+
+    @classmethod
+    def for_identity(cls, identity: dict[str, Any], *, name: str | None = None, device: str | None = None) -> "Encoder":
+        """Load the encoder an index records (see :attr:`identity`), re-attaching baseline or
+        seeded random heads when that is what built the index."""
+        encoder = cls.load(name or identity["name"], device=device)
+        heads = identity.get("heads", "checkpoint")
+        if heads == "baseline":
+            encoder.add_heads(init="baseline")
+        elif heads.startswith("random:"):
+            encoder.add_heads(init="random", seed=int(heads.split(":", 1)[1]), colbert_dim=identity.get("colbert_dim"))
+        return encoder
 
     # ------------------------------------------------------------------ properties
     @property
@@ -168,6 +200,7 @@ class Encoder:
             "parts": list(self.parts),
             "config_hash": self.config.fingerprint(),
             "vocab_size": len(self.tokenizer),
+            "heads": self.heads,
         }
 
     # ------------------------------------------------------------------ encoding

@@ -1,0 +1,68 @@
+"""A process killed (SIGKILL) in the middle of a large add leaves an index that opens, holds every
+document of the calls that returned, and holds no partial document."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from m3search.index import Index
+from tests.fakes import FakeEncoder
+
+ROOT = Path(__file__).resolve().parents[2]
+PER_CALL = 1500
+
+WRITER = textwrap.dedent(f"""
+    import sys
+    from m3search.index import Index
+    from tests.fakes import FakeEncoder
+    encoder = FakeEncoder()
+    index = Index.create(sys.argv[1], encoder.identity)
+    texts = [f"river mountain word{{i}} city{{i % 7}}" for i in range({PER_CALL})]
+    embeddings = encoder.encode(texts, parts="all")
+    for call in range(1000):
+        ids = [f"c{{call}}-{{i}}" for i in range({PER_CALL})]
+        index.add(ids, embeddings, texts=texts, batch_size=100)
+        print(f"returned {{call}}", flush=True)
+""")
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3])
+def test_sigkill_during_add(tmp_path, delay):
+    path = tmp_path / "idx"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    returned = -1
+    try:
+        for line in proc.stdout:
+            returned = int(line.split()[1])
+            if returned >= 1:
+                time.sleep(delay)  # let the next call get under way
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert returned >= 1, "the writer died before two calls returned"
+    # the child may have returned more calls between our read and the kill; count from the index
+    with Index.open(path, encoder_identity=FakeEncoder().identity) as index:
+        total = index.count()
+        assert total >= (returned + 1) * PER_CALL
+        calls_seen = total // PER_CALL + 1
+        ids = [f"c{call}-{i}" for call in range(calls_seen + 1) for i in range(PER_CALL)]
+        docs = [d for d in index.get(ids, with_vectors=True) if d is not None]
+        assert len(docs) == total
+        for doc in docs:  # whole: every part and the payload
+            assert doc.dense is not None and doc.sparse is not None and doc.colbert is not None and doc.text
+        present = {d.id for d in docs}
+        for call in range(returned + 1):
+            assert all(f"c{call}-{i}" in present for i in range(PER_CALL)), f"call {call} returned but is incomplete"
+        encoder = FakeEncoder()
+        index.add(["after"], encoder.encode(["still writable"], parts="all"))
+        assert index.count() == total + 1

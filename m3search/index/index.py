@@ -226,7 +226,12 @@ class Index:
         return results
 
     def disk_bytes(self) -> int | None:
+        """Bytes the index takes on disk (``None`` for a remote collection)."""
         return self.backend.disk_bytes()
+
+    def optimize(self) -> None:
+        """Let the engine merge segments and build its HNSW index now rather than in the background."""
+        self.backend.optimize()
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, ids: list[str], e: Embeddings, texts: Sequence[str] | None,
@@ -280,12 +285,12 @@ class Index:
                metadata: Sequence[Mapping[str, Any]] | None) -> PointData:
         vectors: dict[str, Any] = {}
         if "dense" in self.parts:
-            vectors["dense"] = e.dense[i].tolist()
+            vectors["dense"] = np.ascontiguousarray(e.dense[i], dtype=np.float32)
         if "sparse" in self.parts:
             v = e.sparse[i]
             vectors["sparse"] = (v.ids.tolist(), v.weights.tolist())
         if "colbert" in self.parts:
-            vectors["colbert"] = e.colbert[i].tolist()
+            vectors["colbert"] = np.ascontiguousarray(e.colbert[i], dtype=np.float32)
         payload: dict[str, Any] = {"id": doc_id, META: dict(metadata[i]) if metadata is not None else {}}
         if texts is not None:
             payload["text"] = texts[i]

@@ -126,6 +126,9 @@ class EdgeBackend:
     def flush(self) -> None:
         self.shard.flush()
 
+    def optimize(self) -> None:
+        self.shard.optimize()
+
     def close(self) -> None:
         if self._shard is not None:
             self._shard.close()

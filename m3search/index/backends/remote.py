@@ -23,7 +23,7 @@ def _vector(using: str, value: Any) -> Any:
     if using == "sparse":
         indices, values = value
         return models.SparseVector(indices=list(indices), values=list(values))
-    return value
+    return value.tolist() if hasattr(value, "tolist") else value
 
 
 def _filter(conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> models.Filter | None:
@@ -113,6 +113,9 @@ class QdrantClientBackend:
 
     def flush(self) -> None:
         """Writes are acknowledged with ``wait=True``; nothing is buffered here."""
+
+    def optimize(self) -> None:
+        """The server optimises in the background."""
 
     def close(self) -> None:
         self.client.close()

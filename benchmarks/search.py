@@ -41,12 +41,14 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 def synthetic_docs(n: int, tokens: int, rng: np.random.Generator) -> Embeddings:
     centres = _normalise(rng.normal(size=(64, DIM)))  # topical clusters, like real text
-    dense = _normalise(centres[rng.integers(0, 64, n)] + 0.8 * rng.normal(size=(n, DIM)) / np.sqrt(DIM) * 8)
+    # a document is its topic's centre plus its own direction (norm ~1): cosines between documents of
+    # one topic land near 0.5 and across topics near 0, a spread like real text embeddings'
+    dense = _normalise(centres[rng.integers(0, 64, n)] + rng.normal(size=(n, DIM)) / np.sqrt(DIM))
     vectors = []
     for _ in range(n):
-        ids = np.unique(np.minimum(rng.zipf(1.3, 60), VOCAB - 1) + rng.integers(0, 2000))
+        ids = np.unique(np.minimum(rng.zipf(1.3, 60) + rng.integers(0, 2000), VOCAB - 1))
         vectors.append(SparseVector(ids.astype(np.int64), rng.uniform(0.01, 0.3, len(ids)).astype(np.float32)))
-    colbert = _normalise(dense[:, None, :] + rng.normal(size=(n, tokens, DIM)).astype(np.float32) / np.sqrt(DIM) * 3)
+    colbert = _normalise(dense[:, None, :] + rng.normal(size=(n, tokens, DIM)).astype(np.float32) / np.sqrt(DIM) * 1.5)
     offsets = np.arange(0, n * tokens + 1, tokens, dtype=np.int64)
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors),
                       colbert=Ragged(colbert.reshape(-1, DIM).astype(np.float16).astype(np.float32), offsets))
@@ -54,14 +56,15 @@ def synthetic_docs(n: int, tokens: int, rng: np.random.Generator) -> Embeddings:
 
 def synthetic_queries(docs: Embeddings, n: int, rng: np.random.Generator) -> Embeddings:
     picks = rng.integers(0, len(docs), n)
-    dense = _normalise(docs.dense[picks] + rng.normal(size=(n, DIM)).astype(np.float32) / np.sqrt(DIM) * 6)
+    # a query is a perturbed document (noise norm 0.7): its source is usually, not always, the best match
+    dense = _normalise(docs.dense[picks] + rng.normal(size=(n, DIM)).astype(np.float32) / np.sqrt(DIM) * 0.7)
     sparse, colbert = [], []
     for j in picks:
         v = docs.sparse[int(j)]
         keep = np.sort(rng.choice(len(v), size=min(8, len(v)), replace=False))
         sparse.append(SparseVector(v.ids[keep], v.weights[keep]))
         rows = docs.colbert[int(j)][:12]
-        colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 4))
+        colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 0.7))
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(sparse), colbert=Ragged.from_arrays(colbert))
 
 

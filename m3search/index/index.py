@@ -161,10 +161,10 @@ class Index:
         """The stored documents, in the order asked; ``None`` for an id the index lacks."""
         if isinstance(ids, str):
             raise TypeError("ids must be a list of strings, not a single string")
-        found = {p.pid: p for p in self.backend.retrieve([point_id(i) for i in ids], with_vectors)}
+        found = {p.payload["id"]: p for p in self.backend.retrieve([point_id(i) for i in ids], with_vectors)}
         out: list[Document | None] = []
         for doc_id in ids:
-            point = found.get(point_id(doc_id))
+            point = found.get(doc_id)
             if point is None:
                 out.append(None)
                 continue
@@ -200,7 +200,8 @@ class Index:
 
         Scores equal :mod:`m3search.scoring`'s: the multi-vector sum Qdrant returns is divided
         by the number of query vectors. ``restrict_to`` (point ids per query) scores only
-        those documents: how candidates are rescored exactly.
+        those documents, how candidates are rescored exactly; those hits carry no document id
+        (the caller knows it) and come back unsorted.
         """
         if mode not in self.parts:
             raise ConfigurationError(f"this index holds {list(self.parts)}, not {mode!r}")
@@ -213,13 +214,14 @@ class Index:
             if empty or (ids is not None and not ids):
                 requests.append(None)
                 continue
-            requests.append(VectorQuery(mode, vector, limit, dict(filter) if filter else None, ids, exact))
+            requests.append(VectorQuery(mode, vector, limit, dict(filter) if filter else None, ids, exact,
+                                        with_doc_ids=ids is None))
         answered = iter(self.backend.query_batch([r for r in requests if r is not None]))
         # Ties come back in engine order, and engines round differently (float32 vs float64
         # accumulation): treat scores equal to 6 decimals as tied and break ties by id, so that
         # every backend ranks the same.
-        results = [sorted(next(answered), key=lambda s: (-round(s.score, 6), s.doc_id)) if r is not None else []
-                   for r in requests]
+        results = [[] if r is None else next(answered) if restrict_to is not None else
+                   sorted(next(answered), key=lambda s: (-round(s.score, 6), s.doc_id)) for r in requests]
         if mode == "colbert":
             lengths = queries.colbert.lengths
             results = [[ScoredId(s.pid, s.score / int(lengths[i]), s.doc_id) for s in hits] for i, hits in enumerate(results)]

@@ -32,18 +32,19 @@ class VectorQuery:
     conditions: dict[str, Any] | None = None  # metadata field -> value (or list of values)
     point_ids: tuple[str, ...] | None = None  # restrict to these points
     exact: bool = False
+    with_doc_ids: bool = True  # read each hit's document id from its payload (costs a payload read)
 
 
 @dataclass(frozen=True)
 class ScoredId:
-    pid: str
+    pid: Any  # the engine's own id object (str or UUID): hand it back unchanged
     score: float
-    doc_id: str
+    doc_id: str  # "" when the query asked for no document ids
 
 
 @dataclass(frozen=True)
 class StoredPoint:
-    pid: str
+    pid: Any
     payload: dict[str, Any]
     vectors: dict[str, Any]
 

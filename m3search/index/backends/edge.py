@@ -102,7 +102,7 @@ class EdgeBackend:
     def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
         records = self.shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors)
         return [
-            StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector or {}).items()})
+            StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector or {}).items()})
             for r in records
         ]
 
@@ -116,12 +116,13 @@ class EdgeBackend:
             qe.QueryRequest(
                 limit=q.limit, query=qe.Query.Nearest(_vector(q.using, q.vector), using=q.using),
                 filter=_filter(q.conditions, q.point_ids), params=qe.SearchParams(exact=q.exact),
-                with_payload=["id"],
+                with_payload=["id"] if q.with_doc_ids else False,
             )
             for q in queries
         ]
         results = self.shard.query_batch(qe.QueryBatchRequest(requests))
-        return [[ScoredId(str(p.id), float(p.score), p.payload["id"]) for p in points] for points in results]
+        # point ids stay UUID objects: they only travel back into HasId filters of this engine
+        return [[ScoredId(p.id, p.score, p.payload["id"] if p.payload else "") for p in points] for points in results]
 
     def flush(self) -> None:
         self.shard.flush()

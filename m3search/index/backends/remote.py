@@ -104,12 +104,12 @@ class QdrantClientBackend:
             models.QueryRequest(
                 query=_vector(q.using, q.vector), using=q.using, limit=q.limit,
                 filter=_filter(q.conditions, q.point_ids), params=models.SearchParams(exact=q.exact),
-                with_payload=["id"],
+                with_payload=["id"] if q.with_doc_ids else False,
             )
             for q in queries
         ]
         responses = self.client.query_batch_points(self.collection, requests=requests)
-        return [[ScoredId(str(p.id), float(p.score), p.payload["id"]) for p in r.points] for r in responses]
+        return [[ScoredId(str(p.id), float(p.score), p.payload["id"] if p.payload else "") for p in r.points] for r in responses]
 
     def flush(self) -> None:
         """Writes are acknowledged with ``wait=True``; nothing is buffered here."""

@@ -6,6 +6,7 @@
     m3search encode CORPUS.jsonl -o OUT    encode texts to .npz or .jsonl
     m3search index CORPUS.jsonl --index DIR   encode a corpus into an index (created or extended)
     m3search search --index DIR "query" ...   search it: --mode, -k, --filter, --explain, --json
+    m3search eval --suite xquad-mono          every mode x language on a benchmark suite
     m3search demo                          index the bundled multilingual sample and search it
 """
 
@@ -133,6 +134,25 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .eval_runner import run_suite
+    from .model.hub import cache_dir
+
+    encoder = _load_encoder(args)
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else [
+        m for m in ("dense", "sparse", "colbert", "dense+sparse", "all") if all(
+            p in encoder.parts for p in {"dense+sparse": ("dense", "sparse"), "all": ("dense", "sparse", "colbert")}.get(m, (m,)))]
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    subsets = [s.strip() for s in args.subsets.split(",")] if args.subsets else None
+    result = run_suite(args.suite, encoder, data_dir=args.data, cache=args.cache or cache_dir(), modes=modes,
+                       baseline=args.baseline, metrics=metrics, subsets=subsets)
+    print(result.table())
+    out = args.output or Path(f"eval-{args.suite}-{Path(str(result.model)).name}.json")
+    out.write_text(json.dumps(result.to_json(), indent=2))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -185,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--model", default=None, help="encoder (default: the one that built the index)")
     search.add_argument("--device", default=None)
     search.set_defaults(func=cmd_search)
+
+    from .suites import SUITES  # no torch
+
+    evaluation = sub.add_parser("eval", help="evaluate every mode on a multilingual benchmark suite")
+    evaluation.add_argument("--suite", required=True, choices=SUITES)
+    evaluation.add_argument("--modes", default=None, help="comma-separated modes (default: all the model supports)")
+    evaluation.add_argument("--baseline", choices=("bm25",), default=None, help="add a BM25 row")
+    evaluation.add_argument("--metrics", default=None, help="comma-separated, e.g. nDCG@10,Recall@100,MRR@10")
+    evaluation.add_argument("--subsets", default=None, help="comma-separated subsets (languages) to run")
+    evaluation.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared/data directory")
+    evaluation.add_argument("--cache", type=Path, default=None, help="suites and embeddings cache (default: the m3search cache)")
+    evaluation.add_argument("-o", "--output", type=Path, default=None, help="JSON results (default: eval-SUITE-MODEL.json)")
+    _model_args(evaluation)
+    evaluation.set_defaults(func=cmd_eval)
 
     demo = sub.add_parser("demo", help="index the bundled multilingual sample and search it")
     demo.add_argument("-k", type=int, default=3, help="hits per query")

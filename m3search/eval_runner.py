@@ -25,6 +25,7 @@ from .evaluate import evaluate
 from .index import Index
 from .search import MODE_PARTS, Searcher
 from .suites import POSITION_BUCKETS, build_suite
+from .types import PARTS, Embeddings
 
 #: Metrics per suite (the first is the one tabulated); LAReQA is reported by mAP@20 as its paper does.
 SUITE_METRICS = {
@@ -80,9 +81,13 @@ def _identity_hash(encoder: Any) -> str:
 
 def _cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, ...], cache: Path, key: str,
                    ids: list[str]):
-    path = cache / "embeddings" / f"{_identity_hash(encoder)}-{role}-{'+'.join(parts)}-{key}.npz"
-    if path.is_file():
-        return embeddings_io.load(path)[1]
+    folder = cache / "embeddings"
+    prefix = f"{_identity_hash(encoder)}-{role}"
+    for cached in sorted(folder.glob(f"{prefix}-*-{key}.npz")):  # any cached superset of the parts will do
+        if set(parts) <= set(cached.name[len(prefix) + 1 : -len(key) - 5].split("+")):
+            embeddings = embeddings_io.load(cached)[1]
+            return Embeddings(**{p: getattr(embeddings, p) if p in parts else None for p in PARTS})
+    path = folder / f"{prefix}-{'+'.join(parts)}-{key}.npz"
     embeddings = encoder.encode(texts, role=role, parts=parts, show_progress=len(texts) >= 256)
     path.parent.mkdir(parents=True, exist_ok=True)
     embeddings_io.save(path, ids, embeddings)

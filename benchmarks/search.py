@@ -48,10 +48,14 @@ def synthetic_docs(n: int, tokens: int, rng: np.random.Generator) -> Embeddings:
     for _ in range(n):
         ids = np.unique(np.minimum(rng.zipf(1.3, 60) + rng.integers(0, 2000), VOCAB - 1))
         vectors.append(SparseVector(ids.astype(np.int64), rng.uniform(0.01, 0.3, len(ids)).astype(np.float32)))
-    colbert = _normalise(dense[:, None, :] + rng.normal(size=(n, tokens, DIM)).astype(np.float32) / np.sqrt(DIM) * 1.5)
+    # multi-vectors in float16 (what the index stores), generated in chunks to bound memory
+    colbert = np.empty((n * tokens, DIM), dtype=np.float16)
+    for a in range(0, n, 5000):
+        b = min(a + 5000, n)
+        noise = rng.standard_normal(size=(b - a, tokens, DIM), dtype=np.float32) / np.sqrt(DIM) * 1.5
+        colbert[a * tokens : b * tokens] = _normalise(dense[a:b, None, :] + noise).reshape(-1, DIM)
     offsets = np.arange(0, n * tokens + 1, tokens, dtype=np.int64)
-    return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors),
-                      colbert=Ragged(colbert.reshape(-1, DIM).astype(np.float16).astype(np.float32), offsets))
+    return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors), colbert=Ragged(colbert, offsets))
 
 
 def synthetic_queries(docs: Embeddings, n: int, rng: np.random.Generator) -> Embeddings:
@@ -63,7 +67,7 @@ def synthetic_queries(docs: Embeddings, n: int, rng: np.random.Generator) -> Emb
         v = docs.sparse[int(j)]
         keep = np.sort(rng.choice(len(v), size=min(8, len(v)), replace=False))
         sparse.append(SparseVector(v.ids[keep], v.weights[keep]))
-        rows = docs.colbert[int(j)][:12]
+        rows = docs.colbert[int(j)][:12].astype(np.float32)
         colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 0.7))
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(sparse), colbert=Ragged.from_arrays(colbert))
 

@@ -15,6 +15,19 @@ from ..manifest import Manifest
 META = "meta"
 
 
+def payload_conditions(conditions: dict[str, Any] | None) -> list[tuple[str, Any, bool]]:
+    """``(payload key, value, match any of a list?)`` for each metadata condition.
+
+    >>> payload_conditions({"lang": ["de", "en"], "year": 2020})
+    [('meta.lang', ['de', 'en'], True), ('meta.year', 2020, False)]
+    """
+    out = []
+    for key, value in (conditions or {}).items():
+        many = isinstance(value, (list, tuple, set))
+        out.append((f"{META}.{key}", list(value) if many else value, many))
+    return out
+
+
 @dataclass(frozen=True)
 class PointData:
     pid: str

@@ -16,7 +16,7 @@ import qdrant_edge as qe
 
 from ...errors import IndexFormatError
 from ..manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
-from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
+from .base import PointData, ScoredId, StoredPoint, VectorQuery, payload_conditions
 
 SHARD_DIR = "shard"
 
@@ -44,10 +44,10 @@ def _vector(using: str, value: Any) -> Any:
 
 
 def _filter(query_conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> qe.Filter | None:
-    must: list[Any] = []
-    for key, value in (query_conditions or {}).items():
-        match = qe.MatchAny(list(value)) if isinstance(value, (list, tuple, set)) else qe.MatchValue(value)
-        must.append(qe.FieldCondition(key=f"{META}.{key}", match=match))
+    must: list[Any] = [
+        qe.FieldCondition(key=key, match=qe.MatchAny(value) if many else qe.MatchValue(value))
+        for key, value, many in payload_conditions(query_conditions)
+    ]
     if point_ids is not None:
         must.append(qe.HasIdCondition(set(point_ids)))
     return qe.Filter(must=must) if must else None

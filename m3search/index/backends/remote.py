@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 
 from ...errors import IndexFormatError
 from ..manifest import Manifest
-from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
+from .base import PointData, ScoredId, StoredPoint, VectorQuery, payload_conditions
 
 MANIFEST_KEY = "m3search_manifest"
 
@@ -27,10 +27,10 @@ def _vector(using: str, value: Any) -> Any:
 
 
 def _filter(conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> models.Filter | None:
-    must: list[Any] = []
-    for key, value in (conditions or {}).items():
-        match = models.MatchAny(any=list(value)) if isinstance(value, (list, tuple, set)) else models.MatchValue(value=value)
-        must.append(models.FieldCondition(key=f"{META}.{key}", match=match))
+    must: list[Any] = [
+        models.FieldCondition(key=key, match=models.MatchAny(any=value) if many else models.MatchValue(value=value))
+        for key, value, many in payload_conditions(conditions)
+    ]
     if point_ids is not None:
         must.append(models.HasIdCondition(has_id=list(point_ids)))
     return models.Filter(must=must) if must else None

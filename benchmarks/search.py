@@ -109,15 +109,48 @@ def summarise(system: str, mode: str, size: int, latencies: list[float], rec: fl
             "bytes_per_doc": bytes_per_doc, "queries": len(latencies)}
 
 
-def bench_size(size: int, args, rng) -> list[dict]:
-    print(f"\n== {size} documents ==")
-    docs = synthetic_docs(size, args.colbert_tokens, rng)
-    queries = synthetic_queries(docs, args.queries, rng)
+def real_xquad(data_dir: Path, n_queries: int, rng: np.random.Generator) -> tuple[Embeddings, Embeddings, dict]:
+    """The 2,880 XQuAD paragraphs (12 languages) and a sample of their questions, encoded by the
+    offline model with baseline heads; cached with ``m3search eval``'s encodings."""
+    from m3search.beir import read_beir
+    from m3search.eval_runner import cached_encode, file_hash
+    from m3search.model import Encoder, cache_dir
+    from m3search.suites import build_suite
+
+    encoder = Encoder.load("multilingual-e5-small").add_heads(init="baseline")
+    docs, queries = [], []
+    for subset in build_suite("xquad-mono", data_dir, cache_dir() / "suites"):
+        data = read_beir(subset.path)
+        docs.append(cached_encode(encoder, [d.text for d in data.corpus], "document", ("dense", "sparse", "colbert"),
+                                   cache_dir(), file_hash(subset.path / "corpus.jsonl"), [d.id for d in data.corpus]))
+        queries.append(cached_encode(encoder, [q.text for q in data.queries], "query", ("dense", "sparse", "colbert"),
+                                      cache_dir(), file_hash(subset.path / "queries.jsonl"), [q.id for q in data.queries]))
+    pick = rng.choice(sum(len(q) for q in queries), size=n_queries, replace=False)
+    return _concat(docs), _concat(queries).take(sorted(pick)), dict(encoder.identity)
+
+
+def _concat(batches: list[Embeddings]) -> Embeddings:
+    return Embeddings(
+        dense=np.concatenate([b.dense for b in batches]),
+        sparse=SparseBatch.from_vectors([v for b in batches for v in b.sparse]),
+        colbert=Ragged.from_arrays([m for b in batches for m in b.colbert]),
+    )
+
+
+def bench_size(size: int, args, rng, real: bool = False) -> list[dict]:
+    print(f"\n== {'real XQuAD paragraphs' if real else f'{size} synthetic documents'} ==")
+    identity = IDENTITY
+    if real:
+        docs, queries, identity = real_xquad(args.data, args.queries, rng)
+        size = len(docs)
+    else:
+        docs = synthetic_docs(size, args.colbert_tokens, rng)
+        queries = synthetic_queries(docs, args.queries, rng)
     ids = [f"d{i}" for i in range(size)]
     rows = []
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-"))
     try:
-        index = Index.create(work / "edge", IDENTITY)
+        index = Index.create(work / "edge", identity)
         start = time.perf_counter()
         index.add(ids, docs, batch_size=500, show_progress=True)
         index.optimize()
@@ -131,7 +164,7 @@ def bench_size(size: int, args, rng) -> list[dict]:
 
             from m3search.index import QdrantClientBackend
 
-            local = Index.create(QdrantClientBackend(QdrantClient(":memory:"), "bench"), IDENTITY)
+            local = Index.create(QdrantClientBackend(QdrantClient(":memory:"), "bench"), identity)
             local.add(ids, docs, batch_size=500, show_progress=True)
             backends.append(("qdrant-client local", Searcher(None, local, candidates=args.candidates), None))
         for mode in MODES:
@@ -142,11 +175,12 @@ def bench_size(size: int, args, rng) -> list[dict]:
                 exact = brute_force(docs, queries.take(range(limit)), mode, 10)
                 numpy_lat = (time.perf_counter() - start) / limit
                 rows.append(summarise("numpy brute force", mode, size, [numpy_lat] * limit, 1.0, None))
-            for name, s, disk_bytes in backends:
+            for name, searcher_, disk_bytes in backends:
                 latencies, results = time_queries(
-                    lambda q: s.search_embeddings(q, 10, mode=mode, fetch_documents=False), queries, limit)
+                    lambda q: searcher_.search_embeddings(q, 10, mode=mode, fetch_documents=False), queries, limit)
                 found = [[h.id for h in r[0]] for r in results]
                 rows.append(summarise(name, mode, size, latencies, recall(found, exact, 10) if exact else None, disk_bytes))
+                rows[-1]["data"] = "xquad" if real else "synthetic"
             for row in rows[-(len(backends) + (mode != "rrf")):]:
                 print(_format(row))
         index.close()
@@ -171,14 +205,18 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--local-max", type=int, default=10000, help="largest size to run qdrant-client local mode on")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real", action="store_true", help="also run on the real XQuAD paragraphs (encoded once, cached)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     rows = []
     header = f"{'docs':>7} {'mode':<13}{'system':<24}{'p50 ms':>9}{'p95 ms':>9}{'QPS':>9}{'recall@10':>10}{'bytes/doc':>11}"
     print(header)
-    for size in [int(s) for s in args.sizes.split(",")]:
+    for size in [int(s) for s in args.sizes.split(",") if s]:
         rows.extend(bench_size(size, args, rng))
+    if args.real:
+        rows.extend(bench_size(0, args, rng, real=True))
     print("\n" + header)
     for row in rows:
         print(_format(row))

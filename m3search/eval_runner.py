@@ -71,7 +71,8 @@ class SuiteResult:
         return "\n".join(lines)
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """Short content hash of a file (links resolved): the cache key of a corpus or query set."""
     return hashlib.sha256(path.resolve().read_bytes()).hexdigest()[:16]
 
 
@@ -79,8 +80,10 @@ def _identity_hash(encoder: Any) -> str:
     return hashlib.sha256(json.dumps(encoder.identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, ...], cache: Path, key: str,
-                   ids: list[str]):
+def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, ...], cache: Path, key: str,
+                  ids: list[str]) -> Embeddings:
+    """Encode ``texts``, or read them from ``cache/embeddings`` where this encoder already
+    encoded the same ``key`` with at least these parts."""
     folder = cache / "embeddings"
     prefix = f"{_identity_hash(encoder)}-{role}"
     for cached in sorted(folder.glob(f"{prefix}-*-{key}.npz")):  # any cached superset of the parts will do
@@ -131,16 +134,16 @@ def run_suite(
         bm25: dict[str, BM25] = {}
         for subset in tqdm(chosen, desc=suite, unit="subset"):
             data = read_beir(subset.path)
-            corpus_key = _file_hash(subset.path / "corpus.jsonl")
+            corpus_key = file_hash(subset.path / "corpus.jsonl")
             doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
             if corpus_key not in indexes:
-                doc_emb = _cached_encode(encoder, doc_texts, "document", parts, cache, corpus_key, doc_ids)
+                doc_emb = cached_encode(encoder, doc_texts, "document", parts, cache, corpus_key, doc_ids)
                 index = Index.create(Path(tmp) / corpus_key, encoder.identity, parts=parts)
                 index.add(doc_ids, doc_emb)
                 indexes[corpus_key] = index
             queries = [q for q in data.queries if q.id in data.qrels]
-            query_emb = _cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
-                                       _file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
+            query_emb = cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
+                                       file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
             searcher = Searcher(None, indexes[corpus_key])
             for row in rows:
                 if row == "bm25":

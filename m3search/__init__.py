@@ -18,6 +18,7 @@ from .errors import (
     M3SearchError,
     MissingHeadError,
 )
+from .evaluate import EvalResult, evaluate
 from .scoring import colbert_score, colbert_scores, combine, dense_scores, lexical_matching_score, pair_scores, sparse_scores
 from .types import Embeddings, Ragged, SparseBatch, SparseVector
 
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigurationError",
     "Embeddings",
     "Encoder",
+    "EvalResult",
     "InputError",
     "InputTooLongError",
     "M3SearchError",
@@ -43,6 +45,7 @@ __all__ = [
     "colbert_scores",
     "combine",
     "dense_scores",
+    "evaluate",
     "lexical_matching_score",
     "pair_scores",
     "sparse_scores",

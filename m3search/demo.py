@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from .data import SAMPLE_CORPUS, SAMPLE_QUERIES, read_jsonl
@@ -32,5 +33,6 @@ def run_demo(encoder, k: int = 3, index_dir: Path | None = None) -> int:
         top = searcher.search([q.text for q in queries], k=1)
         answered = sum(hits[0].id.startswith(q.metadata["relevant"]) for q, hits in zip(queries, top))
     print(f"\nThe top hit answers {answered}/{len(queries)} sample queries (the same paragraph in any of 12 languages).")
-    print(f"Search it yourself: m3search search --index {index_dir} \"your question\" --explain")
+    command = sys.argv[0] if sys.argv[0].endswith("m3search") else "m3search"  # the venv's own, when run from it
+    print(f"Search it yourself: {command} search --index {index_dir} \"your question\" --explain")
     return 0

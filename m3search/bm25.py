@@ -7,6 +7,7 @@ usual choice for CJK retrieval, which also works tolerably for Thai.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Sequence
 
@@ -41,7 +42,13 @@ class BM25:
 
         self.ids = list(ids)
         self._retriever = bm25s.BM25()
-        self._retriever.index([tokenize(t) for t in texts], show_progress=False)
+        quiet = logging.getLogger("bm25s")  # bm25s logs every index build at DEBUG with its own handler
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            self._retriever.index([tokenize(t) for t in texts], show_progress=False)
+        finally:
+            quiet.setLevel(level)
 
     def run(self, query_ids: Sequence[str], queries: Sequence[str], k: int = 100) -> dict[str, dict[str, float]]:
         """``{qid: {docid: score}}`` of the ``k`` best documents per query (fewer if fewer match)."""

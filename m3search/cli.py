@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("input", help="JSONL with one {\"id\": ..., \"text\": ...} per line; other fields become metadata")
     index.add_argument("--index", required=True, type=Path, help="index directory")
     index.add_argument("--parts", default="all", help="parts to store (default: all the model produces)")
-    index.add_argument("--colbert-storage", choices=("float16", "float32"), default="float16")
+    index.add_argument("--colbert-storage", choices=("float16", "float32", "uint8"), default="float16",
+                       help="multi-vector storage: float16 (default), float32, or uint8 (half the size, scores within ~1e-3)")
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(index)

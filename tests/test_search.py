@@ -131,3 +131,22 @@ def test_embedded_and_remote_backends_return_the_same_hits(tmp_path, fake_encode
         assert_same_ranking(ha, hb)
     edge.close()
     remote.close()
+
+
+def test_uint8_multivector_storage_keeps_maxsim_close_on_both_backends(tmp_path, fake_encoder, corpus):
+    expected = brute_force(fake_encoder, corpus, QUERIES)["colbert"]
+    edge = build_index(tmp_path / "u8", fake_encoder, corpus, colbert_storage="uint8")
+    remote = build_index(QdrantClientBackend(QdrantClient(":memory:"), "u8"), fake_encoder, corpus, colbert_storage="uint8")
+    results = {}
+    for name, idx in (("edge", edge), ("remote", remote)):
+        results[name] = Searcher(fake_encoder, idx).search(QUERIES, k=5, mode="colbert", exact=True)
+        for i, result in enumerate(results[name]):
+            ref = expected[i][[int(h.id.split("-")[1]) for h in result]]
+            np.testing.assert_allclose([h.score for h in result], ref, atol=5e-3)
+            np.testing.assert_allclose([h.score for h in result], np.sort(expected[i])[::-1][:5], atol=5e-3)
+    for a, b in zip(results["edge"], results["remote"]):
+        assert_same_ranking(a, b)
+    doc = edge.get(["doc-1"], with_vectors=True)[0]
+    np.testing.assert_allclose(doc.colbert, fake_encoder.encode([corpus[1]["text"]], parts="all").colbert[0], atol=5e-3)
+    edge.close()
+    remote.close()

@@ -2,7 +2,8 @@
 
 One Qdrant point per document: named vector ``dense`` (HNSW, dot product on normalised
 vectors), sparse vector ``sparse`` (learned weights, no IDF modifier), multivector ``colbert``
-(MaxSim, HNSW off: used to rescore; float16 storage by default) and a payload with the
+(MaxSim, HNSW off: used to rescore; float16 storage by default, float32 or uint8 on request,
+see :mod:`~m3search.index.uint8_codec`) and a payload with the
 document's own string id, its text and its metadata (under ``meta``). String ids map to
 Qdrant ids with UUID5, so the same id always lands on the same point.
 """
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigurationError, IndexFormatError, InvalidDocumentError
 from ..types import PARTS, Embeddings, SparseVector
 from .backends.base import META, Backend, PointData, ScoredId, VectorQuery
+from . import uint8_codec
 from .manifest import COLBERT_STORAGE, Manifest
 
 #: Fixed namespace of the string id -> UUID5 mapping (changing it would orphan every index).
@@ -178,9 +180,17 @@ class Index:
                 id=point.payload["id"], text=point.payload.get("text"), metadata=dict(point.payload.get(META, {})),
                 dense=np.asarray(v["dense"], np.float32) if "dense" in v else None,
                 sparse=sparse,
-                colbert=np.asarray(v["colbert"], np.float32) if "colbert" in v else None,
+                colbert=self._stored_colbert(v["colbert"]) if "colbert" in v else None,
             ))
         return out
+
+    @property
+    def _uint8(self) -> bool:
+        return self.manifest.colbert_storage == "uint8"
+
+    def _stored_colbert(self, stored: Any) -> np.ndarray:
+        rows = np.asarray(stored, np.float32)
+        return uint8_codec.decode_documents(rows, self.manifest.colbert_dim) if self._uint8 else rows
 
     def count(self, filter: Mapping[str, Any] | None = None) -> int:
         """Number of documents (matching ``filter``, a ``{metadata field: value}`` mapping)."""
@@ -208,8 +218,12 @@ class Index:
         if getattr(queries, mode) is None:
             raise ConfigurationError(f"the query embeddings lack the {mode!r} part")
         requests: list[VectorQuery | None] = []
+        encoded: dict[int, np.ndarray] = {}
         for i in range(len(queries)):
             vector, empty = _query_vector(mode, queries, i)
+            if mode == "colbert" and self._uint8 and not empty:
+                encoded[i] = uint8_codec.encode_queries(queries.colbert[i])
+                vector = encoded[i]
             ids = None if restrict_to is None else tuple(restrict_to[i])
             if empty or (ids is not None and not ids):
                 requests.append(None)
@@ -224,7 +238,13 @@ class Index:
                    sorted(next(answered), key=lambda s: (-round(s.score, 6), s.doc_id)) for r in requests]
         if mode == "colbert":
             lengths = queries.colbert.lengths
-            results = [[ScoredId(s.pid, s.score / int(lengths[i]), s.doc_id) for s in hits] for i, hits in enumerate(results)]
+            dim = self.manifest.colbert_dim
+
+            def maxsim(i: int, raw: float) -> float:
+                total = uint8_codec.decode_maxsim(raw, encoded[i], dim) if i in encoded else raw
+                return total / int(lengths[i])
+
+            results = [[ScoredId(s.pid, maxsim(i, s.score), s.doc_id) for s in hits] for i, hits in enumerate(results)]
         return results
 
     def disk_bytes(self) -> int | None:
@@ -292,7 +312,8 @@ class Index:
             v = e.sparse[i]
             vectors["sparse"] = (v.ids.tolist(), v.weights.tolist())
         if "colbert" in self.parts:
-            vectors["colbert"] = np.ascontiguousarray(e.colbert[i], dtype=np.float32)
+            rows = np.ascontiguousarray(e.colbert[i], dtype=np.float32)
+            vectors["colbert"] = uint8_codec.encode_documents(rows) if self._uint8 else rows
         payload: dict[str, Any] = {"id": doc_id, META: dict(metadata[i]) if metadata is not None else {}}
         if texts is not None:
             payload["text"] = texts[i]
@@ -307,4 +328,4 @@ def _query_vector(mode: str, queries: Embeddings, i: int) -> tuple[Any, bool]:
         v = queries.sparse[i]
         return (v.ids.tolist(), v.weights.tolist()), len(v) == 0
     rows = queries.colbert[i]
-    return rows.tolist(), len(rows) == 0
+    return np.ascontiguousarray(rows, dtype=np.float32), len(rows) == 0

@@ -12,7 +12,7 @@ from ..errors import IndexFormatError, IndexMismatchError
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
-COLBERT_STORAGE = ("float16", "float32")
+COLBERT_STORAGE = ("float16", "float32", "uint8")
 #: Identity keys that must agree for an encoder to search an index.
 IDENTITY_KEYS = ("name", "dim", "colbert_dim", "config_hash", "vocab_size", "heads")
 
@@ -35,6 +35,17 @@ class Manifest:
     def colbert_dim(self) -> int | None:
         value = self.encoder.get("colbert_dim")
         return None if value is None else int(value)
+
+    @property
+    def colbert_stored_dim(self) -> int | None:
+        """Width of the stored multi-vectors: uint8 codes carry compensation bytes."""
+        if self.colbert_dim is None:
+            return None
+        if self.colbert_storage == "uint8":
+            from .uint8_codec import extra_dims
+
+            return self.colbert_dim + extra_dims(self.colbert_dim)
+        return self.colbert_dim
 
     @property
     def vocab_size(self) -> int | None:

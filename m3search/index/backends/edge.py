@@ -26,10 +26,12 @@ def _config(manifest: Manifest) -> qe.EdgeConfig:
     if "dense" in manifest.parts:
         vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot)
     if "colbert" in manifest.parts:
+        datatypes = {"float16": qe.VectorStorageDatatype.Float16, "float32": qe.VectorStorageDatatype.Float32,
+                     "uint8": qe.VectorStorageDatatype.Uint8}
         vectors["colbert"] = qe.EdgeVectorParams(
-            size=manifest.colbert_dim, distance=qe.Distance.Dot,
+            size=manifest.colbert_stored_dim, distance=qe.Distance.Dot,
             multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
-            datatype=qe.VectorStorageDatatype.Float16 if manifest.colbert_storage == "float16" else qe.VectorStorageDatatype.Float32,
+            datatype=datatypes[manifest.colbert_storage],
             hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),  # rescoring only
         )
     sparse = {"sparse": qe.EdgeSparseVectorParams()} if "sparse" in manifest.parts else None  # no IDF modifier

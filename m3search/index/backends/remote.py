@@ -57,10 +57,12 @@ class QdrantClientBackend:
         if "dense" in manifest.parts:
             vectors["dense"] = models.VectorParams(size=manifest.dim, distance=models.Distance.DOT)
         if "colbert" in manifest.parts:
+            datatypes = {"float16": models.Datatype.FLOAT16, "float32": models.Datatype.FLOAT32,
+                         "uint8": models.Datatype.UINT8}
             vectors["colbert"] = models.VectorParams(
-                size=manifest.colbert_dim, distance=models.Distance.DOT,
+                size=manifest.colbert_stored_dim, distance=models.Distance.DOT,
                 multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
-                datatype=models.Datatype.FLOAT16 if manifest.colbert_storage == "float16" else models.Datatype.FLOAT32,
+                datatype=datatypes[manifest.colbert_storage],
                 hnsw_config=models.HnswConfigDiff(m=0),  # rescoring only
             )
         sparse = {"sparse": models.SparseVectorParams()} if "sparse" in manifest.parts else None

@@ -10,7 +10,7 @@
     ├── InputError (ValueError)        bad input data
     │   ├── InputTooLongError          a text longer than max_length with truncation off
     │   └── InvalidDocumentError       a document an index cannot take (names the document)
-    └── IndexError_                    index problems (``IndexError`` is Python's own)
+    └── SearchIndexError               index problems
         ├── IndexMismatchError         opened with another encoder than the one that built it
         └── IndexFormatError           missing, damaged, or written by a newer m3search
 
@@ -53,13 +53,13 @@ class InvalidDocumentError(InputError):
     """A document that cannot be added to an index; the message names it."""
 
 
-class IndexError_(M3SearchError):
-    """Base of index problems (named with a trailing underscore to keep the builtin usable)."""
+class SearchIndexError(M3SearchError):
+    """Base of index problems (not ``IndexError``, which is Python's own)."""
 
 
-class IndexMismatchError(IndexError_, ValueError):
+class IndexMismatchError(SearchIndexError, ValueError):
     """An index opened with an encoder other than the one that built it."""
 
 
-class IndexFormatError(IndexError_):
+class IndexFormatError(SearchIndexError):
     """An index directory that is missing, damaged, or written by a newer m3search."""

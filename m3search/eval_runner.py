@@ -47,6 +47,20 @@ class SuiteResult:
     def average(self, mode: str, metric: str) -> float:
         return float(np.mean([v[metric] for v in self.scores[mode].values()]))
 
+    def _matrix(self, metric: str, pairs: list[str]) -> str:
+        """Cross-lingual suites: one matrix per mode, rows = query language, columns = document language."""
+        rows = list(dict.fromkeys(p.split("-")[0] for p in pairs))
+        cols = list(dict.fromkeys(p.split("-")[1] for p in pairs))
+        lines = []
+        for mode, per_pair in self.scores.items():
+            lines += [f"{self.suite} · {self.model} · {mode} · {metric} (rows: queries, columns: documents)",
+                      "      " + "".join(f"{c:>7}" for c in cols) + f"{'avg':>7}"]
+            for r in rows:
+                values = [per_pair[f"{r}-{c}"][metric] for c in cols if f"{r}-{c}" in per_pair]
+                lines.append(f"{r:<6}" + "".join(f"{v:>7.3f}" for v in values) + f"{np.mean(values):>7.3f}")
+            lines.append(f"{'all':<6}{self.average(mode, metric):>7.3f}\n")
+        return "\n".join(lines).rstrip()
+
     def to_json(self) -> dict[str, Any]:
         return {"suite": self.suite, "model": self.model, "metrics": list(self.metrics), "scores": self.scores,
                 "averages": {m: {k: self.average(m, k) for k in self.metrics} for m in self.scores},
@@ -56,6 +70,8 @@ class SuiteResult:
         """Rows = modes, columns = subsets and their average (like Table 1 of the M3 paper)."""
         metric = metric or self.metrics[0]
         subsets = list(next(iter(self.scores.values())))
+        if all(s.count("-") == 1 for s in subsets):
+            return self._matrix(metric, subsets)
         width = max(6, max(len(s) for s in subsets) + 1)
         lines = [f"{self.suite} · {self.model} · {metric}",
                  f"{'mode':<14}" + "".join(f"{s:>{width}}" for s in subsets) + f"{'avg':>{width}}"]

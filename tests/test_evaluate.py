@@ -54,3 +54,15 @@ def test_paired_randomization_detects_a_consistent_gain():
     diff, p = paired_randomization(a, b)
     assert diff == 1.0 and p < 0.001
     assert paired_randomization(a, a)[1] == 1.0
+
+
+def test_suite_tables_by_language_and_as_a_cross_lingual_matrix():
+    from m3search.eval_runner import SuiteResult
+
+    mono = SuiteResult("s", "m", ("nDCG@10",), {"dense": {"de": {"nDCG@10": 0.5}, "zh": {"nDCG@10": 1.0}}})
+    assert mono.table().splitlines()[1:] == ["mode" + " " * 10 + "    de    zh   avg",
+                                             "dense" + " " * 9 + " 0.500 1.000 0.750"]
+    pairs = {f"{x}-{y}": {"nDCG@10": 1.0 if x == y else 0.5} for x in ("de", "zh") for y in ("de", "zh")}
+    cross = SuiteResult("c", "m", ("nDCG@10",), {"dense": pairs}).table().splitlines()
+    assert cross[2].split() == ["de", "1.000", "0.500", "0.750"]
+    assert cross[-1].split() == ["all", "0.750"]

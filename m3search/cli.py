@@ -127,7 +127,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates)
         hits = searcher.search(args.queries, k=args.k, filter=parse_filters(args.filter), explain=args.explain)
         if args.json:
-            print(json.dumps(hits_to_json(args.queries, hits, searcher.mode if args.mode is None else args.mode),
+            print(json.dumps(hits_to_json(args.queries, hits, args.mode or searcher.mode),
                              ensure_ascii=False, indent=2))
         else:
             print_hits(args.queries, hits, args.mode or searcher.mode)
@@ -137,11 +137,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .eval_runner import run_suite
     from .model.hub import cache_dir
+    from .search import modes_for
 
     encoder = _load_encoder(args)
-    modes = [m.strip() for m in args.modes.split(",")] if args.modes else [
-        m for m in ("dense", "sparse", "colbert", "dense+sparse", "all") if all(
-            p in encoder.parts for p in {"dense+sparse": ("dense", "sparse"), "all": ("dense", "sparse", "colbert")}.get(m, (m,)))]
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else modes_for(encoder.parts)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     subsets = [s.strip() for s in args.subsets.split(",")] if args.subsets else None
     result = run_suite(args.suite, encoder, data_dir=args.data, cache=args.cache or cache_dir(), modes=modes,

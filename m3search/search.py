@@ -37,6 +37,15 @@ MODE_PARTS = {
 }
 EXPLAIN_TOKENS = 8
 
+
+def modes_for(parts: Sequence[str]) -> list[str]:
+    """The score-fusion modes (all but ``rrf``) that an encoder or index with ``parts`` supports.
+
+    >>> modes_for(["dense", "sparse"])
+    ['dense', 'sparse', 'dense+sparse']
+    """
+    return [m for m in MODES if m != "rrf" and all(p in parts for p in MODE_PARTS[m])]
+
 Run = dict[str, dict[str, float]]
 
 
@@ -156,7 +165,7 @@ class Searcher:
                 doc_of[s.pid] = s.doc_id
             unions.append(list(seen))
         score_parts = ["dense", "sparse"]
-        if (mode == "all" or mode == "rrf") and "colbert" in self.index.parts and queries.colbert is not None:
+        if mode in ("all", "rrf") and "colbert" in self.index.parts and queries.colbert is not None:
             score_parts.append("colbert")
         exact_scores = {
             part: [{s.pid: s.score for s in hits} for hits in

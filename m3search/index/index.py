@@ -234,8 +234,12 @@ class Index:
         # Ties come back in engine order, and engines round differently (float32 vs float64
         # accumulation): treat scores equal to 6 decimals as tied and break ties by id, so that
         # every backend ranks the same.
-        results = [[] if r is None else next(answered) if restrict_to is not None else
-                   sorted(next(answered), key=lambda s: (-round(s.score, 6), s.doc_id)) for r in requests]
+        results: list[list[ScoredId]] = []
+        for request in requests:
+            hits = [] if request is None else next(answered)
+            if restrict_to is None:  # rescoring hits are looked up by id, not ranked
+                hits = sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id))
+            results.append(hits)
         if mode == "colbert":
             lengths = queries.colbert.lengths
             dim = self.manifest.colbert_dim

@@ -38,9 +38,9 @@ def xquad_paragraphs(data_dir: Path, langs: list[str], per_language: int) -> lis
     return texts
 
 
-def build_checkpoint(target: Path) -> "object":
+def build_checkpoint(target: Path) -> object:
     """e5-small with seeded random M3 heads, saved in the BGE-M3 layout both systems read."""
-    from m3search.model import Encoder
+    from m3search.encode import Encoder
 
     encoder = Encoder.load("multilingual-e5-small", device="cpu").add_heads(seed=0)
     encoder.save(target)

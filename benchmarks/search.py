@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from m3search.index import Index
 from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
@@ -112,10 +111,10 @@ def summarise(system: str, mode: str, size: int, latencies: list[float], rec: fl
 def real_xquad(data_dir: Path, n_queries: int, rng: np.random.Generator) -> tuple[Embeddings, Embeddings, dict]:
     """The 2,880 XQuAD paragraphs (12 languages) and a sample of their questions, encoded by the
     offline model with baseline heads; cached with ``m3search eval``'s encodings."""
-    from m3search.beir import read_beir
-    from m3search.eval_runner import cached_encode, file_hash
-    from m3search.model import Encoder, cache_dir
-    from m3search.suites import build_suite
+    from m3search.encode import Encoder, cache_dir
+    from m3search.eval.beir import read_beir
+    from m3search.eval.runner import cached_encode, file_hash
+    from m3search.eval.suites import build_suite
 
     encoder = Encoder.load("multilingual-e5-small").add_heads(init="baseline")
     docs, queries = [], []
@@ -177,7 +176,8 @@ def bench_size(size: int, args, rng, real: bool = False) -> list[dict]:
                 rows.append(summarise("numpy brute force", mode, size, [numpy_lat] * limit, 1.0, None))
             for name, searcher_, disk_bytes in backends:
                 latencies, results = time_queries(
-                    lambda q: searcher_.search_embeddings(q, 10, mode=mode, fetch_documents=False), queries, limit)
+                    lambda q, s=searcher_, m=mode: s.search_embeddings(q, 10, mode=m, fetch_documents=False),
+                    queries, limit)
                 found = [[h.id for h in r[0]] for r in results]
                 rows.append(summarise(name, mode, size, latencies, recall(found, exact, 10) if exact else None, disk_bytes))
                 rows[-1]["data"] = "xquad" if real else "synthetic"

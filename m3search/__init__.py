@@ -2,7 +2,7 @@
 
 Dense vectors, sparse lexical weights and multi-vector (ColBERT) late interaction, from
 BGE-M3 checkpoints or plain Hugging Face encoders. Importing this package does not import
-torch: :class:`Encoder` loads it on first use.
+torch: loading a model with the torch backend does.
 """
 
 from __future__ import annotations
@@ -22,12 +22,22 @@ from .errors import (
     MissingHeadError,
     SearchIndexError,
 )
-from .evaluate import EvalResult, evaluate
-from .scoring import colbert_score, colbert_scores, combine, dense_scores, lexical_matching_score, pair_scores, sparse_scores
+from .eval.metrics import EvalResult, evaluate
+from .scoring import (
+    colbert_score,
+    colbert_scores,
+    combine,
+    dense_scores,
+    lexical_matching_score,
+    pair_scores,
+    sparse_scores,
+)
 from .types import Embeddings, Ragged, SparseBatch, SparseVector
 
 if TYPE_CHECKING:
-    from .model import Encoder
+    from .encode import Encoder
+    from .index import Index
+    from .search import Searcher
 
 __version__ = "0.1.0"
 
@@ -38,6 +48,7 @@ __all__ = [
     "Embeddings",
     "Encoder",
     "EvalResult",
+    "Index",
     "IndexFormatError",
     "IndexMismatchError",
     "InputError",
@@ -47,6 +58,7 @@ __all__ = [
     "MissingHeadError",
     "Ragged",
     "SearchIndexError",
+    "Searcher",
     "SparseBatch",
     "SparseVector",
     "colbert_score",
@@ -60,9 +72,17 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Encoder":  # imported lazily: it needs torch
-        from .model import Encoder
+def __getattr__(name: str) -> Any:  # imported on first use: they pull in tokenizers and the Qdrant engine
+    if name == "Encoder":
+        from .encode import Encoder
 
         return Encoder
+    if name == "Index":
+        from .index import Index
+
+        return Index
+    if name == "Searcher":
+        from .search import Searcher
+
+        return Searcher
     raise AttributeError(f"module 'm3search' has no attribute {name!r}")

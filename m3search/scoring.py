@@ -12,7 +12,7 @@ Each function equals its counterpart in the reference implementation (FlagEmbedd
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -124,7 +124,8 @@ def combine(scores: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> n
     total_weight = float(sum(weights[m] for m in modes))
     if total_weight == 0:
         raise ValueError(f"weights for {modes} sum to zero")
-    return sum(np.asarray(scores[m], dtype=np.float32) * np.float32(weights[m]) for m in modes) / np.float32(total_weight)
+    total = sum(np.asarray(scores[m], dtype=np.float32) * np.float32(weights[m]) for m in modes)
+    return np.asarray(total / np.float32(total_weight), dtype=np.float32)
 
 
 def pair_scores(

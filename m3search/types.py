@@ -10,10 +10,13 @@ requested, and never changes type because of a flag:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+
+from .errors import InputError
 
 PARTS: tuple[str, ...] = ("dense", "sparse", "colbert")
 
@@ -53,7 +56,7 @@ class SparseBatch:
     values: np.ndarray  # (nnz,) float32
 
     @classmethod
-    def from_vectors(cls, vectors: Sequence[SparseVector]) -> "SparseBatch":
+    def from_vectors(cls, vectors: Sequence[SparseVector]) -> SparseBatch:
         lengths = np.array([len(v) for v in vectors], dtype=np.int64)
         indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
@@ -78,7 +81,7 @@ class SparseBatch:
     def __iter__(self) -> Iterator[SparseVector]:
         return (self[i] for i in range(len(self)))
 
-    def take(self, rows: Sequence[int]) -> "SparseBatch":
+    def take(self, rows: Sequence[int]) -> SparseBatch:
         """The batch of the given rows, in that order."""
         return SparseBatch.from_vectors([self[int(r)] for r in rows])
 
@@ -100,7 +103,7 @@ class Ragged:
     offsets: np.ndarray  # (n + 1,) int64
 
     @classmethod
-    def from_arrays(cls, arrays: Sequence[np.ndarray], dim: int | None = None) -> "Ragged":
+    def from_arrays(cls, arrays: Sequence[np.ndarray], dim: int | None = None) -> Ragged:
         offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
         np.cumsum([len(a) for a in arrays], out=offsets[1:])
         if arrays:
@@ -129,7 +132,7 @@ class Ragged:
     def __iter__(self) -> Iterator[np.ndarray]:
         return (self[i] for i in range(len(self)))
 
-    def take(self, rows: Sequence[int]) -> "Ragged":
+    def take(self, rows: Sequence[int]) -> Ragged:
         """The batch of the given rows, in that order."""
         return Ragged.from_arrays([self[int(r)] for r in rows], dim=self.dim)
 
@@ -150,10 +153,28 @@ class Embeddings:
     def __post_init__(self) -> None:
         sizes = {name: len(part) for name, part in self._items()}
         if len(set(sizes.values())) > 1:
-            raise ValueError(f"parts of one batch differ in length: {sizes}")
+            raise InputError(f"parts of one batch differ in length: {sizes}")
 
-    def _items(self) -> list[tuple[str, object]]:
+    def _items(self) -> list[tuple[str, np.ndarray | SparseBatch | Ragged]]:
         return [(name, getattr(self, name)) for name in PARTS if getattr(self, name) is not None]
+
+    def _require(self, part: str) -> Any:
+        value = getattr(self, part)
+        if value is None:
+            raise InputError(f"these embeddings have no {part} part (they hold {list(self.parts)})")
+        return value
+
+    def need_dense(self) -> np.ndarray:
+        """The dense part, or :class:`~m3search.errors.InputError` when it is absent."""
+        return self._require("dense")
+
+    def need_sparse(self) -> SparseBatch:
+        """The sparse part, or :class:`~m3search.errors.InputError` when it is absent."""
+        return self._require("sparse")
+
+    def need_colbert(self) -> Ragged:
+        """The multi-vector part, or :class:`~m3search.errors.InputError` when it is absent."""
+        return self._require("colbert")
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -162,10 +183,10 @@ class Embeddings:
 
     def __len__(self) -> int:
         for _, part in self._items():
-            return len(part)  # type: ignore[arg-type]
+            return len(part)
         return 0
 
-    def take(self, rows: Sequence[int]) -> "Embeddings":
+    def take(self, rows: Sequence[int]) -> Embeddings:
         """The batch of the given rows, in that order."""
         rows = list(rows)
         return Embeddings(
@@ -201,5 +222,13 @@ class Hit:
     score: float
     scores: dict[str, float]
     text: str | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     explanation: Explanation | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: id, score, per-mode scores, text, metadata and the explanation (or ``None``).
+
+        >>> Hit("d1", 0.5, {"dense": 0.5}).to_dict()["scores"]
+        {'dense': 0.5}
+        """
+        return asdict(self)

@@ -7,9 +7,16 @@ import pytest
 
 from tests.corpora import build_index, make_corpus
 from tests.fakes import FakeEncoder
+from tests.shared_data import require_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data directory: skipped when missing, failed when missing under CI."""
+    return require_data()
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +32,7 @@ def tiny_m3_path() -> Path:
 @pytest.fixture(scope="session")
 def tiny_m3(tiny_m3_path):
     """The tiny BGE-M3-layout checkpoint, loaded once per session (read-only use)."""
-    from m3search.model import Encoder
+    from m3search.encode import Encoder
 
     return Encoder.load(tiny_m3_path, device="cpu")
 

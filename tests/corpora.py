@@ -6,8 +6,7 @@ import random
 
 from m3search.index import Index
 
-WORDS = ("river mountain capital city water ocean desert forest bridge tower king queen music art "
-         "science history war peace river delta island lake snow rain sun moon star planet").split()
+WORDS = ["river", "mountain", "capital", "city", "water", "ocean", "desert", "forest", "bridge", "tower", "king", "queen", "music", "art", "science", "history", "war", "peace", "river", "delta", "island", "lake", "snow", "rain", "sun", "moon", "star", "planet"]
 
 
 def make_corpus(n: int, seed: int = 0) -> list[dict]:

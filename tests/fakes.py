@@ -25,8 +25,9 @@ class FakeEncoder:
 
     @property
     def identity(self) -> dict:
-        return {"name": self.name, "dim": self.dim, "colbert_dim": self.colbert_dim, "parts": list(self.parts),
-                "config_hash": "fake", "vocab_size": VOCAB, "heads": "checkpoint"}
+        return {"name": self.name, "source": self.name, "architecture": {"model_type": "fake"}, "dim": self.dim,
+                "colbert_dim": self.colbert_dim, "parts": list(self.parts), "vocab_size": VOCAB,
+                "weights": f"fake-{self.name}", "heads": "checkpoint", "settings": "fake"}
 
     def tokenize(self, texts, role="document", **_):
         return [[0] + [4 + zlib.crc32(w.lower().encode()) % (VOCAB - 4) for w in t.split()] + [EOS] for t in texts]

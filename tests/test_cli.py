@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from m3search import embeddings_io
 from m3search.cli import main
+from m3search.io import embeddings as embeddings_io
 
 DOCS = [{"id": "d1", "text": "Der Mount Everest ist hoch.", "lang": "de"}, {"id": "d2", "text": "珠穆朗玛峰是世界最高峰。", "lang": "zh"}]
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from m3search.scoring import (
-    colbert_score, colbert_scores, combine, dense_scores, lexical_matching_score, pair_scores, sparse_scores,
+    colbert_score,
+    colbert_scores,
+    combine,
+    dense_scores,
+    lexical_matching_score,
+    pair_scores,
+    sparse_scores,
 )
 from m3search.types import Embeddings, Ragged, SparseBatch, SparseVector
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .build import index_records
 from .index import Document, Index, point_id
 from .manifest import Manifest
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .backends.edge import EdgeBackend
     from .backends.remote import QdrantClientBackend
 
-__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "point_id"]
+__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "index_records", "point_id"]
 
 
 def __getattr__(name: str) -> Any:  # each backend imports its engine only when asked for

@@ -3,7 +3,7 @@
 One Qdrant point per document: named vector ``dense`` (HNSW, dot product on normalised
 vectors), sparse vector ``sparse`` (learned weights, no IDF modifier), multivector ``colbert``
 (MaxSim, HNSW off: used to rescore; float16 storage by default, float32 or uint8 on request,
-see :mod:`~m3search.index.uint8_codec`) and a payload with the
+see :mod:`~m3search.index.codecs`) and a payload with the
 document's own string id, its text and its metadata (under ``meta``). String ids map to
 Qdrant ids with UUID5, so the same id always lands on the same point.
 """
@@ -13,17 +13,18 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import ConfigurationError, IndexFormatError, InvalidDocumentError
 from ..types import PARTS, Embeddings, SparseVector
+from . import codecs
 from .backends.base import META, Backend, PointData, ScoredId, VectorQuery
-from . import uint8_codec
 from .manifest import COLBERT_STORAGE, Manifest
 
 #: Fixed namespace of the string id -> UUID5 mapping (changing it would orphan every index).
@@ -77,9 +78,9 @@ class Index:
         *,
         parts: Iterable[str] | None = None,
         colbert_storage: str = "float16",
-    ) -> "Index":
+    ) -> Index:
         """A new empty index for the encoder described by ``encoder_identity``
-        (:attr:`Encoder.identity <m3search.model.Encoder.identity>`), holding ``parts``
+        (:attr:`Encoder.identity <m3search.encode.Encoder.identity>`), holding ``parts``
         (default: all the encoder produces)."""
         backend = _backend_for(target)
         if backend.exists():
@@ -96,7 +97,7 @@ class Index:
         return cls(backend, manifest)
 
     @classmethod
-    def open(cls, target: str | Path | Backend, *, encoder_identity: Mapping[str, Any] | None = None) -> "Index":
+    def open(cls, target: str | Path | Backend, *, encoder_identity: Mapping[str, Any] | None = None) -> Index:
         """An existing index; with ``encoder_identity``, refuse it unless that encoder built it."""
         backend = _backend_for(target)
         if isinstance(target, (str, Path)) and not Path(target).is_dir():
@@ -109,7 +110,7 @@ class Index:
     def close(self) -> None:
         self.backend.close()
 
-    def __enter__(self) -> "Index":
+    def __enter__(self) -> Index:  # noqa: PYI034 - Index is not subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -190,7 +191,7 @@ class Index:
 
     def _stored_colbert(self, stored: Any) -> np.ndarray:
         rows = np.asarray(stored, np.float32)
-        return uint8_codec.decode_documents(rows, self.manifest.colbert_dim) if self._uint8 else rows
+        return codecs.decode_documents(rows, self.manifest.colbert_dim or 0) if self._uint8 else rows
 
     def count(self, filter: Mapping[str, Any] | None = None) -> int:
         """Number of documents (matching ``filter``, a ``{metadata field: value}`` mapping)."""
@@ -222,7 +223,7 @@ class Index:
         for i in range(len(queries)):
             vector, empty = _query_vector(mode, queries, i)
             if mode == "colbert" and self._uint8 and not empty:
-                encoded[i] = uint8_codec.encode_queries(queries.colbert[i])
+                encoded[i] = codecs.encode_queries(queries.need_colbert()[i])
                 vector = encoded[i]
             ids = None if restrict_to is None else tuple(restrict_to[i])
             if empty or (ids is not None and not ids):
@@ -241,11 +242,11 @@ class Index:
                 hits = sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id))
             results.append(hits)
         if mode == "colbert":
-            lengths = queries.colbert.lengths
-            dim = self.manifest.colbert_dim
+            lengths = queries.need_colbert().lengths
+            dim = self.manifest.colbert_dim or 0
 
             def maxsim(i: int, raw: float) -> float:
-                total = uint8_codec.decode_maxsim(raw, encoded[i], dim) if i in encoded else raw
+                total = codecs.decode_maxsim(raw, encoded[i], dim) if i in encoded else raw
                 return total / int(lengths[i])
 
             results = [[ScoredId(s.pid, maxsim(i, s.score), s.doc_id) for s in hits] for i, hits in enumerate(results)]
@@ -279,21 +280,23 @@ class Index:
                 raise InvalidDocumentError(f"document {ids[0]!r} lacks the {part} part this index holds")
         m = self.manifest
         if "dense" in self.parts and len(ids):
-            if e.dense.ndim != 2 or e.dense.shape[1] != m.dim:
-                raise InvalidDocumentError(f"document {ids[0]!r}: dense dimension {e.dense.shape[1:]} is not ({m.dim},)")
-            bad = np.flatnonzero(~np.isfinite(e.dense).all(axis=1))
+            dense = e.need_dense()
+            if dense.ndim != 2 or dense.shape[1] != m.dim:
+                raise InvalidDocumentError(f"document {ids[0]!r}: dense dimension {dense.shape[1:]} is not ({m.dim},)")
+            bad = np.flatnonzero(~np.isfinite(dense).all(axis=1))
             if len(bad):
                 raise InvalidDocumentError(f"document {ids[bad[0]]!r}: dense vector holds NaN or infinite values")
         if "sparse" in self.parts:
-            for doc_id, vector in zip(ids, e.sparse):
+            for doc_id, vector in zip(ids, e.need_sparse()):
                 if not np.isfinite(vector.weights).all():
                     raise InvalidDocumentError(f"document {doc_id!r}: sparse weights hold NaN or infinite values")
                 if len(vector.ids) and (vector.ids.min() < 0 or (m.vocab_size and vector.ids.max() >= m.vocab_size)):
                     raise InvalidDocumentError(f"document {doc_id!r}: sparse token id outside the vocabulary [0, {m.vocab_size})")
         if "colbert" in self.parts and len(ids):
-            if e.colbert.dim != m.colbert_dim:
-                raise InvalidDocumentError(f"document {ids[0]!r}: multi-vector dimension {e.colbert.dim} is not {m.colbert_dim}")
-            for doc_id, vectors in zip(ids, e.colbert):
+            colbert = e.need_colbert()
+            if colbert.dim != m.colbert_dim:
+                raise InvalidDocumentError(f"document {ids[0]!r}: multi-vector dimension {colbert.dim} is not {m.colbert_dim}")
+            for doc_id, vectors in zip(ids, colbert):
                 if len(vectors) == 0:
                     raise InvalidDocumentError(f"document {doc_id!r}: no multi-vector rows")
                 if not np.isfinite(vectors).all():
@@ -311,13 +314,13 @@ class Index:
                metadata: Sequence[Mapping[str, Any]] | None) -> PointData:
         vectors: dict[str, Any] = {}
         if "dense" in self.parts:
-            vectors["dense"] = np.ascontiguousarray(e.dense[i], dtype=np.float32)
+            vectors["dense"] = np.ascontiguousarray(e.need_dense()[i], dtype=np.float32)
         if "sparse" in self.parts:
-            v = e.sparse[i]
+            v = e.need_sparse()[i]
             vectors["sparse"] = (v.ids.tolist(), v.weights.tolist())
         if "colbert" in self.parts:
-            rows = np.ascontiguousarray(e.colbert[i], dtype=np.float32)
-            vectors["colbert"] = uint8_codec.encode_documents(rows) if self._uint8 else rows
+            rows = np.ascontiguousarray(e.need_colbert()[i], dtype=np.float32)
+            vectors["colbert"] = codecs.encode_documents(rows) if self._uint8 else rows
         payload: dict[str, Any] = {"id": doc_id, META: dict(metadata[i]) if metadata is not None else {}}
         if texts is not None:
             payload["text"] = texts[i]
@@ -326,10 +329,10 @@ class Index:
 
 def _query_vector(mode: str, queries: Embeddings, i: int) -> tuple[Any, bool]:
     if mode == "dense":
-        vector = queries.dense[i]
+        vector = queries.need_dense()[i]
         return vector.tolist(), not math.isfinite(float(vector.sum()))
     if mode == "sparse":
-        v = queries.sparse[i]
+        v = queries.need_sparse()[i]
         return (v.ids.tolist(), v.weights.tolist()), len(v) == 0
-    rows = queries.colbert[i]
+    rows = queries.need_colbert()[i]
     return np.ascontiguousarray(rows, dtype=np.float32), len(rows) == 0

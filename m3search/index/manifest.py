@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import IndexFormatError, IndexMismatchError
+from ..identity import differences
+from ..io.atomic import atomic_write_text
 
-FORMAT_VERSION = 1
+#: 2: the encoder identity describes the model (architecture, weights fingerprint), not its path.
+FORMAT_VERSION = 2
 MANIFEST_FILE = "manifest.json"
 COLBERT_STORAGE = ("float16", "float32", "uint8")
-#: Identity keys that must agree for an encoder to search an index.
-IDENTITY_KEYS = ("name", "dim", "colbert_dim", "config_hash", "vocab_size", "heads")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Manifest:
         if self.colbert_dim is None:
             return None
         if self.colbert_storage == "uint8":
-            from .uint8_codec import extra_dims
+            from .codecs import extra_dims
 
             return self.colbert_dim + extra_dims(self.colbert_dim)
         return self.colbert_dim
@@ -58,10 +58,15 @@ class Manifest:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], source: str) -> "Manifest":
+    def from_json(cls, data: dict[str, Any], source: str) -> Manifest:
         version = data.get("format_version")
         if not isinstance(version, int):
             raise IndexFormatError(f"{source}: no format_version; not an m3search index manifest")
+        if version < FORMAT_VERSION:
+            raise IndexFormatError(
+                f"{source}: index format version {version} was written by an older m3search, whose encoder "
+                "identity depended on the model's path; rebuild the index with this version"
+            )
         if version > FORMAT_VERSION:
             raise IndexFormatError(
                 f"{source}: index format version {version} is newer than this m3search reads ({FORMAT_VERSION}); upgrade m3search"
@@ -77,13 +82,9 @@ class Manifest:
 
     def check_encoder(self, identity: dict[str, Any]) -> None:
         """Raise :class:`IndexMismatchError` unless ``identity`` is the encoder that built the index."""
-        differences = {
-            key: (self.encoder.get(key), identity.get(key))
-            for key in IDENTITY_KEYS
-            if self.encoder.get(key) != identity.get(key)
-        }
-        if differences:
-            detail = "; ".join(f"{k}: index {a!r}, encoder {b!r}" for k, (a, b) in differences.items())
+        differing = differences(self.encoder, identity)
+        if differing:
+            detail = "; ".join(f"{k}: index {a!r}, encoder {b!r}" for k, (a, b) in differing.items())
             raise IndexMismatchError(
                 f"this index was built with encoder {self.encoder.get('name')!r}, not {identity.get('name')!r} ({detail})"
             )
@@ -94,13 +95,7 @@ class Manifest:
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     """Write ``manifest.json`` atomically (temporary file, fsync, rename)."""
-    target = directory / MANIFEST_FILE
-    tmp = directory / (MANIFEST_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(manifest.to_json(), handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+    atomic_write_text(directory / MANIFEST_FILE, json.dumps(manifest.to_json(), indent=2))
 
 
 def read_manifest(directory: Path) -> Manifest:

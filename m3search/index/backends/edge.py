@@ -29,7 +29,7 @@ def _config(manifest: Manifest) -> qe.EdgeConfig:
         datatypes = {"float16": qe.VectorStorageDatatype.Float16, "float32": qe.VectorStorageDatatype.Float32,
                      "uint8": qe.VectorStorageDatatype.Uint8}
         vectors["colbert"] = qe.EdgeVectorParams(
-            size=manifest.colbert_stored_dim, distance=qe.Distance.Dot,
+            size=int(manifest.colbert_stored_dim or 0), distance=qe.Distance.Dot,
             multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
             datatype=datatypes[manifest.colbert_storage],
             hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),  # rescoring only
@@ -104,7 +104,7 @@ class EdgeBackend:
     def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
         records = self.shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors)
         return [
-            StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector or {}).items()})
+            StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
             for r in records
         ]
 

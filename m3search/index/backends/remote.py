@@ -60,7 +60,7 @@ class QdrantClientBackend:
             datatypes = {"float16": models.Datatype.FLOAT16, "float32": models.Datatype.FLOAT32,
                          "uint8": models.Datatype.UINT8}
             vectors["colbert"] = models.VectorParams(
-                size=manifest.colbert_stored_dim, distance=models.Distance.DOT,
+                size=int(manifest.colbert_stored_dim or 0), distance=models.Distance.DOT,
                 multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
                 datatype=datatypes[manifest.colbert_storage],
                 hnsw_config=models.HnswConfigDiff(m=0),  # rescoring only
@@ -92,7 +92,7 @@ class QdrantClientBackend:
     def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
         records = self.client.retrieve(self.collection, ids=list(pids), with_payload=True, with_vectors=with_vectors)
         return [
-            StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector or {}).items()})
+            StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
             for r in records
         ]
 

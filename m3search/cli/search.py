@@ -1,0 +1,50 @@
+"""``m3search search``: query an index, as a table or JSON, with explanations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..search.modes import MODES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    search = sub.add_parser("search", help="search an index")
+    search.add_argument("queries", nargs="+", help="one or more query texts")
+    search.add_argument("--index", required=True, type=Path, help="index directory")
+    search.add_argument("--mode", choices=MODES, default=None, help="default: all (or the best the index allows)")
+    search.add_argument("-k", type=int, default=10, help="hits per query")
+    search.add_argument("--candidates", type=int, default=100, help="dense and sparse candidates per query for fused modes")
+    search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="metadata filter, repeatable")
+    search.add_argument("--explain", action="store_true", help="show the tokens behind each match")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.add_argument("--model", default=None,
+                        help="where to load the encoder from (default: where the index says it came from)")
+    search.add_argument("--device", default=None)
+    search.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..index import Index
+    from ..search import Searcher, parse_filters
+    from .render import hits_to_json, print_hits
+
+    index = Index.open(args.index)
+    filters = parse_filters(args.filter)
+
+    def load() -> Any:
+        from ..encode import Encoder
+
+        return Encoder.for_identity(index.manifest.encoder, name=args.model, device=args.device)
+
+    with index:
+        searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates)
+        hits = searcher.search(args.queries, k=args.k, filter=filters, explain=args.explain)
+        if args.json:
+            print(json.dumps(hits_to_json(args.queries, hits, searcher.mode if args.mode is None else args.mode),
+                             ensure_ascii=False, indent=2))
+        else:
+            print_hits(args.queries, hits, args.mode or searcher.mode)
+    return 0

@@ -1,0 +1,218 @@
+"""The torch backend: a Hugging Face transformer with the M3 sparse and multi-vector heads.
+
+:class:`M3Network` is the ``nn.Module``; its ``forward`` keeps gradients, so the training code
+uses it as it is. :class:`TorchBackend` wraps it for inference: it runs a padded batch under
+``torch.inference_mode`` and returns numpy arrays (see :mod:`.base`). For a batch of ``B``
+texts of length ``L`` and hidden size ``h``:
+
+- ``hidden``: ``(B, L, h)`` last hidden states;
+- ``sparse``: ``relu(sparse_linear(H))`` -> ``(B, L)`` (never ``(B, L, vocab)``);
+- ``colbert``: ``colbert_linear(H)`` -> ``(B, L, d_c)``, every position, un-normalised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...errors import CheckpointError, ConfigurationError
+from ..checkpoints.config import COLBERT_FILE, SPARSE_FILE
+from .base import ForwardOutput, TokenBatch
+
+#: Model types whose position ids start after the padding index (RoBERTa family).
+_ROBERTA_LIKE = ("xlm-roberta", "roberta", "camembert", "xlm-roberta-xl")
+#: Elements sampled per tensor for the weights fingerprint (all of them for small tensors).
+_FINGERPRINT_SAMPLES = 4096
+
+
+class M3Network(nn.Module):
+    """A transformer backbone plus optional heads (``None`` when absent)."""
+
+    def __init__(self, backbone: nn.Module, colbert_linear: nn.Linear | None = None,
+                 sparse_linear: nn.Linear | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.colbert_linear = colbert_linear
+        self.sparse_linear = sparse_linear
+
+    @property
+    def backbone_config(self) -> Any:
+        """The Hugging Face config of the backbone."""
+        return getattr(self.backbone, "config")  # noqa: B009 - nn.Module's __getattr__ hides the type
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.backbone_config.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                parts: tuple[str, ...] = ("dense",)) -> dict[str, torch.Tensor]:
+        """``{"hidden": (B,L,h), "sparse": (B,L), "colbert": (B,L,d_c)}`` for the parts asked."""
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        out: dict[str, torch.Tensor] = {}
+        if "dense" in parts:
+            out["hidden"] = hidden
+        if "sparse" in parts:
+            if self.sparse_linear is None:
+                raise ConfigurationError("this network has no sparse head")
+            out["sparse"] = torch.relu(self.sparse_linear(hidden)).squeeze(-1)
+        if "colbert" in parts:
+            if self.colbert_linear is None:
+                raise ConfigurationError("this network has no multi-vector head")
+            out["colbert"] = self.colbert_linear(hidden)
+        return out
+
+
+class TorchBackend:
+    """Runs :class:`M3Network` on CPU or GPU for the encoder pipeline."""
+
+    kind = "torch"
+
+    def __init__(self, network: M3Network, *, device: str | torch.device | None = None) -> None:
+        self.network = network.eval()
+        self._backbone_fingerprint: str | None = None
+        self.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    @classmethod
+    def load(cls, path: Path, *, device: str | None = None, dtype: torch.dtype | None = None) -> TorchBackend:
+        """The HF weights in ``path`` and the head files beside them, when present."""
+        from transformers import AutoModel
+
+        try:
+            backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=torch.float32)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"cannot read the checkpoint in {path}: {exc}") from exc
+        network = M3Network(backbone, _load_head(path / COLBERT_FILE), _load_head(path / SPARSE_FILE))
+        backend = cls(network, device="cpu")
+        backend._backbone_fingerprint = _fingerprint(backbone)  # of the float32 weights as read
+        if dtype is not None:
+            network.to(dtype)
+        return backend.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    def to(self, device: str | torch.device) -> TorchBackend:
+        self.network.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    # ------------------------------------------------------------------ description
+    @property
+    def hidden_size(self) -> int:
+        return self.network.hidden_size
+
+    @property
+    def colbert_dim(self) -> int | None:
+        head = self.network.colbert_linear
+        return None if head is None else int(head.out_features)
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        present = {"sparse": self.network.sparse_linear, "colbert": self.network.colbert_linear}
+        return tuple(name for name, head in present.items() if head is not None)
+
+    @property
+    def max_positions(self) -> int:
+        cfg = self.network.backbone_config
+        positions = int(cfg.max_position_embeddings)
+        if getattr(cfg, "model_type", "") in _ROBERTA_LIKE:
+            positions -= int(cfg.pad_token_id) + 1  # RoBERTa position ids start after the padding index
+        return positions
+
+    def architecture(self) -> dict[str, Any]:
+        cfg = self.network.backbone_config
+        return {
+            "model_type": str(getattr(cfg, "model_type", "")),
+            "layers": int(getattr(cfg, "num_hidden_layers", 0)),
+            "hidden_size": self.hidden_size,
+            "vocab_size": int(getattr(cfg, "vocab_size", 0)),
+            "max_positions": self.max_positions,
+        }
+
+    def weights_fingerprint(self) -> str:
+        """sha256 over every tensor's name, shape and up to 4096 evenly spaced float32 values.
+
+        A fine-tuned or different model changes nearly every weight, so the sample tells it
+        apart; the same weights read from any path, copied or re-saved, give the same hash.
+        """
+        if self._backbone_fingerprint is None:
+            self._backbone_fingerprint = _fingerprint(self.network.backbone)
+        digest = hashlib.sha256(self._backbone_fingerprint.encode())
+        for name in ("colbert_linear", "sparse_linear"):
+            head = getattr(self.network, name)
+            if head is not None:
+                digest.update(_fingerprint(head, prefix=name).encode())
+        return digest.hexdigest()[:16]
+
+    # ------------------------------------------------------------------ heads
+    def set_heads(self, colbert: nn.Linear, sparse: nn.Linear) -> None:
+        self.network.colbert_linear = colbert.to(self.device)
+        self.network.sparse_linear = sparse.to(self.device)
+
+    def make_heads(self, init: str, *, colbert_dim: int | None, seed: int) -> tuple[nn.Linear, nn.Linear]:
+        """Untrained heads: ``random`` (``nn.Linear`` defaults, seeded) or ``baseline``
+        (identity multi-vector, every token weighted 0.1), on CPU in float32."""
+        hidden = self.hidden_size
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            colbert = nn.Linear(hidden, colbert_dim or hidden)
+            sparse = nn.Linear(hidden, 1)
+        finally:
+            torch.random.set_rng_state(state)
+        if init == "baseline":
+            if colbert.out_features != hidden:
+                raise ConfigurationError("baseline multi-vector heads keep the hidden size: leave colbert_dim unset")
+            with torch.no_grad():
+                colbert.weight.copy_(torch.eye(hidden))
+                colbert.bias.zero_()
+                sparse.weight.zero_()
+                sparse.bias.fill_(0.1)
+        dtype = next(self.network.parameters()).dtype
+        return colbert.to(dtype), sparse.to(dtype)
+
+    # ------------------------------------------------------------------ running
+    def forward(self, batch: TokenBatch, parts: tuple[str, ...]) -> ForwardOutput:
+        ids = torch.from_numpy(batch.input_ids).to(self.device)
+        mask = torch.from_numpy(batch.attention_mask).to(self.device)
+        with torch.inference_mode():
+            out = self.network(ids, mask, parts=parts)
+            arrays = {name: value.float().cpu().numpy() for name, value in out.items()}
+        return ForwardOutput(**arrays)
+
+    def save(self, directory: Path) -> None:
+        cast(Any, self.network.backbone).save_pretrained(str(directory), safe_serialization=True)
+        for head, filename in ((self.network.colbert_linear, COLBERT_FILE), (self.network.sparse_linear, SPARSE_FILE)):
+            if head is not None:
+                torch.save({k: v.detach().float().cpu() for k, v in head.state_dict().items()}, directory / filename)
+            elif (directory / filename).exists():
+                (directory / filename).unlink()
+
+
+def _fingerprint(module: nn.Module, prefix: str = "") -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        flat = tensor.detach().reshape(-1)
+        step = max(1, flat.numel() // _FINGERPRINT_SAMPLES)
+        sample = flat[::step][:_FINGERPRINT_SAMPLES].float().cpu().numpy().astype(np.float32)
+        digest.update(f"{prefix}{name}{tuple(tensor.shape)}".encode())
+        digest.update(sample.tobytes())
+    return digest.hexdigest()
+
+
+def _load_head(path: Path) -> nn.Linear | None:
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        out_features, in_features = state["weight"].shape
+        head = nn.Linear(in_features, out_features)
+        head.load_state_dict({k: v.float() for k, v in state.items()})
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"cannot read head {path}: {exc}") from exc
+    return head

@@ -1,0 +1,110 @@
+"""Encoder settings and checkpoint layouts (no torch).
+
+Three layouts are recognised, in this order:
+
+1. ``m3search``: m3search's own saved format, an ``m3search.json`` beside HF weights (and the
+   head files when the model has them). Round-trips exactly.
+2. ``bge-m3``: HF XLM-RoBERTa weights with ``colbert_linear.pt`` and ``sparse_linear.pt`` beside
+   them; CLS pooling, no prefixes.
+3. ``hf``: any plain HF encoder. Pooling comes from a sentence-transformers
+   ``1_Pooling/config.json`` when there is one, else CLS; dense output only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from ...errors import ConfigurationError
+
+CONFIG_FILE = "m3search.json"
+COLBERT_FILE = "colbert_linear.pt"
+SPARSE_FILE = "sparse_linear.pt"
+FORMAT_VERSION = 1
+
+Pooling = Literal["cls", "mean"]
+Layout = Literal["m3search", "bge-m3", "hf"]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How a checkpoint turns text into embeddings.
+
+    ``max_length`` is the default truncation length (``None``: the model's position limit).
+    """
+
+    name: str = "encoder"
+    pooling: Pooling = "cls"
+    normalize: bool = True
+    query_prefix: str = ""
+    document_prefix: str = ""
+    max_length: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pooling not in ("cls", "mean"):
+            raise ConfigurationError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}")
+        if self.max_length is not None and self.max_length < 2:
+            raise ConfigurationError(f"max_length must be at least 2 (room for the special tokens), got {self.max_length}")
+
+    def with_overrides(self, **overrides: Any) -> EncoderConfig:
+        """A copy with the given non-``None`` settings replaced."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigurationError(f"unknown encoder setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "m3search.json") -> EncoderConfig:
+        version = data.get("format_version", FORMAT_VERSION)
+        if version > FORMAT_VERSION:
+            raise ConfigurationError(
+                f"{source} has format_version {version}, newer than this m3search reads ({FORMAT_VERSION}): upgrade m3search"
+            )
+        known = {f.name for f in fields(cls)}
+        settings = {k: v for k, v in data.items() if k in known}
+        settings["extra"] = {**data.get("extra", {}), **{k: v for k, v in data.items() if k not in known | {"format_version"}}}
+        return cls(**settings)
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the settings that change outputs (not the name)."""
+        payload = json.dumps({k: v for k, v in asdict(self).items() if k not in ("extra", "name")}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def detect_layout(path: Path) -> Layout:
+    """Which of the three layouts a local checkpoint directory uses."""
+    if (path / CONFIG_FILE).is_file():
+        return "m3search"
+    if (path / COLBERT_FILE).is_file() and (path / SPARSE_FILE).is_file():
+        return "bge-m3"
+    return "hf"
+
+
+def default_config(path: Path, layout: Layout) -> EncoderConfig:
+    """The settings a checkpoint directory implies before any user override."""
+    name = path.name
+    if layout == "m3search":
+        return EncoderConfig.from_json(json.loads((path / CONFIG_FILE).read_text()), str(path / CONFIG_FILE))
+    if layout == "bge-m3":
+        return EncoderConfig(name=name, pooling="cls")
+    return EncoderConfig(name=name, pooling=_sentence_transformers_pooling(path) or "cls")
+
+
+def _sentence_transformers_pooling(path: Path) -> Pooling | None:
+    pooling_file = path / "1_Pooling" / "config.json"
+    if not pooling_file.is_file():
+        return None
+    settings = json.loads(pooling_file.read_text())
+    if settings.get("pooling_mode_mean_tokens"):
+        return "mean"
+    if settings.get("pooling_mode_cls_token"):
+        return "cls"
+    return None

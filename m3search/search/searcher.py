@@ -1,0 +1,217 @@
+"""The searcher: encode queries, take candidates per mode from the index, fuse, explain.
+
+The modes are described in :mod:`.modes`. Final scores of fused modes are divided by the
+weight sum, as the reference's ``compute_score`` does, so that they stay on the scale of the
+per-mode scores; rankings are the same either way. Default weights are the paper's (1, 0.3, 1).
+This module imports no torch: an index searched with precomputed query embeddings
+(:meth:`Searcher.search_embeddings`) never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..index import Document, Index
+from ..scoring import DEFAULT_WEIGHTS
+from ..types import Embeddings, Hit
+from .explain import explain
+from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
+from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
+
+#: ``{query_id: {doc_id: score}}``: what a search run hands to evaluation.
+Run = dict[str, dict[str, float]]
+Ranked = list[list[tuple[str, float, dict[str, float]]]]
+
+
+class Searcher:
+    """Search an :class:`~m3search.index.Index` with an encoder.
+
+    ``encoder`` may be ``None`` when queries arrive as embeddings, or a zero-argument callable
+    that returns the encoder, to load it (and torch) only when a text must be encoded. The
+    encoder is checked against the identity the index records (:mod:`m3search.identity`): a
+    different model raises :class:`~m3search.errors.IndexMismatchError` rather than giving
+    wrong scores.
+
+    >>> from tests.fakes import FakeEncoder; from tests.corpora import build_index, make_corpus
+    >>> import tempfile; enc = FakeEncoder()
+    >>> index = build_index(tempfile.mkdtemp() + "/idx", enc, make_corpus(20))
+    >>> hits = Searcher(enc, index).search(["river delta"], k=3)[0]
+    >>> len(hits), sorted(hits[0].scores)
+    (3, ['colbert', 'dense', 'sparse'])
+    >>> index.close()
+    """
+
+    def __init__(
+        self,
+        encoder: Any,
+        index: Index,
+        *,
+        mode: str | None = None,
+        weights: Mapping[str, float] | None = None,
+        candidates: int = 100,
+        rrf_k: int = RRF_K,
+    ) -> None:
+        self._encoder = encoder
+        self.index = index
+        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.mode = mode or default_mode(index.parts)
+        self._check_mode(self.mode)
+        self._encoder_checked = False
+        if candidates < 1:
+            raise ConfigurationError(f"candidates must be >= 1, got {candidates}")
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    @staticmethod
+    def default_mode(index: Index) -> str:
+        """``all`` when the index holds all three parts, else ``dense+sparse``, else a single mode."""
+        return default_mode(index.parts)
+
+    @property
+    def encoder(self) -> Any:
+        """The encoder, loaded on first use and checked against the index."""
+        if self._encoder is None:
+            raise ConfigurationError("this searcher has no encoder: pass query embeddings to search_embeddings()")
+        if callable(self._encoder) and not hasattr(self._encoder, "encode"):
+            self._encoder = self._encoder()
+        if not self._encoder_checked:
+            self.index.manifest.check_encoder(dict(self._encoder.identity))
+            self._encoder_checked = True
+        return self._encoder
+
+    # ------------------------------------------------------------------ public API
+    def search(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        mode: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        explain: bool = False,
+        exact: bool = False,
+    ) -> list[list[Hit]]:
+        """Hits for each query text, best first, with per-mode scores (and explanations).
+
+        Args:
+            queries: the query texts (a list).
+            k: hits per query.
+            mode: one of :data:`~m3search.search.modes.MODES` (default: the searcher's).
+            filter: ``{metadata field: value or list of values}``; every field must match.
+            explain: add an :class:`~m3search.types.Explanation` to each hit.
+            exact: exhaustive first-stage search instead of the HNSW graph.
+        """
+        if isinstance(queries, str):
+            raise TypeError("queries must be a list of strings, not a single string: wrap it in a list")
+        mode = mode or self.mode
+        self._check_mode(mode)
+        optional: tuple[str, ...] = ("sparse", "colbert") if explain else ("colbert",) if mode == "rrf" else ()
+        parts = tuple(p for p in self.index.parts if p in MODE_PARTS[mode] or p in optional)
+        embeddings = self.encoder.encode(list(queries), role="query", parts=parts)
+        return self.search_embeddings(embeddings, k, mode=mode, filter=filter, exact=exact,
+                                      explain_texts=list(queries) if explain else None)
+
+    def search_embeddings(
+        self,
+        queries: Embeddings,
+        k: int = 10,
+        *,
+        mode: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        exact: bool = False,
+        fetch_documents: bool = True,
+        explain_texts: Sequence[str] | None = None,
+    ) -> list[list[Hit]]:
+        """Hits for encoded queries. ``explain_texts`` (the query texts) adds explanations."""
+        mode = mode or self.mode
+        self._check_mode(mode)
+        if k < 1:
+            raise ConfigurationError(f"k must be >= 1, got {k}")
+        missing = [p for p in MODE_PARTS[mode] if getattr(queries, p) is None]
+        if missing:
+            raise ConfigurationError(f"mode {mode!r} needs the query's {missing} part(s)")
+        if mode in SINGLE_MODES:
+            ranked = [
+                [(s.doc_id, s.score, {mode: s.score}) for s in hits]
+                for hits in self.index.query(mode, queries, k, filter=filter, exact=exact)
+            ]
+        else:
+            ranked = self._fused(mode, queries, k, filter, exact)
+        if not fetch_documents:
+            return [[Hit(doc_id, score, scores) for doc_id, score, scores in hits] for hits in ranked]
+        return self._documents(ranked, queries, explain_texts)
+
+    def run(self, queries: Mapping[str, str], k: int = 100, **options: Any) -> Run:
+        """``{query_id: {doc_id: score}}`` for evaluation, from query texts."""
+        qids = list(queries)
+        hits = self.search([queries[q] for q in qids], k, **options) if qids else []
+        return to_run(qids, hits)
+
+    def run_embeddings(self, query_ids: Sequence[str], queries: Embeddings, k: int = 100, **options: Any) -> Run:
+        """``{query_id: {doc_id: score}}`` for evaluation, from encoded queries (no documents read)."""
+        if len(query_ids) != len(queries):
+            raise ConfigurationError(f"{len(query_ids)} query ids for {len(queries)} encoded queries")
+        if not query_ids:
+            return {}
+        return to_run(query_ids, self.search_embeddings(queries, k, fetch_documents=False, **options))
+
+    # ------------------------------------------------------------------ fusion
+    def _fused(self, mode: str, queries: Embeddings, k: int, filter: Mapping[str, Any] | None,
+               exact: bool) -> Ranked:
+        depth = max(self.candidates, k)
+        dense_hits = self.index.query("dense", queries, depth, filter=filter, exact=exact)
+        sparse_hits = self.index.query("sparse", queries, depth, filter=filter, exact=exact)
+        unions: list[list[str]] = []
+        doc_of: dict[str, str] = {}
+        for d_hits, s_hits in zip(dense_hits, sparse_hits):
+            seen: dict[str, None] = {}
+            for s in list(d_hits) + list(s_hits):
+                seen.setdefault(s.pid)
+                doc_of[s.pid] = s.doc_id
+            unions.append(list(seen))
+        score_parts = ["dense", "sparse"]
+        if mode in ("all", "rrf") and "colbert" in self.index.parts and queries.colbert is not None:
+            score_parts.append("colbert")
+        exact_scores = {
+            part: [{s.pid: s.score for s in hits} for hits in
+                   self.index.query(part, queries, max(1, max(map(len, unions), default=1)), restrict_to=unions, exact=True)]
+            for part in score_parts
+        }
+        out: Ranked = []
+        for i, union in enumerate(unions):
+            per_doc = {pid: {part: exact_scores[part][i].get(pid, 0.0) for part in score_parts} for pid in union}
+            if mode == "rrf":
+                rankings = [[s.pid for s in dense_hits[i]], [s.pid for s in sparse_hits[i]]]
+                if "colbert" in score_parts:
+                    rankings.append(sorted(union, key=lambda p: (-round(per_doc[p]["colbert"], 6), doc_of[p])))
+                final = reciprocal_rank_fusion(rankings, self.rrf_k)
+            else:
+                final = weighted_sum(per_doc, MODE_PARTS[mode], self.weights)
+            best = sorted(union, key=lambda p: (-final[p], doc_of[p]))[:k]
+            out.append([(doc_of[p], float(final[p]), per_doc[p]) for p in best])
+        return out
+
+    # ------------------------------------------------------------------ documents and explanations
+    def _documents(self, ranked: Ranked, queries: Embeddings, explain_texts: Sequence[str] | None) -> list[list[Hit]]:
+        wanted = list(dict.fromkeys(doc_id for hits in ranked for doc_id, _, _ in hits))
+        documents: dict[str, Document | None] = dict(zip(wanted, self.index.get(wanted, with_vectors=explain_texts is not None)))
+        results = []
+        for i, hits in enumerate(ranked):
+            row = []
+            for doc_id, score, scores in hits:
+                doc = documents.get(doc_id)
+                explanation = None
+                if explain_texts is not None and doc is not None:
+                    explanation = explain(self.encoder, queries, i, explain_texts[i], doc)
+                row.append(Hit(doc_id, score, scores, doc.text if doc else None, doc.metadata if doc else {}, explanation))
+            results.append(row)
+        return results
+
+    def _check_mode(self, mode: str) -> None:
+        check_mode(mode, self.index.parts)
+
+
+def to_run(query_ids: Sequence[str], hits: Sequence[Sequence[Hit]]) -> Run:
+    """``{query_id: {doc_id: score}}`` from each query's hits."""
+    return {qid: {h.id: h.score for h in result} for qid, result in zip(query_ids, hits)}

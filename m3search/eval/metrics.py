@@ -65,9 +65,21 @@ class EvalResult:
 
 
 def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str] = DEFAULT_METRICS) -> EvalResult:
-    """Evaluate ``run`` against ``qrels``. Every query with relevance judgements counts; a
-    query the run misses scores 0 (trec_eval's ``-c``), so a system cannot gain by skipping
-    hard queries."""
+    """Evaluate ``run`` against ``qrels``.
+
+    Args:
+        run: ``{query_id: {doc_id: score}}``, e.g. from :meth:`Searcher.run <m3search.search.Searcher.run>`.
+        qrels: ``{query_id: {doc_id: relevance grade}}``.
+        metrics: ir-measures names (``nDCG@10``, ``R@100``, ``RR@10``, ``AP@20``) or the aliases
+            ``Recall@k``, ``MRR@k``, ``mAP@k``.
+
+    Every query with relevance judgements counts; a query the run misses scores 0
+    (trec_eval's ``-c``), so a system cannot gain by skipping hard queries.
+
+    >>> r = evaluate({"q1": {"d1": 2.0, "d2": 1.0}}, {"q1": {"d2": 1}, "q2": {"d9": 1}}, ["MRR@10"])
+    >>> r.aggregate, r.per_query["MRR@10"]
+    ({'MRR@10': 0.25}, {'q1': 0.5, 'q2': 0.0})
+    """
     import ir_measures
 
     if not metrics:

@@ -133,10 +133,28 @@ class Index:
     ) -> int:
         """Upsert documents by id; returns how many were written.
 
+        Args:
+            ids: one string id per document (re-adding an id replaces that document).
+            embeddings: their :class:`~m3search.types.Embeddings`, with every part the index holds.
+            texts: the texts, stored for display and explanations (optional).
+            metadata: one JSON-able dict per document, for filters (optional).
+            batch_size: documents per engine write.
+            show_progress: a progress bar (default: from 1,000 documents on).
+
         Every document is checked first (all parts present, dimensions, finite values, ids
         unique within the call, JSON metadata), so a bad one raises
         :class:`InvalidDocumentError` naming it before anything is written. Documents go in
         batches, each document whole; the data is flushed before this returns.
+
+        >>> import tempfile; import numpy as np
+        >>> identity = {"name": "toy", "dim": 2, "parts": ["dense"]}
+        >>> index = Index.create(tempfile.mkdtemp() + "/idx", identity)
+        >>> index.add(["a", "b"], Embeddings(dense=np.eye(2, dtype=np.float32)), texts=["x", "y"],
+        ...           metadata=[{"lang": "de"}, {"lang": "en"}])
+        2
+        >>> index.count({"lang": "en"})
+        1
+        >>> index.close()
         """
         ids = list(ids)
         self._validate(ids, embeddings, texts, metadata)
@@ -209,10 +227,26 @@ class Index:
     ) -> list[list[ScoredId]]:
         """Nearest documents per query for one mode (``dense``, ``sparse`` or ``colbert``).
 
+        Args:
+            mode: the part to search.
+            queries: encoded queries holding that part.
+            limit: hits per query.
+            filter: ``{metadata field: value or list of values}``.
+            exact: exhaustive search instead of the HNSW graph.
+            restrict_to: point ids per query; only those documents are scored (how candidates
+                are rescored exactly); those hits carry no document id (the caller knows it)
+                and come back unsorted.
+
         Scores equal :mod:`m3search.scoring`'s: the multi-vector sum Qdrant returns is divided
-        by the number of query vectors. ``restrict_to`` (point ids per query) scores only
-        those documents, how candidates are rescored exactly; those hits carry no document id
-        (the caller knows it) and come back unsorted.
+        by the number of query vectors.
+
+        >>> import tempfile; import numpy as np
+        >>> index = Index.create(tempfile.mkdtemp() + "/idx", {"name": "toy", "dim": 2, "parts": ["dense"]})
+        >>> _ = index.add(["a", "b"], Embeddings(dense=np.eye(2, dtype=np.float32)))
+        >>> hits = index.query("dense", Embeddings(dense=np.array([[0.6, 0.8]], np.float32)), 2)[0]
+        >>> [(h.doc_id, round(h.score, 3)) for h in hits]
+        [('b', 0.8), ('a', 0.6)]
+        >>> index.close()
         """
         if mode not in self.parts:
             raise ConfigurationError(f"this index holds {list(self.parts)}, not {mode!r}")

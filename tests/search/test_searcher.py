@@ -9,8 +9,16 @@ from qdrant_client import QdrantClient
 
 from m3search.errors import ConfigurationError
 from m3search.index import QdrantClientBackend
-from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, pair_scores, sparse_scores
-from m3search.search import MODES, Searcher
+from m3search.scoring import (
+    DEFAULT_WEIGHTS,
+    colbert_score,
+    colbert_scores,
+    combine,
+    dense_scores,
+    pair_scores,
+    sparse_scores,
+)
+from m3search.search import MODES, Searcher, reciprocal_rank_fusion
 from tests.corpora import build_index, make_corpus, make_queries
 
 QUERIES = make_queries(12)
@@ -86,16 +94,31 @@ def test_filters_restrict_every_mode(index, fake_encoder):
             assert result and all(h.metadata == {"lang": "de"} for h in result), mode
 
 
-def test_rrf_fuses_candidate_ranks(index, fake_encoder):
-    result = Searcher(fake_encoder, index).search(QUERIES[:1], k=3, mode="rrf")[0]
-    assert len(result) == 3 and all(set(h.scores) == {"dense", "sparse", "colbert"} for h in result)
-    assert all(0 < h.score <= 3 / 61 for h in result)
+def test_rrf_equals_reciprocal_rank_fusion_of_the_engine_lists(index, fake_encoder):
+    searcher = Searcher(fake_encoder, index, candidates=20)
+    result = searcher.search(QUERIES[:1], k=5, mode="rrf")[0]
+    assert len(result) == 5 and all(set(h.scores) == {"dense", "sparse", "colbert"} for h in result)
+    query = fake_encoder.encode(QUERIES[:1], role="query", parts="all")
+    dense = [s.doc_id for s in index.query("dense", query, 20)[0]]
+    sparse = [s.doc_id for s in index.query("sparse", query, 20)[0]]
+    union = list(dict.fromkeys(dense + sparse))
+    docs = {d.id: d for d in index.get(union, with_vectors=True)}
+    maxsim = {d: colbert_score(query.colbert[0], docs[d].colbert) for d in union}
+    by_colbert = sorted(union, key=lambda d: (-round(maxsim[d], 6), d))
+    expected = reciprocal_rank_fusion([dense, sparse, by_colbert], k=60)
+    best = sorted(expected, key=lambda d: (-expected[d], d))[:5]
+    assert [h.id for h in result] == best
+    assert [h.score for h in result] == pytest.approx([expected[d] for d in best], abs=1e-12)
 
 
-def test_run_returns_plain_dicts(index, fake_encoder):
-    run = Searcher(fake_encoder, index).run({"q1": QUERIES[0], "q2": QUERIES[1]}, k=4)
-    assert set(run) == {"q1", "q2"} and all(len(v) == 4 for v in run.values())
-    assert all(isinstance(s, float) for v in run.values() for s in v.values())
+def test_run_equals_search(index, fake_encoder):
+    searcher = Searcher(fake_encoder, index)
+    run = searcher.run({"q1": QUERIES[0], "q2": QUERIES[1]}, k=4)
+    hits = searcher.search(QUERIES[:2], k=4)
+    assert run == {qid: {h.id: h.score for h in result} for qid, result in zip(["q1", "q2"], hits)}
+    assert all(len(v) == 4 and all(isinstance(s, float) for s in v.values()) for v in run.values())
+    encoded = fake_encoder.encode(QUERIES[:2], role="query", parts="all")
+    assert searcher.run_embeddings(["q1", "q2"], encoded, k=4) == run
 
 
 def test_explain_names_shared_tokens_and_best_matches(index, fake_encoder, corpus):

@@ -19,6 +19,10 @@ import numpy as np
 from .errors import InputError
 
 PARTS: tuple[str, ...] = ("dense", "sparse", "colbert")
+#: ``{query_id: {doc_id: score}}``: what a search run hands to evaluation (ir-measures' format).
+Run = dict[str, dict[str, float]]
+#: ``{query_id: {doc_id: relevance grade}}``.
+Qrels = dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)

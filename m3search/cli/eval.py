@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..eval.suites import SUITES
+from ..io.atomic import atomic_write_text
 from .common import add_model_args, load_encoder, split_list
 
 
@@ -40,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
                        baseline=args.baseline, metrics=split_list(args.metrics), subsets=split_list(args.subsets))
     print(result.table())
     out = args.output or Path(f"eval-{args.suite}-{Path(str(result.model)).name}.json")
-    out.write_text(json.dumps(result.to_json(), indent=2))
+    atomic_write_text(out, json.dumps(result.to_json(), indent=2))
     print(f"wrote {out}", file=sys.stderr)
     return 0

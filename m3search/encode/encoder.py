@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import ConfigurationError, InputTooLongError, MissingHeadError
 from ..io.atomic import atomic_write_text
+from ..progress import progress_bar
 from ..types import PARTS, Embeddings, Ragged, SparseBatch, SparseVector
 from . import postprocess
 from .backends import EncoderBackend, TokenBatch, load_backend
@@ -39,8 +39,6 @@ from .checkpoints.config import (
 from .tokenizer import TextTokenizer
 
 Role = Literal["query", "document"]
-#: Show a progress bar by default from this many texts on.
-PROGRESS_THRESHOLD = 256
 
 
 class Encoder:
@@ -229,11 +227,7 @@ class Encoder:
         sparse: list[SparseVector] = [postprocess.EMPTY_SPARSE] * len(texts)
         colbert: list[np.ndarray] = [postprocess.EMPTY_ROWS] * len(texts)
         special = self.tokenizer.special_ids
-        progress = tqdm(
-            total=len(texts), desc="encode", unit="text",
-            disable=not (show_progress if show_progress is not None else len(texts) >= PROGRESS_THRESHOLD),
-        )
-        with progress:
+        with progress_bar(len(texts), "encode", "text", show_progress) as progress:
             for batch in batches:
                 tokens = TokenBatch.pad([token_ids[i] for i in batch], self.tokenizer.pad_id)
                 out = self.backend.forward(tokens, wanted)

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigurationError
-
-Run = Mapping[str, Mapping[str, float]]
-Qrels = Mapping[str, Mapping[str, int]]
+from ..types import Qrels, Run  # noqa: F401 - the shared names, re-exported
 
 #: The metrics reported when none are named, everywhere (API, CLI, suites).
 DEFAULT_METRICS = ("nDCG@10", "Recall@100", "MRR@10")
@@ -64,7 +62,7 @@ class EvalResult:
         return {g: {m: float(np.mean(v)) for m, v in metrics.items()} for g, metrics in sorted(out.items())}
 
 
-def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str] = DEFAULT_METRICS) -> EvalResult:
+def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]], metrics: Sequence[str] = DEFAULT_METRICS) -> EvalResult:
     """Evaluate ``run`` against ``qrels``.
 
     Args:

@@ -51,7 +51,7 @@ def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, .
             embeddings = embeddings_io.load(cached)[1]
             return Embeddings(**{p: getattr(embeddings, p) if p in parts else None for p in PARTS})
     path = folder / f"{prefix}-{'+'.join(parts)}-{key}.npz"
-    embeddings = encoder.encode(texts, role=role, parts=parts, show_progress=len(texts) >= 256)
+    embeddings = encoder.encode(texts, role=role, parts=parts)
     path.parent.mkdir(parents=True, exist_ok=True)
     embeddings_io.save(path, ids, embeddings)
     return embeddings

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigurationError, InputError
+from ..io.atomic import atomic_write_text
 from ..io.jsonl import Record
 from .beir import write_beir
 
@@ -221,6 +222,6 @@ def build_suite(suite: str, data_dir: str | Path, cache: str | Path, *, force: b
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         BUILDERS[suite](raw, out)
-        done.write_text(f"# {suite}\n\nBuilt by m3search from {raw}.\n\nSource and licence: {LICENCES[suite]}.\n"
-                        "Derived files keep the source's licence.\n", encoding="utf-8")
+        atomic_write_text(done, f"# {suite}\n\nBuilt by m3search from {raw}.\n\nSource and licence: {LICENCES[suite]}.\n"
+                          "Derived files keep the source's licence.\n")
     return [Subset(name, out / name) for name in SUBSETS[suite]]

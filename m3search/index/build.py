@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ..io.jsonl import Record
+from ..progress import progress_bar
 from .index import Index
 
 #: Documents encoded and written per step: bounds memory, and each step is durable once added.
@@ -32,7 +31,7 @@ def index_records(
         index = Index.open(path, encoder_identity=encoder.identity)
     else:
         index = Index.create(path, encoder.identity, parts=parts, colbert_storage=colbert_storage)
-    with tqdm(total=len(records), desc="index", unit="doc", disable=not show_progress) as progress:
+    with progress_bar(len(records), "index", "doc", show_progress) as progress:
         for start in range(0, len(records), CHUNK):
             chunk = records[start : start + CHUNK]
             embeddings = encoder.encode([r.text for r in chunk], parts=index.parts, batch_size=batch_size,

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import ConfigurationError, IndexFormatError, InvalidDocumentError
+from ..progress import progress_bar
 from ..types import PARTS, Embeddings, SparseVector
 from . import codecs
 from .backends.base import META, Backend, PointData, ScoredId, VectorQuery
@@ -29,7 +29,6 @@ from .manifest import COLBERT_STORAGE, Manifest
 
 #: Fixed namespace of the string id -> UUID5 mapping (changing it would orphan every index).
 ID_NAMESPACE = uuid.UUID("5b0e7f3c-2a51-4c1e-9d0b-6d3f8e1a4c27")
-PROGRESS_THRESHOLD = 1000
 
 
 def point_id(doc_id: str) -> str:
@@ -139,7 +138,7 @@ class Index:
             texts: the texts, stored for display and explanations (optional).
             metadata: one JSON-able dict per document, for filters (optional).
             batch_size: documents per engine write.
-            show_progress: a progress bar (default: from 1,000 documents on).
+            show_progress: a progress bar (default: from 256 documents on).
 
         Every document is checked first (all parts present, dimensions, finite values, ids
         unique within the call, JSON metadata), so a bad one raises
@@ -158,11 +157,7 @@ class Index:
         """
         ids = list(ids)
         self._validate(ids, embeddings, texts, metadata)
-        progress = tqdm(
-            total=len(ids), desc="index", unit="doc",
-            disable=not (show_progress if show_progress is not None else len(ids) >= PROGRESS_THRESHOLD),
-        )
-        with progress:
+        with progress_bar(len(ids), "index", "doc", show_progress) as progress:
             for start in range(0, len(ids), batch_size):
                 rows = range(start, min(start + batch_size, len(ids)))
                 self.backend.upsert([self._point(i, ids[i], embeddings, texts, metadata) for i in rows])

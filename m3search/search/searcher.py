@@ -15,13 +15,11 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..index import Document, Index
 from ..scoring import DEFAULT_WEIGHTS
-from ..types import Embeddings, Hit
+from ..types import Embeddings, Hit, Run
 from .explain import explain
 from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
 
-#: ``{query_id: {doc_id: score}}``: what a search run hands to evaluation.
-Run = dict[str, dict[str, float]]
 Ranked = list[list[tuple[str, float, dict[str, float]]]]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .errors import ConfigurationError, InputError
 from .types import Embeddings, Ragged, SparseBatch, SparseVector
 
 #: The paper's weights for dense, sparse and multi-vector (M3 §3.2, Table 1's "All").
@@ -117,13 +118,13 @@ def combine(scores: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> n
     """
     modes = list(scores)
     if not modes:
-        raise ValueError("combine() needs at least one mode's scores")
+        raise ConfigurationError("combine() needs at least one mode's scores")
     missing = [m for m in modes if m not in weights]
     if missing:
-        raise ValueError(f"no weight given for mode(s) {missing}; weights cover {sorted(weights)}")
+        raise ConfigurationError(f"no weight given for mode(s) {missing}; weights cover {sorted(weights)}")
     total_weight = float(sum(weights[m] for m in modes))
     if total_weight == 0:
-        raise ValueError(f"weights for {modes} sum to zero")
+        raise ConfigurationError(f"weights for {modes} sum to zero")
     total = sum(np.asarray(scores[m], dtype=np.float32) * np.float32(weights[m]) for m in modes)
     return np.asarray(total / np.float32(total_weight), dtype=np.float32)
 
@@ -138,7 +139,7 @@ def pair_scores(
     (default :data:`DEFAULT_WEIGHTS`).
     """
     if len(queries) != len(documents):
-        raise ValueError(f"{len(queries)} queries but {len(documents)} documents: pairs must align")
+        raise InputError(f"{len(queries)} queries but {len(documents)} documents: pairs must align")
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     out: dict[str, np.ndarray] = {}
     if queries.dense is not None and documents.dense is not None:

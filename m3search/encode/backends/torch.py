@@ -80,15 +80,9 @@ class TorchBackend:
     @classmethod
     def load(cls, path: Path, *, device: str | None = None, dtype: torch.dtype | None = None) -> TorchBackend:
         """The HF weights in ``path`` and the head files beside them, when present."""
-        from transformers import AutoModel
-
-        try:
-            backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=torch.float32)
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"cannot read the checkpoint in {path}: {exc}") from exc
-        network = M3Network(backbone, _load_head(path / COLBERT_FILE), _load_head(path / SPARSE_FILE))
+        network = load_network(path)
         backend = cls(network, device="cpu")
-        backend._backbone_fingerprint = _fingerprint(backbone)  # of the float32 weights as read
+        backend._backbone_fingerprint = _fingerprint(network.backbone)  # of the float32 weights as read
         if dtype is not None:
             network.to(dtype)
         return backend.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -192,6 +186,24 @@ class TorchBackend:
                 torch.save({k: v.detach().float().cpu() for k, v in head.state_dict().items()}, directory / filename)
             elif (directory / filename).exists():
                 (directory / filename).unlink()
+
+
+def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
+    """The float32 :class:`M3Network` of a checkpoint directory (heads when their files exist).
+
+    ``dropout`` overrides the backbone's hidden and attention dropout (0 makes training
+    deterministic, as the parity tests need).
+    """
+    from transformers import AutoModel
+
+    overrides: dict[str, Any] = {}
+    if dropout is not None:
+        overrides = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+    try:
+        backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=torch.float32, **overrides)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read the checkpoint in {path}: {exc}") from exc
+    return M3Network(backbone, _load_head(path / COLBERT_FILE), _load_head(path / SPARSE_FILE))
 
 
 def _fingerprint(module: nn.Module, prefix: str = "") -> str:

@@ -7,6 +7,7 @@
     m3search index CORPUS.jsonl --index DIR   encode a corpus into an index (created or extended)
     m3search search --index DIR "query" ...   search it: --mode, -k, --filter, --explain, --json
     m3search eval --suite xquad-mono          every mode x language on a benchmark suite
+    m3search train --config train.yaml        unified fine-tuning with self-distillation
     m3search demo                             index the bundled multilingual sample and search it
 
 Parsing the command line imports no torch; a command loads the model only when it needs it.
@@ -20,9 +21,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import M3SearchError
-from . import demo, encode, eval, index, model, search
+from . import demo, encode, eval, index, model, search, train
 
-COMMANDS = (model, encode, index, search, eval, demo)
+COMMANDS = (model, encode, index, search, eval, train, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

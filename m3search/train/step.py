@@ -26,7 +26,7 @@ class TrainBatch:
     query_states: torch.Tensor | None = None  # cached last hidden states (frozen encoder)
     passage_states: torch.Tensor | None = None
 
-    def to(self, device: torch.device | str) -> "TrainBatch":
+    def to(self, device: torch.device | str) -> TrainBatch:
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device)
 

@@ -143,6 +143,10 @@ class TorchBackend:
                 digest.update(_fingerprint(head, prefix=name).encode())
         return digest.hexdigest()[:16]
 
+    def weights_changed(self) -> None:
+        """Forget the cached fingerprint after the weights were trained in place."""
+        self._backbone_fingerprint = None
+
     # ------------------------------------------------------------------ heads
     def set_heads(self, colbert: nn.Linear, sparse: nn.Linear) -> None:
         self.network.colbert_linear = colbert.to(self.device)

@@ -1,0 +1,97 @@
+"""Efficient batching for training: length buckets, one bucket (and optionally one source) per
+batch, and collation into padded tensors.
+
+Groups are bucketed by their longest text in tokens (query, positives and negatives), with the
+reference's edges by default (0, 500, 1000, 2000, ... 7000 and beyond); every batch holds groups
+of one bucket, so that a batch of short texts is never padded to a long one. With
+``same_source`` every batch also comes from one source (one dataset), as FlagEmbedding's
+``same_dataset_within_batch`` does: in-batch negatives then come from the same distribution.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .data import Example
+from .step import TrainBatch
+
+#: The reference's length buckets (tokens), ``split_data_by_length.py``.
+DEFAULT_BUCKET_EDGES = (0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000)
+
+
+def bucket_of(length: int, edges: Sequence[int] = DEFAULT_BUCKET_EDGES) -> int:
+    """Index of the bucket ``[edges[i], edges[i+1])`` holding ``length``.
+
+    >>> bucket_of(10), bucket_of(500), bucket_of(9000)
+    (0, 1, 8)
+    """
+    return max(0, bisect.bisect_right(list(edges), length) - 1)
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *,
+                 sources: Sequence[str | None] | None = None, edges: Sequence[int] = DEFAULT_BUCKET_EDGES,
+                 drop_last: bool = False) -> list[list[int]]:
+    """Group indices for one epoch: shuffled within each bucket (and source), cut into batches
+    of ``batch_size``, batches in random order.
+
+    >>> batches = plan_batches([10, 600, 20, 700, 30, 40], 2, random.Random(0))
+    >>> sorted(sorted(b) for b in batches)
+    [[0, 2], [1, 3], [4, 5]]
+    """
+    keys: dict[tuple[int, str | None], list[int]] = {}
+    for i, length in enumerate(lengths):
+        source = sources[i] if sources is not None else None
+        keys.setdefault((bucket_of(length, edges), source), []).append(i)
+    batches: list[list[int]] = []
+    for key in sorted(keys, key=lambda k: (k[0], k[1] or "")):
+        members = keys[key]
+        rng.shuffle(members)
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
+            if len(chunk) == batch_size or not drop_last:
+                batches.append(chunk)
+    rng.shuffle(batches)
+    return batches
+
+
+def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and attention mask."""
+    longest = max(len(r) for r in rows)
+    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.as_tensor(list(row), dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+class Collator:
+    """Examples to a :class:`TrainBatch`: prefixes, tokenisation with truncation, padding; with a
+    :class:`~.cache.StateCache`, the cached token states instead of the encoder's."""
+
+    def __init__(self, encoder: Any, *, query_max_len: int, passage_max_len: int, cache: Any = None) -> None:
+        self.encoder = encoder
+        self.query_max_len = query_max_len
+        self.passage_max_len = passage_max_len
+        self.cache = cache
+
+    def __call__(self, examples: Sequence[Example]) -> TrainBatch:
+        queries = [e.query for e in examples]
+        passages = [p for e in examples for p in e.passages]
+        group_size = len(examples[0].passages)
+        teacher = None
+        if examples[0].teacher_scores is not None:
+            teacher = torch.tensor([list(e.teacher_scores or ()) for e in examples], dtype=torch.float32)
+        if self.cache is not None:
+            q_ids, q_mask, q_states = self.cache.batch(queries, "query")
+            p_ids, p_mask, p_states = self.cache.batch(passages, "document")
+            return TrainBatch(q_ids, q_mask, p_ids, p_mask, group_size, teacher, q_states, p_states)
+        pad_id = self.encoder.tokenizer.pad_id
+        q_ids, q_mask = pad(self.encoder.tokenize(queries, role="query", max_length=self.query_max_len), pad_id)
+        p_ids, p_mask = pad(self.encoder.tokenize(passages, role="document", max_length=self.passage_max_len), pad_id)
+        return TrainBatch(q_ids, q_mask, p_ids, p_mask, group_size, teacher)

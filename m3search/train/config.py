@@ -1,0 +1,103 @@
+"""Training settings: one dataclass, read from YAML and overridden by command-line flags (no torch)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..encode.checkpoints.hub import DEFAULT_MODEL
+from ..errors import ConfigurationError
+from .losses import KD_LOSS_TYPES
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``m3search train`` (the YAML keys and the flags have these names).
+
+    Defaults follow the reference's example scripts where they fit a CPU: temperature 0.02,
+    self-distillation from step 0, ``m3_kd_loss``, warm-up 10%, weight decay 0.01.
+    """
+
+    train_data: list[str] = field(default_factory=list)
+    output_dir: str = "m3search-trained"
+    model: str = DEFAULT_MODEL
+    #: Heads to attach when the model has none: "random" (seeded), "baseline", or "none" (dense only).
+    init_heads: str = "random"
+    colbert_dim: int | None = None
+    freeze_encoder: bool = False
+    #: With a frozen encoder, compute each unique text's token states once (see ``cache.py``).
+    cache_states: bool = True
+    cache_dir: str | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 8
+    group_size: int = 8
+    query_max_len: int = 64
+    passage_max_len: int = 256
+    learning_rate: float = 1e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    temperature: float = 0.02
+    unified: bool = True
+    self_distill: bool = True
+    self_distill_start_step: int = -1
+    knowledge_distillation: bool = False
+    kd_loss_type: str = "m3_kd_loss"
+    sub_batch_size: int | None = None
+    same_source: bool = False
+    bucket_edges: list[int] = field(default_factory=lambda: [0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000])
+    seed: int = 0
+    save_steps: int | None = None
+    logging_steps: int = 10
+    #: None: bf16 autocast on GPU, float32 on CPU.
+    bf16: bool | None = None
+    dropout: float | None = None
+    device: str | None = None
+    plot: bool = True
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.train_data, str):
+            self.train_data = [self.train_data]
+        checks = [
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.group_size >= 1, "group_size must be >= 1"),
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.epochs > 0 or self.max_steps is not None, "epochs must be > 0"),
+            (self.temperature > 0, "temperature must be > 0"),
+            (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
+            (self.kd_loss_type in KD_LOSS_TYPES, f"kd_loss_type must be one of {KD_LOSS_TYPES}"),
+            (self.init_heads in ("random", "baseline", "none"), "init_heads must be random, baseline or none"),
+            (self.sub_batch_size is None or self.sub_batch_size >= 1, "sub_batch_size must be >= 1"),
+            (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigurationError(f"{message} (train config)")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+        """Settings from a YAML (or JSON) file, then ``overrides`` that are not ``None``."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            text = Path(path).read_text(encoding="utf-8-sig")
+            try:
+                import yaml
+
+                data = yaml.safe_load(text) or {}
+            except ImportError:
+                data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ConfigurationError(f"{path}: a training config is a mapping of option: value")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(f"{path}: unknown option(s) {unknown}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,121 @@
+"""The training loop end to end on the tiny checkpoint: outputs, resume, heads-only training on
+cached token states, length buckets, the CLI with a YAML config."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from m3search.cli import main
+from m3search.encode import Encoder
+from m3search.train.batching import bucket_of, plan_batches
+from m3search.train.config import TrainConfig
+from m3search.train.data import TrainGroup, read_groups, write_groups
+from m3search.train.trainer import Trainer
+from tests.train.batches import GROUPS, QUERIES
+
+
+@pytest.fixture
+def train_file(tmp_path):
+    groups = []
+    for i, (query, (pos, neg)) in enumerate(zip(QUERIES, GROUPS)):
+        others = [g[0] for g in GROUPS if g[0] != pos]
+        groups.append(TrainGroup(query, (pos,), (neg, *others[:2]), source="a" if i % 2 else "b"))
+    path = tmp_path / "train.jsonl"
+    write_groups(path, groups * 4)
+    return path
+
+
+def config(tiny_m3_path, train_file, out, **options) -> TrainConfig:
+    settings = dict(train_data=[str(train_file)], output_dir=str(out), model=str(tiny_m3_path), batch_size=4,
+                    group_size=3, max_steps=6, learning_rate=1e-3, logging_steps=1, device="cpu", dropout=0.0,
+                    show_progress=False, cache_dir=str(out.parent / "cache"))
+    settings.update(options)
+    return TrainConfig(**settings)
+
+
+def weights(directory) -> dict[str, np.ndarray]:
+    network = Encoder.load(directory, device="cpu").backend.network
+    return {k: v.numpy().copy() for k, v in network.state_dict().items()}
+
+
+def test_training_writes_a_model_logs_and_a_plot_and_changes_the_weights(tiny_m3_path, train_file, tmp_path):
+    out = Trainer(config(tiny_m3_path, train_file, tmp_path / "out")).train()
+    for name in ("model.safetensors", "colbert_linear.pt", "sparse_linear.pt", "tokenizer.json", "m3search.json",
+                 "train_log.jsonl", "losses.png", "train_config.json"):
+        assert (out / name).is_file(), name
+    rows = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert {"loss", "dense", "sparse", "colbert", "ensemble", "distill", "lr", "grad_norm"} <= set(rows[0])
+    before, after = weights(tiny_m3_path), weights(out)
+    assert all(np.abs(before[k] - after[k]).max() > 0 for k in before if "colbert" in k or "sparse" in k)
+    trained = Encoder.load(out, device="cpu")
+    assert trained.heads == "checkpoint" and trained.identity["weights"] != Encoder.load(tiny_m3_path).identity["weights"]
+
+
+def test_resume_continues_to_the_same_weights(tiny_m3_path, train_file, tmp_path):
+    straight = Trainer(config(tiny_m3_path, train_file, tmp_path / "straight")).train()
+    interrupted = config(tiny_m3_path, train_file, tmp_path / "resumed", save_steps=3, max_steps=6)
+    Trainer(interrupted).train(stop_at=4)  # interrupted after step 4, past the checkpoint at step 3
+    assert (tmp_path / "resumed" / "checkpoint-3" / "trainer_state.pt").is_file()
+    again = Trainer(interrupted)
+    assert again.step == 3
+    again.train()
+    a, b = weights(straight), weights(tmp_path / "resumed")
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-6
+
+
+def test_heads_only_training_on_cached_states_keeps_the_encoder(tiny_m3_path, train_file, tmp_path):
+    out = Trainer(config(tiny_m3_path, train_file, tmp_path / "heads", freeze_encoder=True)).train()
+    before, after = weights(tiny_m3_path), weights(out)
+    backbone = [k for k in before if k.startswith("backbone.")]
+    assert backbone and all(np.array_equal(before[k], after[k]) for k in backbone)
+    assert any(not np.array_equal(before[k], after[k]) for k in before if k.startswith("sparse_linear"))
+    assert list((tmp_path / "cache").glob("*/states.npy"))
+
+
+def test_cached_states_give_the_same_loss_as_the_encoder(tiny_m3_path, train_file, tmp_path):
+    from m3search.train.step import compute_loss
+
+    losses = []
+    for cache in (True, False):
+        trainer = Trainer(config(tiny_m3_path, train_file, tmp_path / f"c{cache}", freeze_encoder=True,
+                                 cache_states=cache))
+        batch = trainer.collate(trainer._examples(0, 0, trainer._plan(0)[0]))
+        with torch.no_grad():
+            losses.append(compute_loss(trainer.model.eval(), batch).loss.item())
+    assert losses[0] == pytest.approx(losses[1], abs=2e-3)  # float16 states
+
+
+def test_batches_come_from_one_length_bucket_and_one_source():
+    lengths = [10, 600, 20, 700, 30, 40, 1500, 1600] * 3
+    sources = ["a", "b"] * 12
+    batches = plan_batches(lengths, 2, random.Random(0), sources=sources)
+    assert sorted(i for b in batches for i in b) == list(range(24))
+    for b in batches:
+        assert len({bucket_of(lengths[i]) for i in b}) == 1 and len({sources[i] for i in b}) == 1
+
+
+def test_cli_trains_from_a_yaml_config_with_flag_overrides(tiny_m3_path, train_file, tmp_path, capsys):
+    yaml_file = tmp_path / "train.yaml"
+    yaml_file.write_text(f"train_data: [{train_file}]\nmodel: {tiny_m3_path}\nbatch_size: 4\ngroup_size: 3\n"
+                         f"max_steps: 50\ndevice: cpu\nshow_progress: false\nplot: false\n")
+    out = tmp_path / "cli-out"
+    assert main(["train", "--config", str(yaml_file), "--max-steps", "2", "--output-dir", str(out)]) == 0
+    assert [json.loads(x)["step"] for x in (out / "train_log.jsonl").read_text().splitlines()] == [2]
+    assert json.loads((out / "train_config.json").read_text())["max_steps"] == 2
+    assert main(["train", "--config", str(yaml_file), "--batch-size", "0"]) == 2
+    assert "batch_size must be >= 1" in capsys.readouterr().err
+
+
+def test_groups_round_trip_and_bad_lines_are_named(tmp_path):
+    path = tmp_path / "g.jsonl"
+    write_groups(path, [TrainGroup("q", ("p",), ("n1", "n2"), (1.0,), (0.5, 0.2), lang="de", source="x")])
+    assert read_groups(path)[0] == TrainGroup("q", ("p",), ("n1", "n2"), (1.0,), (0.5, 0.2), "de", "x")
+    path.write_text('{"query": "q", "pos": []}\n')
+    with pytest.raises(Exception, match=r"g.jsonl:1: 'pos' is empty"):
+        read_groups(path)

@@ -7,6 +7,8 @@
     m3search index CORPUS.jsonl --index DIR   encode a corpus into an index (created or extended)
     m3search search --index DIR "query" ...   search it: --mode, -k, --filter, --explain, --json
     m3search eval --suite xquad-mono          every mode x language on a benchmark suite
+    m3search data build-train -o mix.jsonl    the multilingual training mix from shared/data
+    m3search mine mix.jsonl -o mined.jsonl    hard negatives from the model's own index
     m3search train --config train.yaml        unified fine-tuning with self-distillation
     m3search demo                             index the bundled multilingual sample and search it
 
@@ -21,9 +23,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import M3SearchError
-from . import demo, encode, eval, index, model, search, train
+from . import data, demo, encode, eval, index, mine, model, search, train
 
-COMMANDS = (model, encode, index, search, eval, train, demo)
+COMMANDS = (model, encode, index, search, eval, data, mine, train, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluation = sub.add_parser("eval", help="evaluate every mode on a multilingual benchmark suite")
     evaluation.add_argument("--suite", required=True, choices=SUITES)
     evaluation.add_argument("--modes", default=None, help="comma-separated modes (default: all the model supports)")
-    evaluation.add_argument("--baseline", choices=BASELINES, default=None, help="add a baseline row")
+    evaluation.add_argument("--baseline", default=None,
+                            help=f"comma-separated baseline rows to add: {', '.join(BASELINES)}, or all")
     evaluation.add_argument("--metrics", default=None, help="comma-separated, e.g. nDCG@10,Recall@100,MRR@10")
     evaluation.add_argument("--subsets", default=None, help="comma-separated subsets (languages) to run")
     evaluation.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared/data directory")
@@ -32,13 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..encode.checkpoints.cache import cache_dir
-    from ..eval.runner import run_suite
+    from ..eval.runner import BASELINES, run_suite
     from ..search.modes import modes_for
 
+    baselines = list(BASELINES) if args.baseline == "all" else split_list(args.baseline)
     encoder = load_encoder(args)
     modes = split_list(args.modes) or modes_for(encoder.parts)
     result = run_suite(args.suite, encoder, data_dir=args.data, cache=args.cache or cache_dir(), modes=modes,
-                       baseline=args.baseline, metrics=split_list(args.metrics), subsets=split_list(args.subsets))
+                       baseline=baselines, metrics=split_list(args.metrics), subsets=split_list(args.subsets))
     print(result.table())
     out = args.output or Path(f"eval-{args.suite}-{Path(str(result.model)).name}.json")
     atomic_write_text(out, json.dumps(result.to_json(), indent=2))

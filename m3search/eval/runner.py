@@ -19,9 +19,9 @@ from ..errors import ConfigurationError
 from ..identity import identity_hash
 from ..index import Index
 from ..io import embeddings as embeddings_io
-from ..search import Searcher, check_mode, parts_for
-from ..types import PARTS, Embeddings
-from .baselines.bm25 import BM25
+from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
+from ..types import PARTS, Embeddings, Run
+from .baselines.bm25 import BM25, model_tokenizer
 from .beir import read_beir
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
 from .report import SuiteResult
@@ -31,8 +31,10 @@ from .suites import POSITION_BUCKETS, build_suite
 SUITE_METRICS = {
     "lareqa": ("mAP@20", "nDCG@10", "Recall@100"),
 }
-#: Baseline rows ``m3search eval --baseline`` can add.
-BASELINES = ("bm25",)
+#: Baseline rows ``m3search eval --baseline`` can add: BM25 over words (character bigrams for
+#: scripts without spaces), BM25 over the model's own subword tokens (the paper's BM25 row), and
+#: reciprocal rank fusion of the model's dense ranking with the word BM25 ranking.
+BASELINES = ("bm25", "bm25-tokens", "rrf-dense-bm25")
 
 
 def file_hash(path: Path) -> str:
@@ -57,6 +59,23 @@ def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, .
     return embeddings
 
 
+def rrf_runs(runs: Sequence[Run], depth: int) -> Run:
+    """Reciprocal rank fusion (k = 60) of several runs, query by query, cut to ``depth``.
+
+    >>> rrf_runs([{"q": {"a": 2.0, "b": 1.0}}, {"q": {"b": 5.0}}], 10)["q"]["b"] > 0.03
+    True
+    """
+    out: Run = {}
+    for qid in dict.fromkeys(q for run in runs for q in run):
+        rankings = []
+        for run in runs:
+            scores = run.get(qid, {})
+            rankings.append(sorted(scores, key=lambda d, s=scores: -s[d]))  # type: ignore[misc]
+        fused = reciprocal_rank_fusion(rankings)
+        out[qid] = dict(sorted(fused.items(), key=lambda x: -x[1])[:depth])
+    return out
+
+
 def run_suite(
     suite: str,
     encoder: Any,
@@ -64,29 +83,31 @@ def run_suite(
     data_dir: str | Path,
     cache: str | Path,
     modes: Sequence[str] = ("dense",),
-    baseline: str | None = None,
+    baseline: str | Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     subsets: Sequence[str] | None = None,
     depth: int = 100,
 ) -> SuiteResult:
-    """Evaluate ``modes`` of ``encoder`` (and BM25 when ``baseline="bm25"``) on ``suite``."""
+    """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``."""
     cache = Path(cache)
     metrics = tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS))
     for mode in modes:
         check_mode(mode, encoder.parts, holder=f"model {encoder.identity['name']!r} (add heads with --heads baseline)")
-    if baseline is not None and baseline not in BASELINES:
-        raise ConfigurationError(f"unknown baseline {baseline!r}; choose from {list(BASELINES)}")
-    parts = parts_for(modes, encoder.parts)
+    baselines = [] if baseline is None else [baseline] if isinstance(baseline, str) else list(baseline)
+    for name in baselines:
+        if name not in BASELINES:
+            raise ConfigurationError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
+    parts = parts_for([*modes, *(["dense"] if "rrf-dense-bm25" in baselines else [])], encoder.parts)
     chosen = [s for s in build_suite(suite, data_dir, cache / "suites") if subsets is None or s.name in subsets]
     if not chosen:
         raise ConfigurationError(f"no subset of {suite} matches {list(subsets or [])}")
     result = SuiteResult(suite, encoder.identity["name"], metrics)
-    rows = list(modes) + ([baseline] if baseline else [])
+    rows = list(modes) + baselines
     per_query: dict[str, dict[str, dict[str, float]]] = {}  # row -> metric -> qid -> value, over all subsets
     positions: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="m3search-eval-") as tmp:
         indexes: dict[str, Index] = {}
-        bm25: dict[str, BM25] = {}
+        bm25: dict[tuple[str, str], BM25] = {}
         for subset in tqdm(chosen, desc=suite, unit="subset"):
             data = read_beir(subset.path)
             corpus_key = file_hash(subset.path / "corpus.jsonl")
@@ -100,13 +121,18 @@ def run_suite(
             query_emb = cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
                                        file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
             searcher = Searcher(None, indexes[corpus_key])
+            query_ids, query_texts = [q.id for q in queries], [q.text for q in queries]
             for row in rows:
-                if row == "bm25":
-                    if corpus_key not in bm25:
-                        bm25[corpus_key] = BM25(doc_ids, doc_texts)
-                    run = bm25[corpus_key].run([q.id for q in queries], [q.text for q in queries], k=depth)
+                if row in ("bm25", "bm25-tokens", "rrf-dense-bm25"):
+                    kind = "bm25" if row == "rrf-dense-bm25" else row
+                    if (corpus_key, kind) not in bm25:
+                        tokenizer = model_tokenizer(encoder) if kind == "bm25-tokens" else None
+                        bm25[(corpus_key, kind)] = BM25(doc_ids, doc_texts, tokenizer)
+                    run = bm25[(corpus_key, kind)].run(query_ids, query_texts, k=depth)
+                    if row == "rrf-dense-bm25":
+                        run = rrf_runs([searcher.run_embeddings(query_ids, query_emb, depth, mode="dense"), run], depth)
                 else:
-                    run = searcher.run_embeddings([q.id for q in queries], query_emb, depth, mode=row)
+                    run = searcher.run_embeddings(query_ids, query_emb, depth, mode=row)
                 evaluation = evaluate(run, data.qrels, metrics)
                 result.scores.setdefault(row, {})[subset.name] = evaluation.aggregate
                 for metric, values in evaluation.per_query.items():

@@ -29,6 +29,7 @@ class M3Trainable(nn.Module):
         self.pooling = pooling
         self.normalize = normalize
         self.vocab_size = int(vocab_size)
+        self.special_ids: torch.Tensor
         self.register_buffer("special_ids", torch.tensor(sorted(special_ids), dtype=torch.long), persistent=False)
         self.freeze_encoder = freeze_encoder
         if freeze_encoder:

@@ -16,11 +16,11 @@ def test_eval_prints_a_mode_by_language_table_and_caches_encodings(tiny_m3_path,
     out = tmp_path / "result.json"
     common = ["--model", str(tiny_m3_path), "--subsets", "de", "--data", str(DATA), "--cache", str(tmp_path / "cache"),
               "-o", str(out)]
-    argv = ["eval", "--suite", "xquad-mono", "--modes", "dense,all", "--baseline", "bm25", *common]
+    argv = ["eval", "--suite", "xquad-mono", "--modes", "dense,all", "--baseline", "all", *common]
     assert main(argv) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[1].split() == ["mode", "de", "avg"]
-    assert [line.split()[0] for line in table[2:]] == ["dense", "all", "bm25"]
+    assert [line.split()[0] for line in table[2:]] == ["dense", "all", "bm25", "bm25-tokens", "rrf-dense-bm25"]
     result = json.loads(out.read_text())
     assert set(result["scores"]["bm25"]["de"]) == {"nDCG@10", "Recall@100", "MRR@10"}
     assert result["averages"]["bm25"]["nDCG@10"] > 0.5  # lexical matching works on same-language QA
@@ -28,3 +28,15 @@ def test_eval_prints_a_mode_by_language_table_and_caches_encodings(tiny_m3_path,
     assert len(cached) == 2  # corpus and queries
     assert main(["eval", "--suite", "xquad-mono", "--modes", "dense", *common]) == 0  # reads the cache
     assert sorted(p.name for p in (tmp_path / "cache" / "embeddings").iterdir()) == cached
+
+
+def test_rrf_runs_fuses_rankings_query_by_query():
+    from m3search.eval.runner import rrf_runs
+    from m3search.search import reciprocal_rank_fusion
+
+    a = {"q1": {"d1": 0.9, "d2": 0.5, "d3": 0.1}, "q2": {"d4": 1.0}}
+    b = {"q1": {"d3": 7.0, "d1": 2.0}}
+    fused = rrf_runs([a, b], depth=2)
+    expected = reciprocal_rank_fusion([["d1", "d2", "d3"], ["d3", "d1"]])
+    assert fused["q1"] == dict(sorted(expected.items(), key=lambda x: -x[1])[:2])
+    assert fused["q2"] == {"d4": 1 / 61}

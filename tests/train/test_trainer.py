@@ -31,9 +31,9 @@ def train_file(tmp_path):
 
 
 def config(tiny_m3_path, train_file, out, **options) -> TrainConfig:
-    settings = dict(train_data=[str(train_file)], output_dir=str(out), model=str(tiny_m3_path), batch_size=4,
-                    group_size=3, max_steps=6, learning_rate=1e-3, logging_steps=1, device="cpu", dropout=0.0,
-                    show_progress=False, cache_dir=str(out.parent / "cache"))
+    settings = {"train_data": [str(train_file)], "output_dir": str(out), "model": str(tiny_m3_path), "batch_size": 4,
+                "group_size": 3, "max_steps": 6, "learning_rate": 1e-3, "logging_steps": 1, "device": "cpu",
+                "dropout": 0.0, "show_progress": False, "cache_dir": str(out.parent / "cache")}
     settings.update(options)
     return TrainConfig(**settings)
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .bm25 import BM25, tokenize
+from .bm25 import BM25, model_tokenizer, tokenize
 
-__all__ = ["BM25", "tokenize"]
+__all__ = ["BM25", "model_tokenizer", "tokenize"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 _NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_NO_SPACE}]+|[^\W_{_NO_SPACE}]+", re.UNICODE)
@@ -34,26 +35,47 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class BM25:
-    """``bm25s`` (Lucene's BM25 variant, k1 = 1.5, b = 0.75) over :func:`tokenize`."""
+def model_tokenizer(encoder: Any) -> Callable[[str], list[str]]:
+    """A model's own subword tokens (no prefix, no special tokens), as strings: BM25 over them is
+    the paper's "BM25 with the XLM-R tokenizer" row."""
+    tokenizer = getattr(encoder, "tokenizer", None)
+    if tokenizer is not None and hasattr(tokenizer, "special_ids"):
+        special = set(tokenizer.special_ids.tolist())
 
-    def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        def by_tokenizer(text: str) -> list[str]:
+            return [str(i) for i in tokenizer.encode([text], max_length=None)[0] if i not in special]
+
+        return by_tokenizer
+
+    def by_encoder(text: str) -> list[str]:  # encoders without a tokenizer object (test doubles)
+        return [str(i) for i in encoder.tokenize([text])[0][1:-1]]
+
+    return by_encoder
+
+
+class BM25:
+    """``bm25s`` (Lucene's BM25 variant, k1 = 1.5, b = 0.75) over :func:`tokenize` (or another tokenizer)."""
+
+    def __init__(self, ids: Sequence[str], texts: Sequence[str],
+                 tokenizer: Callable[[str], list[str]] | None = None) -> None:
         import bm25s
 
+        self.tokenize = tokenizer or tokenize
         self.ids = list(ids)
         self._retriever = bm25s.BM25()
         quiet = logging.getLogger("bm25s")  # bm25s logs every index build at DEBUG with its own handler
         level = quiet.level
         quiet.setLevel(logging.WARNING)
         try:
-            self._retriever.index([tokenize(t) for t in texts], show_progress=False)
+            self._retriever.index([self.tokenize(t) for t in texts], show_progress=False)
         finally:
             quiet.setLevel(level)
 
     def run(self, query_ids: Sequence[str], queries: Sequence[str], k: int = 100) -> dict[str, dict[str, float]]:
         """``{qid: {docid: score}}`` of the ``k`` best documents per query (fewer if fewer match)."""
         k = min(k, len(self.ids))
-        docs, scores = self._retriever.retrieve([tokenize(q) for q in queries], k=k, show_progress=False)
+        docs, scores = self._retriever.retrieve([self.tokenize(q) or ["\u0000"] for q in queries], k=k,
+                                                show_progress=False)
         return {
             qid: {self.ids[int(d)]: float(s) for d, s in zip(row_docs, row_scores) if s > 0}
             for qid, row_docs, row_scores in zip(query_ids, docs, scores)

@@ -1,0 +1,50 @@
+"""``m3search mine``: hard negatives for training groups, from the model's own dense index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import add_model_args, load_encoder
+
+
+def _range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rank range like 2-200, got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    mine = sub.add_parser("mine", help="mine hard negatives for training groups with a model")
+    mine.add_argument("input", type=Path, help="JSONL of training groups")
+    mine.add_argument("-o", "--output", type=Path, required=True, help="JSONL with the mined negatives")
+    mine.add_argument("--negatives", type=int, default=7, help="negatives per query (default 7: groups of 8)")
+    mine.add_argument("--range", type=_range, default=(2, 200), dest="rank_range",
+                      help="sample from these ranks of the dense ranking, positives skipped (default 2-200)")
+    mine.add_argument("--relative-margin", type=float, default=None,
+                      help="keep candidates scoring below (1 - m) x the positive's score (0.05 is NV-Retriever's)")
+    mine.add_argument("--all-sources", action="store_true", help="one pool for all groups, not one per source")
+    mine.add_argument("--keep-existing", action="store_true", help="add to the groups' own negatives")
+    mine.add_argument("--seed", type=int, default=0)
+    mine.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_model_args(mine)
+    mine.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.data import read_groups, write_groups
+    from ..train.mine import mine_negatives
+
+    groups = read_groups(args.input)
+    encoder = load_encoder(args)
+    mined = mine_negatives(encoder, groups, negatives=args.negatives, rank_range=args.rank_range,
+                           relative_margin=args.relative_margin, per_source=not args.all_sources, seed=args.seed,
+                           keep_existing=args.keep_existing, show_progress=not args.quiet)
+    write_groups(args.output, mined)
+    short = sum(len(g.neg) < args.negatives for g in mined)
+    print(f"wrote {len(mined)} groups to {args.output} ({short} with fewer than {args.negatives} negatives)",
+          file=sys.stderr)
+    return 0

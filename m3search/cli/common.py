@@ -24,13 +24,14 @@ def parts_arg(value: str) -> tuple[str, ...] | str:
     return "all" if value == "all" else tuple(split_list(value) or ())
 
 
-def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "none") -> None:
+def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model") -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"short name, local directory or hub id (default: {DEFAULT_MODEL})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    parser.add_argument("--heads", choices=("none", "baseline", "random"), default=default_heads,
-                        help="heads to attach when the model has no sparse and multi-vector heads: baseline (identity "
-                             "multi-vector, uniform term weights), random (untrained), or none (dense only)")
+    parser.add_argument("--heads", choices=("model", "baseline", "random", "none"), default=default_heads,
+                        help="sparse and multi-vector heads: model (the checkpoint's own; multilingual-e5-small ships "
+                             "trained ones), baseline (identity multi-vector, uniform term weights), random "
+                             "(untrained, seeded), or none (dense only)")
 
 
 def load_encoder(args: argparse.Namespace) -> Any:
@@ -38,6 +39,8 @@ def load_encoder(args: argparse.Namespace) -> Any:
     from ..encode import Encoder
 
     encoder = Encoder.load(args.model, device=args.device)
-    if args.heads != "none":
-        encoder.add_heads(init=args.heads)
+    if args.heads in ("baseline", "random"):
+        encoder.add_heads(init=args.heads, replace=True)
+    elif args.heads == "none":
+        encoder.without_heads()
     return encoder

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="index the bundled multilingual sample and search it")
     demo.add_argument("-k", type=int, default=3, help="hits per query")
     demo.add_argument("--index", type=Path, default=None, help="where to build the index (default: in the cache)")
-    add_model_args(demo, default_heads="baseline")
+    add_model_args(demo)
     demo.set_defaults(func=run)
 
 

@@ -127,6 +127,15 @@ class Encoder:
             self.heads = "baseline" if init == "baseline" else f"random:{seed}"
         return self
 
+    def without_heads(self) -> Encoder:
+        """Drop the sparse and multi-vector heads: a dense-only encoder."""
+        set_heads = getattr(self.backend, "set_heads", None)
+        if set_heads is None:
+            raise ConfigurationError(f"the {self.backend.kind} backend cannot drop heads")
+        set_heads(None, None)
+        self.heads = "none"
+        return self
+
     @classmethod
     def for_identity(cls, identity: dict[str, Any], *, name: str | None = None, device: str | None = None) -> Encoder:
         """Load the encoder an index records (see :attr:`identity`), re-attaching baseline or
@@ -135,9 +144,12 @@ class Encoder:
         encoder = cls.load(name or identity.get("source") or identity["name"], device=device)
         heads = identity.get("heads", "checkpoint")
         if heads == "baseline":
-            encoder.add_heads(init="baseline")
+            encoder.add_heads(init="baseline", replace=True)
         elif heads.startswith("random:"):
-            encoder.add_heads(init="random", seed=int(heads.split(":", 1)[1]), colbert_dim=identity.get("colbert_dim"))
+            encoder.add_heads(init="random", seed=int(heads.split(":", 1)[1]), colbert_dim=identity.get("colbert_dim"),
+                              replace=True)
+        elif heads == "none" and encoder.heads != "none":
+            encoder.without_heads()
         return encoder
 
     # ------------------------------------------------------------------ properties

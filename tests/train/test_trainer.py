@@ -119,3 +119,22 @@ def test_groups_round_trip_and_bad_lines_are_named(tmp_path):
     path.write_text('{"query": "q", "pos": []}\n')
     with pytest.raises(Exception, match=r"g.jsonl:1: 'pos' is empty"):
         read_groups(path)
+
+
+@pytest.mark.slow
+def test_torchrun_trains_with_two_processes(tiny_m3_path, train_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "dist"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "-m", "m3search", "train", "--train-data", str(train_file),
+         "--output-dir", str(out), "--model", str(tiny_m3_path), "--batch-size", "2", "--group-size", "3",
+         "--max-steps", "2", "--logging-steps", "1", "--show-progress", "false", "--plot", "false", "--device", "cpu"],
+        check=False, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [json.loads(x)["step"] for x in (out / "train_log.jsonl").read_text().splitlines()] == [1, 2]
+    assert Encoder.load(out, device="cpu").parts == ("dense", "sparse", "colbert")

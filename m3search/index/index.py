@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigurationError, IndexFormatError, InvalidDocumentError
+from ..errors import ConfigurationError, IndexFormatError, InputError, InvalidDocumentError
 from ..progress import progress_bar
 from ..types import PARTS, Embeddings, SparseVector
 from . import codecs
@@ -84,6 +84,7 @@ class Index:
         backend = _backend_for(target)
         if backend.exists():
             raise ConfigurationError(f"an index already exists at {target}; open it, or choose another place")
+        parts = None if parts is None else tuple(parts)  # a generator is read once
         available = tuple(encoder_identity["parts"])
         chosen = tuple(p for p in PARTS if p in (available if parts is None else tuple(parts)))
         unknown = [p for p in (parts or ()) if p not in available]
@@ -155,6 +156,8 @@ class Index:
         1
         >>> index.close()
         """
+        if isinstance(ids, (str, bytes)):
+            raise TypeError("ids must be a list of strings, not a single string: wrap it in a list")
         ids = list(ids)
         self._validate(ids, embeddings, texts, metadata)
         with progress_bar(len(ids), "index", "doc", show_progress) as progress:
@@ -359,7 +362,9 @@ class Index:
 def _query_vector(mode: str, queries: Embeddings, i: int) -> tuple[Any, bool]:
     if mode == "dense":
         vector = queries.need_dense()[i]
-        return vector.tolist(), not math.isfinite(float(vector.sum()))
+        if not math.isfinite(float(vector.sum())):
+            raise InputError(f"query {i}: the dense vector holds NaN or infinite values")
+        return vector.tolist(), False
     if mode == "sparse":
         v = queries.need_sparse()[i]
         return (v.ids.tolist(), v.weights.tolist()), len(v) == 0

@@ -8,7 +8,6 @@ segments and write-ahead log). Every update goes through the WAL, and ``flush`` 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +82,12 @@ class EdgeBackend:
     def create(self, manifest: Manifest) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         shard_dir = self.path / SHARD_DIR
-        if shard_dir.exists():  # left by a creation that died before its manifest was written
-            shutil.rmtree(shard_dir)
+        if shard_dir.exists():  # never delete what this call did not create
+            raise IndexFormatError(
+                f"{self.path} holds a Qdrant shard ({SHARD_DIR}/) but no {MANIFEST_FILE}: an index whose manifest "
+                "was lost, or a creation that died. Nothing was changed; remove the directory yourself if it is "
+                "not needed, or restore its manifest"
+            )
         self._shard = qe.EdgeShard.create(str(shard_dir), _config(manifest))
         self._shard.flush()
         write_manifest(self.path, manifest)

@@ -13,9 +13,10 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 # 1. The training mix: at most 2,000 questions per QA source, 100 SIB-200 sentences x 62 languages.
 [ -s "$WORK/mix.jsonl" ] || $M3 data build-train --data ../shared/data -o "$WORK/mix.jsonl" \
     --max-per-source 2000 --sib-sentences 100 --seed 0
-# 2. Hard negatives from e5-small's own dense ranking: 7 per query from ranks 2-100, 5% margin.
+# 2. Hard negatives from e5-small's own dense ranking: 7 per query from ranks 2-100, 5% margin,
+#    groups left short topped up with random passages of their own source.
 [ -s "$WORK/mined.jsonl" ] || $M3 mine "$WORK/mix.jsonl" -o "$WORK/mined.jsonl" --model multilingual-e5-small \
-    --negatives 7 --range 2-100 --relative-margin 0.05 --seed 0
+    --heads none --negatives 7 --range 2-100 --relative-margin 0.05 --fill-random --seed 0
 # 3. Heads only, on cached token states, from the baseline heads (identity multi-vector, uniform sparse).
 $M3 train --train-data "$WORK/mined.jsonl" --output-dir "$WORK/model-sd-$SELF_DISTILL" \
     --model multilingual-e5-small --init-heads baseline --freeze-encoder true --cache-states true \

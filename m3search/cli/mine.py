@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="keep candidates scoring below (1 - m) x the positive's score (0.05 is NV-Retriever's)")
     mine.add_argument("--all-sources", action="store_true", help="one pool for all groups, not one per source")
     mine.add_argument("--keep-existing", action="store_true", help="add to the groups' own negatives")
+    mine.add_argument("--fill-random", action="store_true",
+                      help="top up groups left short (by the margin) with random passages of their own source")
     mine.add_argument("--seed", type=int, default=0)
     mine.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_model_args(mine)
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     encoder = load_encoder(args)
     mined = mine_negatives(encoder, groups, negatives=args.negatives, rank_range=args.rank_range,
                            relative_margin=args.relative_margin, per_source=not args.all_sources, seed=args.seed,
-                           keep_existing=args.keep_existing, show_progress=not args.quiet)
+                           keep_existing=args.keep_existing, fill_random=args.fill_random,
+                           show_progress=not args.quiet)
     write_groups(args.output, mined)
     short = sum(len(g.neg) < args.negatives for g in mined)
     print(f"wrote {len(mined)} groups to {args.output} ({short} with fewer than {args.negatives} negatives)",

@@ -23,8 +23,9 @@ class TrainConfig:
     train_data: list[str] = field(default_factory=list)
     output_dir: str = "m3search-trained"
     model: str = DEFAULT_MODEL
-    #: Heads to attach when the model has none: "random" (seeded), "baseline", or "none" (dense only).
-    init_heads: str = "random"
+    #: Starting heads: "model" (the checkpoint's own, else seeded random), "random" or "baseline"
+    #: (replacing the checkpoint's), or "none" (dense-only training).
+    init_heads: str = "model"
     colbert_dim: int | None = None
     freeze_encoder: bool = False
     #: With a frozen encoder, compute each unique text's token states once (see ``cache.py``).
@@ -70,7 +71,7 @@ class TrainConfig:
             (self.temperature > 0, "temperature must be > 0"),
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.kd_loss_type in KD_LOSS_TYPES, f"kd_loss_type must be one of {KD_LOSS_TYPES}"),
-            (self.init_heads in ("random", "baseline", "none"), "init_heads must be random, baseline or none"),
+            (self.init_heads in ("model", "random", "baseline", "none"), "init_heads must be model, random, baseline or none"),
             (self.sub_batch_size is None or self.sub_batch_size >= 1, "sub_batch_size must be >= 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
         ]

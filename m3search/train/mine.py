@@ -6,6 +6,11 @@ with ``relative_margin`` m, a candidate must score below ``(1 - m)`` times the q
 positive (sentence-transformers' ``relative_margin``; NV-Retriever recommends 0.05), which keeps
 unlabelled positives out; then ``negatives`` are sampled from the ranks ``rank_range``
 (1-based, inclusive), as ``hn_mine``'s ``range_for_sampling`` does.
+
+With a margin, a query can be left with fewer negatives than asked (e5's cosines are
+compressed, so for some queries every candidate is within 5% of the positive). ``fill_random``
+then tops each group up with random passages of its own source that are not its positives
+(drawn after mining, with their own random stream), so that every group can train.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from .data import TrainGroup
 def mine_negatives(encoder: Any, groups: Sequence[TrainGroup], *, negatives: int = 7,
                    rank_range: tuple[int, int] = (2, 200), relative_margin: float | None = None,
                    per_source: bool = True, seed: int = 0, keep_existing: bool = False,
-                   show_progress: bool = True) -> list[TrainGroup]:
+                   fill_random: bool = False, show_progress: bool = True) -> list[TrainGroup]:
     """``groups`` with mined negatives (replacing theirs unless ``keep_existing``)."""
     low, high = rank_range
     if not 1 <= low <= high:
@@ -51,6 +56,32 @@ def mine_negatives(encoder: Any, groups: Sequence[TrainGroup], *, negatives: int
                 neg = tuple(dict.fromkeys((*g.neg, *mined))) if keep_existing else tuple(mined)
                 out[i] = replace(g, neg=neg, neg_scores=None, pos_scores=None)
             bar.update(len(members))
+    return fill_random_negatives(out, negatives, seed=seed, per_source=per_source) if fill_random else out
+
+
+def fill_random_negatives(groups: Sequence[TrainGroup], negatives: int, *, seed: int = 0,
+                          per_source: bool = True) -> list[TrainGroup]:
+    """Top up every group to ``negatives`` with random passages of its pool that are not its positives.
+
+    >>> gs = [TrainGroup("q1", ("a",), ()), TrainGroup("q2", ("b",), ()), TrainGroup("q3", ("c",), ("a",))]
+    >>> [len(g.neg) for g in fill_random_negatives(gs, 2)], "a" in fill_random_negatives(gs, 2)[0].neg
+    ([2, 2, 2], False)
+    """
+    rng = random.Random(f"fill-{seed}")
+    pools: dict[str | None, list[str]] = {}
+    for g in groups:
+        pool = pools.setdefault(g.source if per_source else None, [])
+        pool.extend(g.pos)
+    pools = {k: sorted(set(v)) for k, v in pools.items()}
+    out = []
+    for g in groups:
+        missing = negatives - len(g.neg)
+        if missing <= 0:
+            out.append(g)
+            continue
+        pool = [t for t in pools[g.source if per_source else None] if t not in g.pos and t not in g.neg]
+        extra = rng.sample(pool, min(missing, len(pool)))
+        out.append(replace(g, neg=(*g.neg, *extra), neg_scores=None, pos_scores=None))
     return out
 
 

@@ -74,14 +74,16 @@ class Trainer:
         _seed_everything(config.seed)
         resume = _latest_checkpoint(self.output)
         self.encoder = Encoder.load(resume or config.model, device="cpu")
-        if config.unified and self.encoder.heads == "none" and config.init_heads != "none":
-            self.encoder.add_heads(init=config.init_heads, colbert_dim=config.colbert_dim, seed=config.seed)
+        if resume is None and config.unified and config.init_heads in ("random", "baseline"):
+            self.encoder.add_heads(init=config.init_heads, colbert_dim=config.colbert_dim, seed=config.seed, replace=True)
+        elif config.unified and self.encoder.heads == "none" and config.init_heads == "model":
+            self.encoder.add_heads(init="random", colbert_dim=config.colbert_dim, seed=config.seed)
         if config.dropout is not None:
             for module in self.encoder.backend.network.modules():  # type: ignore[attr-defined]
                 if isinstance(module, torch.nn.Dropout):
                     module.p = config.dropout
         network = self.encoder.backend.network  # type: ignore[attr-defined]
-        if not config.unified:
+        if not config.unified or config.init_heads == "none":
             network.sparse_linear = network.colbert_linear = None
         self.model = M3Trainable(
             network, pooling=self.encoder.config.pooling, normalize=self.encoder.config.normalize,

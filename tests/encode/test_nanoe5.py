@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -64,3 +65,17 @@ def test_tokenizer_applies_every_normalisation_rule(e5):
     normalizer = e5.tokenizer.backend.normalizer
     wrong = [cp for cp, out in rules.items() if normalizer.normalize_str("a" + chr(cp) + "b") != ("a" + out + "b").replace("  ", " ")]
     assert wrong == []
+
+
+def test_the_short_name_loads_the_shipped_trained_heads(e5):
+    from m3search.encode.checkpoints.hub import HEAD_FILES, SHIPPED_HEADS
+
+    shipped = SHIPPED_HEADS / "multilingual-e5-small"
+    assert all((shipped / f).is_file() for f in HEAD_FILES), "the package ships trained heads for the offline model"
+    assert e5.parts == ("dense", "sparse", "colbert") and e5.heads == "checkpoint" and e5.colbert_dim == 384
+    out = e5.encode(["Der Mount Everest ist der höchste Berg der Erde."], parts="all")
+    weights = out.sparse[0].weights
+    assert len(weights) > 3 and weights.std() > 1e-3  # trained term weights, not the uniform baseline 0.1
+    baseline = type(e5).load("multilingual-e5-small", device="cpu").add_heads(init="baseline", replace=True)
+    assert baseline.heads == "baseline" and np.allclose(baseline.encode(["Berg Berg"], parts="sparse").sparse[0].weights,
+                                                        0.1)

@@ -138,3 +138,10 @@ def test_torchrun_trains_with_two_processes(tiny_m3_path, train_file, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert [json.loads(x)["step"] for x in (out / "train_log.jsonl").read_text().splitlines()] == [1, 2]
     assert Encoder.load(out, device="cpu").parts == ("dense", "sparse", "colbert")
+
+
+def test_heads_only_training_is_reproducible(tiny_m3_path, train_file, tmp_path):
+    runs = [Trainer(config(tiny_m3_path, train_file, tmp_path / f"run{i}", freeze_encoder=True, dropout=None,
+                           init_heads="baseline")).train() for i in range(2)]
+    a, b = weights(runs[0]), weights(runs[1])
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-7

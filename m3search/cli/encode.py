@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import ConfigurationError
 from .common import PARTS_HELP, add_model_args, load_encoder, parts_arg
 
 
@@ -26,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io.jsonl import read_jsonl
 
     embeddings_io.format_of(args.output)  # fail before the slow part
+    if args.batch_size < 1:
+        raise ConfigurationError(f"batch size must be >= 1, got {args.batch_size}")
     records = list(read_jsonl(args.input))
     encoder = load_encoder(args)
     embeddings = encoder.encode(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import ConfigurationError
+
 
 def plan_batches(lengths: Sequence[int], *, max_batch_size: int, max_batch_tokens: int) -> list[list[int]]:
     """Group indices, longest first, so that each batch has at most ``max_batch_size`` items
@@ -19,9 +21,9 @@ def plan_batches(lengths: Sequence[int], *, max_batch_size: int, max_batch_token
     [[0, 1], [2]]
     """
     if max_batch_size < 1:
-        raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        raise ConfigurationError(f"batch size must be >= 1, got {max_batch_size}")
     if max_batch_tokens < 1:
-        raise ValueError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
+        raise ConfigurationError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []

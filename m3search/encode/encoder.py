@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import ConfigurationError, InputTooLongError, MissingHeadError
+from ..errors import ConfigurationError, InputError, InputTooLongError, MissingHeadError
 from ..io.atomic import atomic_write_text
 from ..progress import progress_bar
 from ..types import PARTS, Embeddings, Ragged, SparseBatch, SparseVector
@@ -345,4 +345,9 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"texts[{i}] holds a lone surrogate ({exc.object[exc.start:exc.end]!r} at "
+                             f"character {exc.start}): not valid Unicode text") from exc
     return texts

@@ -106,4 +106,8 @@ def read_manifest(directory: Path) -> Manifest:
         data = json.loads(target.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise IndexFormatError(f"{target}: damaged manifest ({exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise IndexFormatError(f"{target}: damaged manifest (not UTF-8 text)") from exc
+    if not isinstance(data, dict):
+        raise IndexFormatError(f"{target}: damaged manifest (a JSON {type(data).__name__}, not an object)")
     return Manifest.from_json(data, str(target))

@@ -20,5 +20,5 @@ def test_every_index_once_and_budget_respected():
 
 
 def test_rejects_nonpositive_limits():
-    with pytest.raises(ValueError, match="max_batch_size"):
+    with pytest.raises(ValueError, match="batch size must be >= 1"):
         plan_batches([1], max_batch_size=0, max_batch_tokens=10)

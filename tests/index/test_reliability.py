@@ -49,3 +49,25 @@ def test_parts_given_as_a_generator_are_all_kept(tmp_path, fake_encoder):
     index = Index.create(tmp_path / "idx", fake_encoder.identity, parts=(p for p in ("dense", "sparse")))
     assert index.parts == ("dense", "sparse")
     index.close()
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"\x89PNG\x00\xff\xfe junk"])
+def test_a_damaged_manifest_is_a_typed_error_naming_the_file(tmp_path, fake_encoder, content):
+    build_index(tmp_path / "idx", fake_encoder, make_corpus(3)).close()
+    (tmp_path / "idx" / "manifest.json").write_bytes(content)
+    with pytest.raises(IndexFormatError, match=r"manifest.json: damaged manifest"):
+        Index.open(tmp_path / "idx")
+
+
+def test_cli_bad_batch_size_and_lone_surrogates_are_one_line_errors(tiny_m3_path, tmp_path, capsys):
+    from m3search.cli import main
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "fine"}\n', encoding="utf-8")
+    assert main(["encode", str(corpus), "-o", str(tmp_path / "o.npz"), "--model", str(tiny_m3_path),
+                 "--batch-size", "0"]) == 2
+    assert "batch size must be >= 1, got 0" in capsys.readouterr().err
+    corpus.write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": "bad \\ud800 text"}\n', encoding="utf-8")
+    assert main(["encode", str(corpus), "-o", str(tmp_path / "missing" / "dir" / "o.npz"),
+                 "--model", str(tiny_m3_path)]) == 2
+    assert "texts[1] holds a lone surrogate" in capsys.readouterr().err

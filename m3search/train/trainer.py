@@ -239,12 +239,15 @@ def plot_losses(log_file: Path, out: Path) -> Path | None:
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(7, 4))
+    window = max(1, len(rows) // 20)  # a moving average: batches from different sources differ a lot
     for key in ("loss", "dense", "sparse", "colbert", "ensemble", "distill"):
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
-            axis.plot(*zip(*points), label=key)
+            steps, values = zip(*points)
+            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+            axis.plot(steps[window - 1 :], smooth, label=key)
     axis.set_xlabel("step")
-    axis.set_ylabel("loss")
+    axis.set_ylabel(f"loss (mean of {window} logged values)" if window > 1 else "loss")
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()

@@ -8,6 +8,7 @@ import torch
 
 from m3search.encode.backends.torch import load_network
 from m3search.encode.tokenizer import TextTokenizer
+from m3search.train.batching import pad
 from m3search.train.model import M3Trainable
 from m3search.train.step import TrainBatch
 
@@ -20,16 +21,6 @@ GROUPS = [
     ["Der Nil ist 6650 Kilometer lang und fließt durch elf Länder.", "Berlin"],
 ]
 TEACHER = [[2.0, 0.1], [1.5, 0.5], [3.0, -1.0], [1.0, 0.2], [0.5, 0.4]]
-
-
-def pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    longest = max(len(r) for r in rows)
-    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), longest), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids, mask
 
 
 def make_batch(path: Path, queries: slice = slice(None), teacher: bool = False) -> TrainBatch:

@@ -10,7 +10,8 @@ import sys
 
 
 def main() -> None:
-    result = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        result = json.load(handle)
     metric = sys.argv[2] if len(sys.argv) > 2 else result["metrics"][0]
     scores = result["scores"]
     subsets = list(next(iter(scores.values())))

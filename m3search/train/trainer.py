@@ -95,6 +95,7 @@ class Trainer:
         self.collate = Collator(self.encoder, query_max_len=config.query_max_len,
                                 passage_max_len=config.passage_max_len, cache=self.cache)
         self.lengths = self._group_lengths()
+        self._planned: tuple[int, list[list[int]]] | None = None
         self.steps_per_epoch = len(self._plan(0))
         total = config.max_steps or math.ceil(config.epochs * self.steps_per_epoch)
         self.total_steps = max(1, total)
@@ -117,12 +118,10 @@ class Trainer:
         if self.cache is not None:
             return [max([len(self.cache.token_ids(g.query, "query"))]
                         + [len(self.cache.token_ids(t, "document")) for t in (*g.pos, *g.neg)]) for g in self.groups]
-        longest = []
-        for g in self.groups:  # token counts without truncation, as the reference's buckets
-            texts = [*g.pos, *g.neg]
-            lengths = [len(ids) for ids in self.encoder.tokenizer.encode(texts + [g.query], max_length=None)]
-            longest.append(max(lengths))
-        return longest
+        # token counts without truncation, as the reference's buckets; each unique text once
+        texts = sorted({t for g in self.groups for t in (g.query, *g.pos, *g.neg)})
+        count = dict(zip(texts, (len(ids) for ids in self.encoder.tokenizer.encode(texts, max_length=None))))
+        return [max(count[t] for t in (g.query, *g.pos, *g.neg)) for g in self.groups]
 
     def _build_cache(self) -> Any:
         from .cache import StateCache
@@ -135,6 +134,12 @@ class Trainer:
                                 show_progress=self.config.show_progress and self.rank == 0)
 
     def _plan(self, epoch: int) -> list[list[int]]:
+        """The batches of one epoch (deterministic in the seed and epoch; computed once per epoch)."""
+        if self._planned is None or self._planned[0] != epoch:
+            self._planned = (epoch, self._make_plan(epoch))
+        return self._planned[1]
+
+    def _make_plan(self, epoch: int) -> list[list[int]]:
         sources = [g.source for g in self.groups] if self.config.same_source else None
         rng = random.Random(self.config.seed * 1000 + epoch)
         return plan_batches(self.lengths, self.config.batch_size * self.world, rng, sources=sources,

@@ -12,7 +12,8 @@
     │   └── InvalidDocumentError       a document an index cannot take (names the document)
     └── SearchIndexError               index problems
         ├── IndexMismatchError         opened with another encoder than the one that built it
-        └── IndexFormatError           missing, damaged, or written by a newer m3search
+        ├── IndexFormatError           missing, damaged, or written by a newer m3search
+        └── IndexLockedError           held by another process past the wait (names its pid)
 
 A non-string text raises the built-in ``TypeError`` (naming its index), as Python does
 for any wrong type.
@@ -63,3 +64,7 @@ class IndexMismatchError(SearchIndexError, ValueError):
 
 class IndexFormatError(SearchIndexError):
     """An index directory that is missing, damaged, or written by a newer m3search."""
+
+
+class IndexLockedError(SearchIndexError):
+    """An embedded index that another process holds open past the wait; the message names its pid."""

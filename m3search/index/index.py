@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigurationError, IndexFormatError, InputError, InvalidDocumentError
+from ..errors import ConfigurationError, InputError, InvalidDocumentError
 from ..progress import progress_bar
 from ..types import PARTS, Embeddings, SparseVector
 from . import codecs
 from .backends.base import META, Backend, PointData, ScoredId, VectorQuery
+from .lock import DEFAULT_WAIT
 from .manifest import COLBERT_STORAGE, Manifest
 
 #: Fixed namespace of the string id -> UUID5 mapping (changing it would orphan every index).
@@ -52,17 +53,35 @@ class Document:
     colbert: np.ndarray | None = None
 
 
-def _backend_for(target: str | Path | Backend) -> Backend:
+def _backend_for(target: str | Path | Backend, *, wait: float, create_dir: bool = False) -> Backend:
     if isinstance(target, (str, Path)):
         from .backends.edge import EdgeBackend
 
-        return EdgeBackend(target)
+        return EdgeBackend(target, wait=wait, create_dir=create_dir)
     return target
 
 
+def _new_manifest(encoder_identity: Mapping[str, Any], parts: Iterable[str] | None, colbert_storage: str) -> Manifest:
+    parts = None if parts is None else tuple(parts)  # a generator is read once
+    available = tuple(encoder_identity["parts"])
+    chosen = tuple(p for p in PARTS if p in (available if parts is None else parts))
+    unknown = [p for p in (parts or ()) if p not in available]
+    if unknown or not chosen:
+        raise ConfigurationError(f"parts {list(parts or ())} not all produced by the encoder, which gives {list(available)}")
+    if colbert_storage not in COLBERT_STORAGE:
+        raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {colbert_storage!r}")
+    return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=colbert_storage)
+
+
 class Index:
-    """Open with :meth:`open`, make with :meth:`create`; ``target`` is a directory (an embedded
-    qdrant-edge shard) or a backend such as :class:`~m3search.index.QdrantClientBackend`."""
+    """Open with :meth:`open`, make with :meth:`create` (or :meth:`open_or_create`); ``target`` is
+    a directory (an embedded qdrant-edge shard) or a backend such as
+    :class:`~m3search.index.QdrantClientBackend`.
+
+    An index in a directory is held by one process at a time (see :mod:`~m3search.index.lock`):
+    ``wait`` is how many seconds to wait for another holder before
+    :class:`~m3search.errors.IndexLockedError`. Close it (or use ``with``) to let others in.
+    """
 
     def __init__(self, backend: Backend, manifest: Manifest) -> None:
         self.backend = backend
@@ -77,35 +96,85 @@ class Index:
         *,
         parts: Iterable[str] | None = None,
         colbert_storage: str = "float16",
+        wait: float = DEFAULT_WAIT,
     ) -> Index:
         """A new empty index for the encoder described by ``encoder_identity``
         (:attr:`Encoder.identity <m3search.encode.Encoder.identity>`), holding ``parts``
-        (default: all the encoder produces)."""
-        backend = _backend_for(target)
-        if backend.exists():
-            raise ConfigurationError(f"an index already exists at {target}; open it, or choose another place")
-        parts = None if parts is None else tuple(parts)  # a generator is read once
-        available = tuple(encoder_identity["parts"])
-        chosen = tuple(p for p in PARTS if p in (available if parts is None else tuple(parts)))
-        unknown = [p for p in (parts or ()) if p not in available]
-        if unknown or not chosen:
-            raise ConfigurationError(f"parts {list(parts or ())} not all produced by the encoder, which gives {list(available)}")
-        if colbert_storage not in COLBERT_STORAGE:
-            raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {colbert_storage!r}")
-        manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=colbert_storage)
-        backend.create(manifest)
+        (default: all the encoder produces). An index already there is a
+        :class:`ConfigurationError`; a directory holding a shard without a manifest an
+        :class:`IndexFormatError` (nothing is deleted)."""
+        manifest = _new_manifest(encoder_identity, parts, colbert_storage)
+        backend = _backend_for(target, wait=wait, create_dir=True)
+        try:
+            if backend.exists():
+                raise ConfigurationError(f"an index already exists at {target}; open it, or choose another place")
+            backend.create(manifest)
+        except BaseException:
+            backend.close()
+            raise
         return cls(backend, manifest)
 
     @classmethod
-    def open(cls, target: str | Path | Backend, *, encoder_identity: Mapping[str, Any] | None = None) -> Index:
-        """An existing index; with ``encoder_identity``, refuse it unless that encoder built it."""
-        backend = _backend_for(target)
-        if isinstance(target, (str, Path)) and not Path(target).is_dir():
-            raise IndexFormatError(f"no index at {target}")
-        manifest = backend.load_manifest()
-        if encoder_identity is not None:
-            manifest.check_encoder(dict(encoder_identity))
+    def open(cls, target: str | Path | Backend, *, encoder_identity: Mapping[str, Any] | None = None,
+             wait: float = DEFAULT_WAIT) -> Index:
+        """An existing index; with ``encoder_identity``, refuse it unless that encoder built it.
+
+        The manifest is checked against the shard (parts, dimensions, storage) and the shard is
+        opened, so a damaged index is an :class:`IndexFormatError` here, not at the first query."""
+        backend = _backend_for(target, wait=wait)
+        try:
+            manifest = backend.load_manifest()
+            backend.check_schema(manifest)
+            if encoder_identity is not None:
+                manifest.check_encoder(dict(encoder_identity))
+        except BaseException:
+            backend.close()
+            raise
         return cls(backend, manifest)
+
+    @classmethod
+    def open_or_create(
+        cls,
+        target: str | Path,
+        encoder_identity: Mapping[str, Any],
+        *,
+        parts: Iterable[str] | None = None,
+        colbert_storage: str | None = None,
+        wait: float = DEFAULT_WAIT,
+    ) -> tuple[Index, bool]:
+        """``(index, created)``: the index in directory ``target``, made if missing, decided under
+        its lock so that concurrent creators make one index. When it exists, it must have been
+        built by this encoder, and ``parts``/``colbert_storage`` (when given) must be what it
+        holds: a differing option is a :class:`ConfigurationError`, not silently ignored."""
+        from .backends.edge import EdgeBackend
+
+        wanted = _new_manifest(encoder_identity, parts, colbert_storage or "float16")
+        backend = EdgeBackend(target, wait=wait, create_dir=True)
+        try:
+            if not backend.exists():
+                backend.create(wanted)  # the lock is held: nobody created it since we looked
+                return cls(backend, wanted), True
+            manifest = backend.load_manifest()
+            backend.check_schema(manifest)
+            manifest.check_encoder(dict(encoder_identity))
+            if parts is not None and wanted.parts != manifest.parts:
+                raise ConfigurationError(
+                    f"the index at {target} holds parts {list(manifest.parts)}, not {list(wanted.parts)}: "
+                    "an existing index keeps its parts (leave the option out, or build a new index)"
+                )
+            if colbert_storage is not None and "colbert" in manifest.parts and colbert_storage != manifest.colbert_storage:
+                raise ConfigurationError(
+                    f"the index at {target} stores multi-vectors as {manifest.colbert_storage}, not {colbert_storage}: "
+                    "an existing index keeps its storage (leave the option out, or build a new index)"
+                )
+        except BaseException:
+            backend.close()
+            raise
+        return cls(backend, manifest), False
+
+    def drop(self) -> None:
+        """Delete this index: its own files only (manifest, shard, lock), or the remote collection."""
+        self.backend.drop()
 
     def close(self) -> None:
         self.backend.close()

@@ -15,19 +15,6 @@ from ..manifest import Manifest
 META = "meta"
 
 
-def payload_conditions(conditions: dict[str, Any] | None) -> list[tuple[str, Any, bool]]:
-    """``(payload key, value, match any of a list?)`` for each metadata condition.
-
-    >>> payload_conditions({"lang": ["de", "en"], "year": 2020})
-    [('meta.lang', ['de', 'en'], True), ('meta.year', 2020, False)]
-    """
-    out = []
-    for key, value in (conditions or {}).items():
-        many = isinstance(value, (list, tuple, set))
-        out.append((f"{META}.{key}", list(value) if many else value, many))
-    return out
-
-
 @dataclass(frozen=True)
 class PointData:
     pid: str
@@ -42,7 +29,7 @@ class VectorQuery:
     using: str
     vector: Any
     limit: int
-    conditions: dict[str, Any] | None = None  # metadata field -> value (or list of values)
+    conditions: dict[str, Any] | None = None  # a metadata filter (m3search.index.filters grammar)
     point_ids: tuple[str, ...] | None = None  # restrict to these points
     exact: bool = False
     with_doc_ids: bool = True  # read each hit's document id from its payload (costs a payload read)
@@ -76,4 +63,6 @@ class Backend(Protocol):
     def flush(self) -> None: ...
     def optimize(self) -> None: ...
     def close(self) -> None: ...
+    def drop(self) -> None: ...
+    def check_schema(self, manifest: Manifest) -> None: ...
     def disk_bytes(self) -> int | None: ...

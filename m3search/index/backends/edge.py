@@ -1,23 +1,33 @@
 """The embedded default: a qdrant-edge shard (the Qdrant engine in-process) in a directory.
 
-Layout: ``DIR/manifest.json`` (written last, atomically) and ``DIR/shard/`` (Qdrant's
-segments and write-ahead log). Every update goes through the WAL, and ``flush`` runs before
-``add`` returns, so a killed process loses at most the call that was running, and a point
-(one document with all its vectors) is written whole or not at all.
+Layout: ``DIR/manifest.json`` (written last, atomically), ``DIR/shard/`` (Qdrant's
+segments and write-ahead log) and ``DIR/lock`` (see :mod:`~m3search.index.lock`: the backend
+holds it from construction to :meth:`EdgeBackend.close`, so one process at a time uses the
+index). Every update goes through the WAL, and ``flush`` runs before ``add`` returns, so a
+killed process loses at most the call that was running, and a point (one document with all its
+vectors) is written whole or not at all. Every engine error is raised as
+:class:`~m3search.errors.IndexFormatError` naming the index.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import qdrant_edge as qe
 
 from ...errors import IndexFormatError
+from ..filters import to_clauses, translate
+from ..lock import DEFAULT_WAIT, LOCK_FILE, IndexLock
 from ..manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
-from .base import PointData, ScoredId, StoredPoint, VectorQuery, payload_conditions
+from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
 
 SHARD_DIR = "shard"
+T = TypeVar("T")
 
 
 def _config(manifest: Manifest) -> qe.EdgeConfig:
@@ -37,6 +47,22 @@ def _config(manifest: Manifest) -> qe.EdgeConfig:
     return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse)
 
 
+def _schema(manifest: Manifest) -> dict[str, tuple[Any, Any]]:
+    """``{vector name: (size, datatype)}`` as ``edge_config.json`` records it (sparse: ``("sparse", None)``)."""
+    out: dict[str, tuple[Any, Any]] = {}
+    if "dense" in manifest.parts:
+        out["dense"] = (manifest.dim, "float32")
+    if "colbert" in manifest.parts:
+        out["colbert"] = (manifest.colbert_stored_dim, manifest.colbert_storage)
+    if "sparse" in manifest.parts:
+        out["sparse"] = ("sparse", None)
+    return out
+
+
+def _show(schema: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{k} ({'sparse' if size == 'sparse' else f'{size} x {dtype}'})" for k, (size, dtype) in sorted(schema.items())) or "nothing"
+
+
 def _vector(using: str, value: Any) -> Any:
     if using == "sparse":
         indices, values = value
@@ -46,8 +72,15 @@ def _vector(using: str, value: Any) -> Any:
 
 def _filter(query_conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> qe.Filter | None:
     must: list[Any] = [
-        qe.FieldCondition(key=key, match=qe.MatchAny(value) if many else qe.MatchValue(value))
-        for key, value, many in payload_conditions(query_conditions)
+        translate(
+            clause, prefix=f"{META}.",
+            # the engine reads Python's bool as the integer 1 (matching nothing): numpy's bool is read as a bool
+            equals=lambda key, v: qe.FieldCondition(key=key, match=qe.MatchValue(np.bool_(v) if isinstance(v, bool) else v)),  # type: ignore[arg-type]
+            range_=lambda key, bounds: qe.FieldCondition(key=key, range=qe.RangeFloat(**bounds)),
+            any_of=lambda options: qe.Filter(should=options),
+            all_of=lambda clauses: qe.Filter(must=clauses),
+        )
+        for clause in to_clauses(query_conditions)
     ]
     if point_ids is not None:
         must.append(qe.HasIdCondition(set(point_ids)))
@@ -61,26 +94,57 @@ def _plain(vector: Any) -> Any:
 
 
 class EdgeBackend:
-    """One qdrant-edge shard in ``path``."""
+    """One qdrant-edge shard in ``path``, locked for this process until :meth:`close`.
 
-    def __init__(self, path: str | Path) -> None:
+    ``create_dir`` makes the directory when it is missing (for a new index); otherwise a
+    missing directory is an :class:`IndexFormatError`. ``wait``: seconds to wait for another
+    process's lock before :class:`~m3search.errors.IndexLockedError`.
+    """
+
+    def __init__(self, path: str | Path, *, wait: float = DEFAULT_WAIT, create_dir: bool = False) -> None:
         self.path = Path(path)
         self._shard: qe.EdgeShard | None = None
+        self._made_dir = False
+        if self.path.exists() and not self.path.is_dir():
+            raise IndexFormatError(f"{self.path} is a file, not an index directory")
+        if not self.path.is_dir():
+            if not create_dir:
+                raise IndexFormatError(f"no index at {self.path}")
+            try:
+                self.path.mkdir(parents=True)
+                self._made_dir = True
+            except FileExistsError:  # another creator was quicker: the lock decides
+                pass
+            except OSError as exc:
+                raise IndexFormatError(f"cannot create the index directory {self.path}: {exc.strerror}") from exc
+        self._lock: IndexLock | None = IndexLock.acquire(self.path, wait=wait)
+
+    def _engine(self, action: str, call: Callable[[], T]) -> T:
+        """Run an engine call; its errors (plain exceptions, or a Rust panic) become IndexFormatError."""
+        try:
+            return call()
+        except Exception as exc:
+            raise IndexFormatError(f"the Qdrant shard of the index at {self.path} failed to {action}: {exc}") from exc
+        except BaseException as exc:  # pyo3's PanicException derives from BaseException
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise IndexFormatError(f"the Qdrant shard of the index at {self.path} failed to {action}: {exc}") from exc
 
     @property
     def shard(self) -> qe.EdgeShard:
+        if self._lock is None:
+            raise IndexFormatError(f"the index at {self.path} is closed")
         if self._shard is None:
-            try:
-                self._shard = qe.EdgeShard.load(str(self.path / SHARD_DIR))
-            except Exception as exc:  # the engine raises plain exceptions on damaged data
-                raise IndexFormatError(f"cannot open the Qdrant shard in {self.path / SHARD_DIR}: {exc}") from exc
+            shard_dir = self.path / SHARD_DIR
+            if not shard_dir.is_dir():
+                raise IndexFormatError(f"the index at {self.path} has no {SHARD_DIR}/ directory: its data is gone")
+            self._shard = self._engine("open", lambda: qe.EdgeShard.load(str(shard_dir)))
         return self._shard
 
     def exists(self) -> bool:
         return (self.path / MANIFEST_FILE).is_file()
 
     def create(self, manifest: Manifest) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
         shard_dir = self.path / SHARD_DIR
         if shard_dir.exists():  # never delete what this call did not create
             raise IndexFormatError(
@@ -88,9 +152,48 @@ class EdgeBackend:
                 "was lost, or a creation that died. Nothing was changed; remove the directory yourself if it is "
                 "not needed, or restore its manifest"
             )
-        self._shard = qe.EdgeShard.create(str(shard_dir), _config(manifest))
-        self._shard.flush()
-        write_manifest(self.path, manifest)
+        try:
+            self._shard = self._engine("be created", lambda: qe.EdgeShard.create(str(shard_dir), _config(manifest)))
+            self._engine("flush", self._shard.flush)
+            write_manifest(self.path, manifest)
+        except BaseException:  # undo this call's own work only
+            self._close_shard()
+            shutil.rmtree(shard_dir, ignore_errors=True)
+            raise
+
+    def drop(self) -> None:
+        """Delete the index: its own files (manifest, shard, lock) only; the directory too when
+        nothing else is in it."""
+        self._close_shard()
+        (self.path / MANIFEST_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self.path / SHARD_DIR, ignore_errors=True)
+        self._release()
+        (self.path / LOCK_FILE).unlink(missing_ok=True)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+    def check_schema(self, manifest: Manifest) -> None:
+        """Raise :class:`IndexFormatError` unless the shard's stored vectors are the ones the
+        manifest describes (names, sizes, storage type), and the shard opens."""
+        config_file = self.path / SHARD_DIR / "edge_config.json"
+        try:
+            stored = json.loads(config_file.read_text(encoding="utf-8"))
+            vectors, sparse = stored["vectors"], stored.get("sparse_vectors") or {}
+            found = {name: (v["size"], v.get("datatype", "float32")) for name, v in vectors.items()}
+        except FileNotFoundError:
+            raise IndexFormatError(f"the index at {self.path} lacks its shard configuration ({config_file})") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IndexFormatError(f"{config_file}: damaged shard configuration ({exc})") from exc
+        found.update({name: ("sparse", None) for name in sparse})
+        expected = _schema(manifest)
+        if found != expected:
+            raise IndexFormatError(
+                f"{self.path / MANIFEST_FILE} disagrees with the shard it describes: the manifest gives "
+                f"{_show(expected)}, the shard holds {_show(found)}; restore the right manifest or rebuild the index"
+            )
+        self.shard  # noqa: B018 - open it now, so that damage shows at open, not at the first query
 
     def load_manifest(self) -> Manifest:
         return read_manifest(self.path)
@@ -99,20 +202,25 @@ class EdgeBackend:
         edge_points = [
             qe.Point(id=p.pid, vector={k: _vector(k, v) for k, v in p.vectors.items()}, payload=p.payload) for p in points
         ]
-        self.shard.update(qe.UpdateOperation.upsert_points(edge_points))
+        shard = self.shard
+        self._engine("write", lambda: shard.update(qe.UpdateOperation.upsert_points(edge_points)))
 
     def delete(self, pids: list[str]) -> None:
-        self.shard.update(qe.UpdateOperation.delete_points(list(pids)))
+        shard = self.shard
+        self._engine("delete", lambda: shard.update(qe.UpdateOperation.delete_points(list(pids))))
 
     def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
-        records = self.shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors)
+        shard = self.shard
+        records = self._engine("read", lambda: shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors))
         return [
             StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
             for r in records
         ]
 
     def count(self, conditions: dict[str, Any] | None) -> int:
-        return int(self.shard.count(qe.CountRequest(filter=_filter(conditions), exact=True)))
+        request = qe.CountRequest(filter=_filter(conditions), exact=True)
+        shard = self.shard
+        return int(self._engine("count", lambda: shard.count(request)))
 
     def query_batch(self, queries: list[VectorQuery]) -> list[list[ScoredId]]:
         if not queries:
@@ -125,20 +233,40 @@ class EdgeBackend:
             )
             for q in queries
         ]
-        results = self.shard.query_batch(qe.QueryBatchRequest(requests))
+        shard = self.shard
+        results = self._engine("search", lambda: shard.query_batch(qe.QueryBatchRequest(requests)))
         # point ids stay UUID objects: they only travel back into HasId filters of this engine
         return [[ScoredId(p.id, p.score, p.payload["id"] if p.payload else "") for p in points] for points in results]
 
     def flush(self) -> None:
-        self.shard.flush()
+        self._engine("flush", self.shard.flush)
 
     def optimize(self) -> None:
-        self.shard.optimize()
+        self._engine("optimize", self.shard.optimize)
 
     def close(self) -> None:
+        """Close the shard and release the lock (idempotent). A directory this backend made
+        for an index that was never created is removed again."""
+        try:
+            self._close_shard()
+        finally:
+            self._release()
+            if self._made_dir and not self.exists():
+                (self.path / LOCK_FILE).unlink(missing_ok=True)
+                try:
+                    self.path.rmdir()
+                except OSError:
+                    pass
+
+    def _close_shard(self) -> None:
         if self._shard is not None:
-            self._shard.close()
-            self._shard = None
+            shard, self._shard = self._shard, None
+            self._engine("close", shard.close)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def disk_bytes(self) -> int | None:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())

@@ -13,8 +13,9 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from ...errors import IndexFormatError
+from ..filters import to_clauses, translate
 from ..manifest import Manifest
-from .base import PointData, ScoredId, StoredPoint, VectorQuery, payload_conditions
+from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
 
 MANIFEST_KEY = "m3search_manifest"
 
@@ -28,8 +29,14 @@ def _vector(using: str, value: Any) -> Any:
 
 def _filter(conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> models.Filter | None:
     must: list[Any] = [
-        models.FieldCondition(key=key, match=models.MatchAny(any=value) if many else models.MatchValue(value=value))
-        for key, value, many in payload_conditions(conditions)
+        translate(
+            clause, prefix=f"{META}.",
+            equals=lambda key, v: models.FieldCondition(key=key, match=models.MatchValue(value=v)),
+            range_=lambda key, bounds: models.FieldCondition(key=key, range=models.Range(**bounds)),
+            any_of=lambda options: models.Filter(should=options),
+            all_of=lambda clauses: models.Filter(must=clauses),
+        )
+        for clause in to_clauses(conditions)
     ]
     if point_ids is not None:
         must.append(models.HasIdCondition(has_id=list(point_ids)))
@@ -121,6 +128,13 @@ class QdrantClientBackend:
 
     def close(self) -> None:
         self.client.close()
+
+    def drop(self) -> None:
+        """Delete the collection (undoing a creation that failed)."""
+        self.client.delete_collection(self.collection)
+
+    def check_schema(self, manifest: Manifest) -> None:
+        """The manifest lives in the collection itself, so the two cannot disagree."""
 
     def disk_bytes(self) -> int | None:
         return None

@@ -71,3 +71,61 @@ def test_cli_bad_batch_size_and_lone_surrogates_are_one_line_errors(tiny_m3_path
     assert main(["encode", str(corpus), "-o", str(tmp_path / "missing" / "dir" / "o.npz"),
                  "--model", str(tiny_m3_path)]) == 2
     assert "texts[1] holds a lone surrogate" in capsys.readouterr().err
+
+
+# Damage found by deleting or truncating each shard file in turn: these fail (the others are
+# rebuilt from the write-ahead log). Each is a typed error naming the index, at open or at the read.
+DAMAGE = [
+    ("delete", "segment.json"), ("truncate", "segment.json"), ("truncate", "vector_storage-dense/vectors/status.dat"),
+    ("delete", "vector_storage-colbert/vectors/chunk_0.mmap"), ("delete", "payload_storage/page_0.dat"),
+    ("truncate", "version.info"), ("delete", "../../edge_config.json"), ("truncate", "../../edge_config.json"),
+    ("delete", "../../../shard"),
+]
+
+
+@pytest.mark.parametrize(("action", "name"), DAMAGE, ids=[f"{a}-{n.strip('./')}" for a, n in DAMAGE])
+def test_a_damaged_shard_is_a_typed_error_naming_the_index(tmp_path, fake_encoder, action, name):
+    import shutil
+
+    build_index(tmp_path / "idx", fake_encoder, make_corpus(20)).close()
+    (segment,) = (tmp_path / "idx" / "shard" / "segments").iterdir()
+    target = (segment / name).resolve()
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif action == "delete":
+        target.unlink()
+    else:
+        with open(target, "r+b") as handle:
+            handle.truncate(target.stat().st_size // 3)
+    with pytest.raises(IndexFormatError, match=str(tmp_path / "idx")):
+        with Index.open(tmp_path / "idx") as index:
+            index.get(["doc-1"], with_vectors=True)
+            Searcher(None, index).search_embeddings(fake_encoder.encode(["river"], parts="all"), k=3, mode="all")
+
+
+@pytest.mark.parametrize(("change", "shown"), [
+    ({"parts": ["dense", "sparse"]}, "the shard holds colbert (8 x float16), dense (16 x float32), sparse"),
+    ({"colbert_storage": "float32"}, "colbert (8 x float32)"),
+    ({"encoder": {"dim": 32}}, "dense (32 x float32)"),
+])
+def test_a_manifest_that_disagrees_with_its_shard_is_refused(tmp_path, fake_encoder, change, shown):
+    build_index(tmp_path / "idx", fake_encoder, make_corpus(5)).close()
+    path = tmp_path / "idx" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for key, value in change.items():
+        manifest[key] = {**manifest[key], **value} if isinstance(value, dict) else value
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="manifest.json disagrees with the shard") as caught:
+        Index.open(tmp_path / "idx")
+    assert shown in str(caught.value)
+    with pytest.raises(IndexFormatError):  # the failed open let go of the lock: refused again, not "locked"
+        Index.open(tmp_path / "idx", wait=0)
+
+
+def test_opening_a_file_or_a_missing_directory_is_a_typed_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(IndexFormatError, match="is a file, not an index directory"):
+        Index.open(tmp_path / "file")
+    with pytest.raises(IndexFormatError, match="no index at"):
+        Index.open(tmp_path / "missing")
+    assert not (tmp_path / "missing").exists()

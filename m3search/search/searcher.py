@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..index import Document, Index
+from ..index.filters import check_filter
 from ..scoring import DEFAULT_WEIGHTS
 from ..types import Embeddings, Hit, Run
 from .explain import explain
@@ -53,7 +54,7 @@ class Searcher:
     ) -> None:
         self._encoder = encoder
         self.index = index
-        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.weights = _checked_weights(DEFAULT_WEIGHTS if weights is None else weights)
         self.mode = mode or default_mode(index.parts)
         self._check_mode(self.mode)
         self._encoder_checked = False
@@ -96,7 +97,8 @@ class Searcher:
             queries: the query texts (a list).
             k: hits per query.
             mode: one of :data:`~m3search.search.modes.MODES` (default: the searcher's).
-            filter: ``{metadata field: value or list of values}``; every field must match.
+            filter: a metadata filter (:mod:`m3search.index.filters`: values, any-of lists,
+                ranges); every field must match.
             explain: add an :class:`~m3search.types.Explanation` to each hit.
             exact: exhaustive first-stage search instead of the HNSW graph.
         """
@@ -104,6 +106,9 @@ class Searcher:
             raise TypeError("queries must be a list of strings, not a single string: wrap it in a list")
         mode = mode or self.mode
         self._check_mode(mode)
+        if k < 1:  # checked before the model loads
+            raise ConfigurationError(f"k must be >= 1, got {k}")
+        filter = check_filter(filter)
         optional: tuple[str, ...] = ("sparse", "colbert") if explain else ("colbert",) if mode == "rrf" else ()
         parts = tuple(p for p in self.index.parts if p in MODE_PARTS[mode] or p in optional)
         embeddings = self.encoder.encode(list(queries), role="query", parts=parts)
@@ -213,3 +218,15 @@ class Searcher:
 def to_run(query_ids: Sequence[str], hits: Sequence[Sequence[Hit]]) -> Run:
     """``{query_id: {doc_id: score}}`` from each query's hits."""
     return {qid: {h.id: h.score for h in result} for qid, result in zip(query_ids, hits)}
+
+
+def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The fusion weights, refused unless each is a finite number >= 0 for a known mode."""
+    out = {}
+    for mode, weight in dict(weights).items():
+        if mode not in SINGLE_MODES:
+            raise ConfigurationError(f"weights are given per mode {list(SINGLE_MODES)}, got {mode!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1e6:
+            raise ConfigurationError(f"the weight of {mode!r} must be a number in [0, 1e6), got {weight!r}")
+        out[mode] = float(weight)
+    return out

@@ -97,10 +97,9 @@ def test_a_damaged_shard_is_a_typed_error_naming_the_index(tmp_path, fake_encode
     else:
         with open(target, "r+b") as handle:
             handle.truncate(target.stat().st_size // 3)
-    with pytest.raises(IndexFormatError, match=str(tmp_path / "idx")):
-        with Index.open(tmp_path / "idx") as index:
-            index.get(["doc-1"], with_vectors=True)
-            Searcher(None, index).search_embeddings(fake_encoder.encode(["river"], parts="all"), k=3, mode="all")
+    with pytest.raises(IndexFormatError, match=str(tmp_path / "idx")), Index.open(tmp_path / "idx") as index:
+        index.get(["doc-1"], with_vectors=True)
+        Searcher(None, index).search_embeddings(fake_encoder.encode(["river"], parts="all"), k=3, mode="all")
 
 
 @pytest.mark.parametrize(("change", "shown"), [

@@ -6,6 +6,9 @@ import argparse
 from typing import Any
 
 from ..encode.checkpoints.hub import DEFAULT_MODEL
+from ..errors import ConfigurationError
+from ..index.lock import DEFAULT_WAIT
+from ..types import PARTS
 
 PARTS_HELP = "comma-separated parts: dense, sparse, colbert, or all (default: dense)"
 
@@ -20,8 +23,34 @@ def split_list(value: str | None) -> list[str] | None:
 
 
 def parts_arg(value: str) -> tuple[str, ...] | str:
-    """``"all"`` or a tuple of part names."""
-    return "all" if value == "all" else tuple(split_list(value) or ())
+    """``"all"`` or a tuple of part names, checked before any model loads.
+
+    >>> parts_arg("dense, sparse")
+    ('dense', 'sparse')
+    """
+    if value == "all":
+        return "all"
+    parts = tuple(split_list(value) or ())
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        raise ConfigurationError(f"--parts takes dense, sparse, colbert (comma-separated) or all, got {value!r}")
+    return parts
+
+
+def positive(name: str, value: int | None) -> None:
+    """Refuse a count below 1 (``--batch-size 0``) before anything slow happens."""
+    if value is not None and value < 1:
+        raise ConfigurationError(f"{name} must be >= 1, got {value}")
+
+
+def add_wait_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+                        help=f"how long to wait for an index another process holds (default: {DEFAULT_WAIT:g})")
+
+
+def add_text_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--raw-text", action="store_true",
+                        help="keep texts byte for byte (default: byte-order and bidi marks removed, NFC)")
 
 
 def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model") -> None:
@@ -35,8 +64,11 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
 
 
 def load_encoder(args: argparse.Namespace) -> Any:
-    """The encoder the model options name (imports torch)."""
+    """The encoder the model options name (imports torch); ``-q`` silences loading bars too."""
     from ..encode import Encoder
+
+    if getattr(args, "quiet", False):
+        quiet_loading()
 
     encoder = Encoder.load(args.model, device=args.device)
     if args.heads in ("baseline", "random"):
@@ -44,3 +76,15 @@ def load_encoder(args: argparse.Namespace) -> Any:
     elif args.heads == "none":
         encoder.without_heads()
     return encoder
+
+
+def quiet_loading() -> None:
+    """No progress bars from huggingface_hub or transformers while a model loads."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # the model extra is missing: loading will say so
+        return
+    hf_logging.disable_progress_bar()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..encode.checkpoints.cache import cache_dir
-from ..index import index_records
+from ..errors import ConfigurationError
+from ..index import Index, index_records
 from ..io import SAMPLE_CORPUS, SAMPLE_QUERIES, read_jsonl
 from ..search import Searcher
 from .common import add_model_args, load_encoder
@@ -37,8 +37,11 @@ def run_demo(encoder: Any, k: int = 3, index_dir: Path | None = None) -> int:
     docs = list(read_jsonl(SAMPLE_CORPUS))
     queries = list(read_jsonl(SAMPLE_QUERIES))
     index_dir = Path(index_dir) if index_dir else cache_dir() / "demo-index"
-    if index_dir.exists():
-        shutil.rmtree(index_dir)
+    if (index_dir / "manifest.json").is_file():  # the demo's own index of an earlier run: rebuilt
+        Index.open(index_dir).drop()
+    elif index_dir.exists() and (not index_dir.is_dir() or any(index_dir.iterdir())):
+        raise ConfigurationError(f"{index_dir} exists and is not an index: the demo deletes nothing it did not make; "
+                                 "choose another --index")
     print(f"model {encoder.config.name} (parts: {', '.join(encoder.parts)}); "
           f"indexing {len(docs)} paragraphs in 12 languages into {index_dir}")
     with index_records(encoder, docs, index_dir) as index:

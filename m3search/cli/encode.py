@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import ConfigurationError
-from .common import PARTS_HELP, add_model_args, load_encoder, parts_arg
+from .common import PARTS_HELP, add_model_args, add_text_args, load_encoder, parts_arg, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     encode.add_argument("--role", choices=("document", "query"), default="document")
     encode.add_argument("--batch-size", type=int, default=64)
     encode.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens (default: model limit)")
-    encode.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    encode.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_text_args(encode)
     add_model_args(encode)
     encode.set_defaults(func=run)
 
@@ -27,12 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from ..io.jsonl import read_jsonl
 
     embeddings_io.format_of(args.output)  # fail before the slow part
-    if args.batch_size < 1:
-        raise ConfigurationError(f"batch size must be >= 1, got {args.batch_size}")
-    records = list(read_jsonl(args.input))
+    positive("--batch-size", args.batch_size)
+    positive("--max-length", args.max_length)
+    parts = parts_arg(args.parts)
+    records = list(read_jsonl(args.input, clean=not args.raw_text))
     encoder = load_encoder(args)
     embeddings = encoder.encode(
-        [r.text for r in records], role=args.role, parts=parts_arg(args.parts), batch_size=args.batch_size,
+        [r.text for r in records], role=args.role, parts=parts, batch_size=args.batch_size,
         max_length=args.max_length, show_progress=not args.quiet,
     )
     embeddings_io.save(args.output, [r.id for r in records], embeddings)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search.modes import MODES
+from .common import add_wait_arg, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--model", default=None,
                         help="where to load the encoder from (default: where the index says it came from)")
     search.add_argument("--device", default=None)
+    add_wait_arg(search)
     search.set_defaults(func=run)
 
 
@@ -31,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from ..search import Searcher, parse_filters
     from .render import hits_to_json, print_hits
 
-    index = Index.open(args.index)
+    positive("-k", args.k)
+    positive("--candidates", args.candidates)
     filters = parse_filters(args.filter)
+    index = Index.open(args.index, wait=args.wait)
 
     def load() -> Any:
         from ..encode import Encoder

@@ -1,13 +1,15 @@
 """Corpora and query sets as JSONL, read with validation and written atomically (no torch).
 
 A corpus or query file holds one JSON object per line with a string ``id`` and a string
-``text``; any other fields are kept as metadata (``lang``, ``title``, ...). Files are read as
-``utf-8-sig``, so a leading byte-order mark is accepted.
+``text``; any other fields are kept as metadata (``lang``, ``title``, ...). Files are UTF-8; a
+leading byte-order mark is accepted. Texts are cleaned (:mod:`~m3search.io.text`) unless asked not to.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 from ..errors import InputError
 from .atomic import atomic_write
+from .text import clean_text
 
 
 @dataclass(frozen=True)
@@ -27,33 +30,58 @@ class Record:
 
 
 def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-blank line; :class:`InputError` names the file and line."""
+    """``(line number, object)`` for each non-blank line; :class:`InputError` names the file and line.
+
+    Each line is decoded on its own, so a byte that is not UTF-8 is reported on its own line; a
+    leading byte-order mark is skipped; ``NaN`` and ``Infinity`` (which Python's json accepts
+    but JSON does not) and lone surrogates (``"\\ud800"``, which no encoder can write) are refused.
+    """
     path = Path(path)
     try:
-        handle = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed by the with below
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     with handle:
-        number = 0
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line)") from exc
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line, parse_constant=_refuse_constant)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            except ValueError as exc:
+                raise InputError(f"{path}:{number}: {exc}") from exc
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+            escape = _SURROGATE.search(line)
+            if escape:
                 try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-                if not isinstance(obj, dict):
-                    raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
-                yield number, obj
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}:{number + 1}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+                    json.dumps(obj, ensure_ascii=False).encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(f"{path}:{number}: holds a lone surrogate escape ({escape.group()}), "
+                                     "which is not text") from None
+            yield number, obj
 
 
-def read_jsonl(path: str | Path, *, id_key: str = "id") -> Iterator[Record]:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def read_jsonl(path: str | Path, *, id_key: str = "id", clean: bool = True) -> Iterator[Record]:
     """Yield the records of a JSONL file, raising :class:`InputError` that names the bad line.
 
-    Blank lines are skipped; a duplicate id is an error; an integer id is read as its string.
+    Blank lines are skipped; a duplicate id, or a text that is empty or only whitespace, is an
+    error; an integer id is read as its string. With ``clean`` (the default) texts pass through
+    :func:`~m3search.io.text.clean_text` (invisible marks out, NFC).
     """
     seen: set[str] = set()
     for number, obj in iter_json_lines(path):
@@ -64,6 +92,10 @@ def read_jsonl(path: str | Path, *, id_key: str = "id") -> Iterator[Record]:
             raise InputError(f"{path}:{number}: {id_key!r} must be a non-empty string, got {doc_id!r}")
         if not isinstance(text, str):
             raise InputError(f"{path}:{number}: 'text' of {doc_id!r} must be a string, got {type(text).__name__}")
+        if clean:
+            text = clean_text(text)
+        if not text.strip():
+            raise InputError(f"{path}:{number}: the text of {doc_id!r} is empty (nothing to encode or to find)")
         if doc_id in seen:
             raise InputError(f"{path}:{number}: duplicate id {doc_id!r}")
         seen.add(doc_id)

@@ -59,20 +59,6 @@ def test_a_damaged_manifest_is_a_typed_error_naming_the_file(tmp_path, fake_enco
         Index.open(tmp_path / "idx")
 
 
-def test_cli_bad_batch_size_and_lone_surrogates_are_one_line_errors(tiny_m3_path, tmp_path, capsys):
-    from m3search.cli import main
-
-    corpus = tmp_path / "c.jsonl"
-    corpus.write_text('{"id": "a", "text": "fine"}\n', encoding="utf-8")
-    assert main(["encode", str(corpus), "-o", str(tmp_path / "o.npz"), "--model", str(tiny_m3_path),
-                 "--batch-size", "0"]) == 2
-    assert "batch size must be >= 1, got 0" in capsys.readouterr().err
-    corpus.write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": "bad \\ud800 text"}\n', encoding="utf-8")
-    assert main(["encode", str(corpus), "-o", str(tmp_path / "missing" / "dir" / "o.npz"),
-                 "--model", str(tiny_m3_path)]) == 2
-    assert "texts[1] holds a lone surrogate" in capsys.readouterr().err
-
-
 # Damage found by deleting or truncating each shard file in turn: these fail (the others are
 # rebuilt from the write-ahead log). Each is a typed error naming the index, at open or at the read.
 DAMAGE = [

@@ -1,0 +1,123 @@
+"""Every bad input through the CLI: exit code 2, one line on stderr that names the bad value, no
+traceback, and nothing already stored lost (the index built first still holds its documents)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from m3search.cli import main
+from m3search.index import Index
+from m3search.index.lock import IndexLock
+
+GOOD = [{"id": "d1", "text": "Der Mount Everest ist hoch.", "lang": "de"},
+        {"id": "d2", "text": "珠穆朗玛峰是世界最高峰。", "lang": "zh"}]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, tiny_m3_path):
+    root = tmp_path_factory.mktemp("cli-errors")
+    corpus = root / "good.jsonl"
+    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in GOOD), encoding="utf-8")
+    assert main(["index", str(corpus), "--index", str(root / "idx"), "--model", str(tiny_m3_path), "-q"]) == 0
+    assert main(["index", str(corpus), "--index", str(root / "dense-idx"), "--model", str(tiny_m3_path), "-q",
+                 "--parts", "dense"]) == 0
+    files = {
+        "surrogate.jsonl": b'{"id": "a", "text": "fine"}\n{"id": "b", "text": "bad \\ud800 text"}\n',
+        "latin1.jsonl": b'{"id": "a", "text": "fine"}\n{"id": "b", "text": "Espa\xf1a"}\n',
+        "nan.jsonl": b'{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n{"id": "c", "text": "z", "score": NaN}\n',
+        "empty-text.jsonl": b'{"id": "a", "text": "x"}\n{"id": "blank", "text": "   "}\n',
+        "bad-json.jsonl": b'{"id": "a", "text": "x"}\n{"id": "b", "text": \n',
+        "no-id.jsonl": b'{"text": "x"}\n',
+    }
+    for name, content in files.items():
+        (root / name).write_bytes(content)
+    (root / "orphan" / "shard").mkdir(parents=True)
+    (root / "orphan" / "shard" / "precious.bin").write_bytes(b"keep me")
+    for name, content in (("junk-idx", b"\x89PNG\x00\xff"), ("list-idx", b"[1, 2]")):
+        shutil.copytree(root / "idx", root / name)
+        (root / name / "manifest.json").write_bytes(content)
+    return root
+
+
+# (arguments with {root} and {model} placeholders, text the one-line message must contain)
+CASES = [
+    ("encode {root}/good.jsonl -o {root}/o.npz --model {model} --batch-size 0", "--batch-size must be >= 1, got 0"),
+    ("encode {root}/good.jsonl -o {root}/o.npz --model {model} --max-length 0", "--max-length must be >= 1, got 0"),
+    ("encode {root}/good.jsonl -o {root}/o.csv --model {model}", "o.csv"),
+    ("encode {root}/missing.jsonl -o {root}/o.npz --model {model}", "cannot read {root}/missing.jsonl"),
+    ("encode {root}/good.jsonl -o {root}/o.npz --model {model} --parts dense,foo", "got 'dense,foo'"),
+    ("encode {root}/surrogate.jsonl -o {root}/o.npz --model {model}", "surrogate.jsonl:2: holds a lone surrogate escape (\\ud800)"),
+    ("encode {root}/good.jsonl -o {root}/o.npz --model {root}/no-such-model", "{root}/no-such-model"),
+    ("index {root}/latin1.jsonl --index {root}/idx --model {model}", "latin1.jsonl:2: not UTF-8 text"),
+    ("index {root}/nan.jsonl --index {root}/idx --model {model}", "nan.jsonl:3: NaN is not a JSON value"),
+    ("index {root}/empty-text.jsonl --index {root}/idx --model {model}", "empty-text.jsonl:2: the text of 'blank' is empty"),
+    ("index {root}/bad-json.jsonl --index {root}/idx --model {model}", "bad-json.jsonl:2: not valid JSON"),
+    ("index {root}/no-id.jsonl --index {root}/idx --model {model}", "no-id.jsonl:1: 'id' must be a non-empty string"),
+    ("index {root}/good.jsonl --index {root}/idx --model {model} --parts dense", "holds parts ['dense', 'sparse', 'colbert'], not ['dense']"),
+    ("index {root}/good.jsonl --index {root}/idx --model {model} --colbert-storage uint8", "as float16, not uint8"),
+    ("index {root}/good.jsonl --index {root}/idx --model {model} --batch-size 0", "--batch-size must be >= 1, got 0"),
+    ("index {root}/good.jsonl --index {root}/orphan --model {model}", "{root}/orphan holds a Qdrant shard"),
+    ("index {root}/good.jsonl --index {root}/junk-idx --model {model}", "junk-idx/manifest.json: damaged manifest"),
+    ("search --index {root}/idx q -k 0", "-k must be >= 1, got 0"),
+    ("search --index {root}/idx q --candidates 0", "--candidates must be >= 1, got 0"),
+    ("search --index {root}/idx q --filter lang=", "'lang=' has an empty value"),
+    ("search --index {root}/idx q --filter year>=abc", "got 'abc'"),
+    ("search --index {root}/idx q --filter nonsense", "got 'nonsense'"),
+    ("search --index {root}/idx q --filter x=null", "filter on 'x'"),
+    ("search --index {root}/missing q", "no index at {root}/missing"),
+    ("search --index {root}/good.jsonl q", "{root}/good.jsonl is a file, not an index directory"),
+    ("search --index {root}/junk-idx q", "junk-idx/manifest.json: damaged manifest (not UTF-8 text)"),
+    ("search --index {root}/list-idx q", "list-idx/manifest.json: damaged manifest (a JSON list, not an object)"),
+    ("search --index {root}/dense-idx q --mode all", "needs ['sparse', 'colbert']"),
+    ("search --index {root}/idx q --wait -1", "wait must be >= 0 seconds, got -1"),
+]
+
+
+@pytest.mark.parametrize(("command", "expected"), CASES, ids=[c for c, _ in CASES])
+def test_bad_input_is_one_line_exit_2_naming_the_value(workspace, tiny_m3_path, capsys, command, expected):
+    fill = {"root": str(workspace), "model": str(tiny_m3_path)}
+    code = main(command.format(**fill).split())
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("m3search: error: "), err
+    assert expected.format(**fill) in lines[0]
+    with Index.open(workspace / "idx") as index:  # nothing already stored is lost
+        assert index.count() == 2
+    assert (workspace / "orphan" / "shard" / "precious.bin").read_bytes() == b"keep me"
+
+
+def test_an_index_another_process_holds_is_one_line_naming_the_holder(workspace, capsys):
+    import os
+
+    lock = IndexLock.acquire(workspace / "idx", wait=0)
+    try:
+        assert main(["search", "--index", str(workspace / "idx"), "q", "--wait", "0.2"]) == 2
+    finally:
+        lock.release()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"is in use by process {os.getpid()}" in err and "after waiting 0.2 s" in err
+
+
+def test_a_failed_first_run_leaves_no_index_behind(workspace, tiny_m3_path, tmp_path, capsys, monkeypatch):
+    from m3search.encode import Encoder
+    from m3search.errors import InputError
+
+    def fail(self, *args, **kwargs):
+        raise InputError("the model refused")
+
+    monkeypatch.setattr(Encoder, "encode", fail)
+    target = tmp_path / "fresh" / "idx"
+    assert main(["index", str(workspace / "good.jsonl"), "--index", str(target), "--model", str(tiny_m3_path), "-q"]) == 2
+    assert "the model refused" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_quiet_silences_the_model_loading_bar(workspace, tiny_m3_path, tmp_path, capfd):
+    assert main(["encode", str(workspace / "good.jsonl"), "-o", str(tmp_path / "o.npz"), "--model", str(tiny_m3_path),
+                 "-q"]) == 0
+    err = capfd.readouterr().err
+    assert "Loading" not in err and "%|" not in err

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidDocumentError
 from ..io.jsonl import Record
 from ..progress import progress_bar
-from .index import Index
+from .index import Index, check_metadata
 from .lock import DEFAULT_WAIT
 
 #: Documents encoded and written per step: bounds memory, and each step is durable once added.
@@ -30,11 +31,13 @@ def index_records(
 
     The index is created if missing (under its lock, so concurrent builders make one index); an
     existing one must have been built by the same encoder, and ``parts``/``colbert_storage``, when
-    given, must be what it holds. ``records`` are expected to be validated already
-    (:func:`~m3search.io.read_jsonl` does), so a failure here is the model's or the disk's: if it
-    happens before the first chunk is written to a new index, that index is removed again (only
-    its own files), so a failed first run leaves nothing behind.
+    given, must be what it holds. Every record is checked before the index is touched (ids unique
+    non-empty strings, texts non-empty strings, metadata plain JSON), so bad input writes nothing;
+    a failure after that is the model's or the disk's: if it happens before the first chunk is
+    written to a new index, that index is removed again (only its own files), so a failed first
+    run leaves nothing behind.
     """
+    check_records(records)
     index, created = Index.open_or_create(path, encoder.identity, parts=parts, colbert_storage=colbert_storage,
                                           wait=wait)
     written = 0
@@ -55,3 +58,17 @@ def index_records(
             index.close()
         raise
     return index
+
+
+def check_records(records: Sequence[Record]) -> None:
+    """Raise :class:`~m3search.errors.InvalidDocumentError` for the first record an index cannot take."""
+    seen: set[str] = set()
+    for record in records:
+        if not isinstance(record.id, str) or not record.id:
+            raise InvalidDocumentError(f"document id {record.id!r} is not a non-empty string")
+        if record.id in seen:
+            raise InvalidDocumentError(f"document {record.id!r} appears twice")
+        seen.add(record.id)
+        if not isinstance(record.text, str) or not record.text.strip():
+            raise InvalidDocumentError(f"document {record.id!r}: the text is empty or not a string")
+        check_metadata(record.id, record.metadata)

@@ -403,10 +403,7 @@ class Index:
                 if not np.isfinite(vectors).all():
                     raise InvalidDocumentError(f"document {doc_id!r}: multi-vector holds NaN or infinite values")
         for i, meta in enumerate(metadata or ()):
-            try:
-                json.dumps(dict(meta), allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise InvalidDocumentError(f"document {ids[i]!r}: metadata is not plain JSON ({exc})") from exc
+            check_metadata(ids[i], meta)
         for i, text in enumerate(texts or ()):
             if not isinstance(text, str):
                 raise InvalidDocumentError(f"document {ids[i]!r}: text is {type(text).__name__}, not str")
@@ -426,6 +423,22 @@ class Index:
         if texts is not None:
             payload["text"] = texts[i]
         return PointData(point_id(doc_id), vectors, payload)
+
+
+def check_metadata(doc_id: str, metadata: Any) -> None:
+    """Refuse metadata an index cannot store: not a mapping, or not plain JSON (NaN, sets, objects).
+
+    >>> check_metadata("d1", {"year": float("nan")})
+    Traceback (most recent call last):
+    ...
+    m3search.errors.InvalidDocumentError: document 'd1': metadata is not plain JSON (Out of range float values are not JSON compliant)
+    """
+    if not isinstance(metadata, Mapping):
+        raise InvalidDocumentError(f"document {doc_id!r}: metadata is a {type(metadata).__name__}, not a mapping")
+    try:
+        json.dumps(dict(metadata), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocumentError(f"document {doc_id!r}: metadata is not plain JSON ({exc})") from exc
 
 
 def _query_vector(mode: str, queries: Embeddings, i: int) -> tuple[Any, bool]:

@@ -114,3 +114,18 @@ def test_opening_a_file_or_a_missing_directory_is_a_typed_error(tmp_path):
     with pytest.raises(IndexFormatError, match="no index at"):
         Index.open(tmp_path / "missing")
     assert not (tmp_path / "missing").exists()
+
+
+def test_bad_metadata_late_in_a_large_input_writes_nothing(tmp_path, fake_encoder):
+    from m3search.errors import InvalidDocumentError
+
+    records = [Record(f"d{i}", f"river word{i}", {"n": i}) for i in range(1100)]
+    records[1050] = Record("d1050", "river", {"n": {1, 2}})  # a set is not JSON
+    with pytest.raises(InvalidDocumentError, match="document 'd1050': metadata is not plain JSON"):
+        index_records(fake_encoder, records, tmp_path / "new", show_progress=False)
+    assert not (tmp_path / "new").exists()  # nothing created
+    build_index(tmp_path / "old", fake_encoder, make_corpus(7)).close()
+    with pytest.raises(InvalidDocumentError, match="d1050"):
+        index_records(fake_encoder, records, tmp_path / "old", show_progress=False)
+    with Index.open(tmp_path / "old") as index:  # nothing written, nothing lost
+        assert index.count() == 7

@@ -232,16 +232,40 @@ class Encoder:
             raise ConfigurationError(f"role must be 'query' or 'document', got {role!r}")
         limit = self._check_max_length(max_length) or self.max_length
         token_ids = self.tokenize(texts, role=role, max_length=limit, truncation=truncation)
-        if not texts:
+        return self.encode_tokens(token_ids, parts=wanted, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                                  show_progress=show_progress)
+
+    def encode_tokens(
+        self,
+        token_ids: Sequence[Sequence[int]],
+        *,
+        parts: Iterable[str] | str = ("dense",),
+        batch_size: int = 64,
+        max_batch_tokens: int = 16384,
+        show_progress: bool | None = None,
+    ) -> Embeddings:
+        """Encode texts already tokenised by :meth:`tokenize` (special tokens and prefix included).
+
+        How a server merges several requests into one forward pass: each request is tokenised
+        on its own, then all their token ids are planned into batches together.
+
+        >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+        >>> ids = enc.tokenize(["Everest"], role="query")
+        >>> bool((enc.encode_tokens(ids).dense == enc.encode(["Everest"], role="query").dense).all())
+        True
+        """
+        wanted = self._check_parts(parts)
+        if not token_ids:
             return self._empty(wanted)
         batches = plan_batches([len(t) for t in token_ids], max_batch_size=batch_size, max_batch_tokens=max_batch_tokens)
-        dense = np.zeros((len(texts), self.dim), dtype=np.float32) if "dense" in wanted else None
-        sparse: list[SparseVector] = [postprocess.EMPTY_SPARSE] * len(texts)
-        colbert: list[np.ndarray] = [postprocess.EMPTY_ROWS] * len(texts)
+        n = len(token_ids)
+        dense = np.zeros((n, self.dim), dtype=np.float32) if "dense" in wanted else None
+        sparse: list[SparseVector] = [postprocess.EMPTY_SPARSE] * n
+        colbert: list[np.ndarray] = [postprocess.EMPTY_ROWS] * n
         special = self.tokenizer.special_ids
-        with progress_bar(len(texts), "encode", "text", show_progress) as progress:
+        with progress_bar(n, "encode", "text", show_progress) as progress:
             for batch in batches:
-                tokens = TokenBatch.pad([token_ids[i] for i in batch], self.tokenizer.pad_id)
+                tokens = TokenBatch.pad([list(token_ids[i]) for i in batch], self.tokenizer.pad_id)
                 out = self.backend.forward(tokens, wanted)
                 lengths = tokens.lengths.tolist()
                 if dense is not None and out.hidden is not None:
@@ -249,8 +273,8 @@ class Encoder:
                     dense[batch] = postprocess.l2_normalize(pooled) if self.config.normalize else pooled
                 if out.sparse is not None:
                     for row, i in enumerate(batch):
-                        n = lengths[row]
-                        sparse[i] = postprocess.lexical_weights(tokens.input_ids[row, :n], out.sparse[row, :n], special)
+                        length = lengths[row]
+                        sparse[i] = postprocess.lexical_weights(tokens.input_ids[row, :length], out.sparse[row, :length], special)
                 if out.colbert is not None:
                     for row, i in enumerate(batch):
                         colbert[i] = postprocess.multi_vectors(out.colbert[row], lengths[row], self.config.normalize)

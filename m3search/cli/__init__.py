@@ -6,6 +6,7 @@
     m3search encode CORPUS.jsonl -o OUT       encode texts to .npz or .jsonl
     m3search index CORPUS.jsonl --index DIR   encode a corpus into an index (created or extended)
     m3search search --index DIR "query" ...   search it: --mode, -k, --filter, --explain, --json
+    m3search serve --index DIR                the HTTP API and a search page on 127.0.0.1:8000
     m3search eval --suite xquad-mono          every mode x language on a benchmark suite
     m3search data build-train -o mix.jsonl    the multilingual training mix from shared/data
     m3search mine mix.jsonl -o mined.jsonl    hard negatives from the model's own index
@@ -23,9 +24,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import M3SearchError
-from . import data, demo, encode, eval, index, mine, model, search, train
+from . import data, demo, encode, eval, index, mine, model, search, serve, train
 
-COMMANDS = (model, encode, index, search, eval, data, mine, train, demo)
+COMMANDS = (model, encode, index, search, serve, eval, data, mine, train, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

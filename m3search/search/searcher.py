@@ -54,7 +54,7 @@ class Searcher:
     ) -> None:
         self._encoder = encoder
         self.index = index
-        self.weights = _checked_weights(DEFAULT_WEIGHTS if weights is None else weights)
+        self.weights = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
         self.mode = mode or default_mode(index.parts)
         self._check_mode(self.mode)
         self._encoder_checked = False
@@ -79,6 +79,13 @@ class Searcher:
             self.index.manifest.check_encoder(dict(self._encoder.identity))
             self._encoder_checked = True
         return self._encoder
+
+    def query_parts(self, mode: str | None = None, explain: bool = False) -> tuple[str, ...]:
+        """The parts a query must be encoded with for ``mode`` (and its explanation)."""
+        mode = mode or self.mode
+        self._check_mode(mode)
+        optional: tuple[str, ...] = ("sparse", "colbert") if explain else ("colbert",) if mode == "rrf" else ()
+        return tuple(p for p in self.index.parts if p in MODE_PARTS[mode] or p in optional)
 
     # ------------------------------------------------------------------ public API
     def search(
@@ -109,9 +116,7 @@ class Searcher:
         if k < 1:  # checked before the model loads
             raise ConfigurationError(f"k must be >= 1, got {k}")
         filter = check_filter(filter)
-        optional: tuple[str, ...] = ("sparse", "colbert") if explain else ("colbert",) if mode == "rrf" else ()
-        parts = tuple(p for p in self.index.parts if p in MODE_PARTS[mode] or p in optional)
-        embeddings = self.encoder.encode(list(queries), role="query", parts=parts)
+        embeddings = self.encoder.encode(list(queries), role="query", parts=self.query_parts(mode, explain))
         return self.search_embeddings(embeddings, k, mode=mode, filter=filter, exact=exact,
                                       explain_texts=list(queries) if explain else None)
 
@@ -220,7 +225,7 @@ def to_run(query_ids: Sequence[str], hits: Sequence[Sequence[Hit]]) -> Run:
     return {qid: {h.id: h.score for h in result} for qid, result in zip(query_ids, hits)}
 
 
-def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """The fusion weights, refused unless each is a finite number >= 0 for a known mode."""
     out = {}
     for mode, weight in dict(weights).items():

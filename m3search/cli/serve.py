@@ -1,0 +1,87 @@
+"""``m3search serve``: the HTTP API and search page for a model and, optionally, an index."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from .common import add_model_args, add_wait_arg, positive
+
+API_KEY_ENV = "M3SEARCH_API_KEY"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="serve embeddings, rerank, search and documents over HTTP, with a search page")
+    serve.add_argument("--index", type=Path, default=None, help="index directory to search and write (held while serving)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-texts", type=int, default=256, help="texts per request")
+    serve.add_argument("--max-chars", type=int, default=20_000, help="characters per text")
+    serve.add_argument("--max-tokens", type=int, default=65_536, help="tokens per request")
+    serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="request body size")
+    serve.add_argument("--max-k", type=int, default=1000, help="hits per search")
+    serve.add_argument("--max-queue", type=int, default=64, help="requests waiting for the encoder before 429")
+    serve.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long the encoder waits to fill a batch")
+    serve.add_argument("-q", "--quiet", action="store_true", help="no loading bars, no access log")
+    add_wait_arg(serve)
+    add_model_args(serve)
+    serve.set_defaults(func=run)
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from ..serve import ServeSettings
+
+    for name in ("max_texts", "max_chars", "max_tokens", "max_body_bytes", "max_k", "max_queue", "port"):
+        positive("--" + name.replace("_", "-"), getattr(args, name))
+    if args.batch_wait_ms < 0:
+        raise ConfigurationError(f"--batch-wait-ms must be >= 0, got {args.batch_wait_ms}")
+    return ServeSettings(max_texts=args.max_texts, max_chars=args.max_chars, max_tokens=args.max_tokens,
+                         max_body_bytes=args.max_body_bytes, max_k=args.max_k, max_queue=args.max_queue,
+                         batch_wait_ms=args.batch_wait_ms, api_key=os.environ.get(API_KEY_ENV) or None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..serve import create_app
+    from .common import load_encoder
+
+    settings = settings_from(args)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise ConfigurationError("the server needs the serve extra: pip install 'm3search[serve]'") from exc
+    index = None
+    if args.index is not None:
+        from ..index import Index
+
+        index = Index.open(args.index, wait=args.wait)
+    try:
+        if args.index is not None and args.model == _default_model() and args.heads == "model":
+            from ..encode import Encoder
+
+            if args.quiet:
+                from .common import quiet_loading
+
+                quiet_loading()
+            encoder = Encoder.for_identity(index.manifest.encoder, device=args.device)  # type: ignore[union-attr]
+        else:
+            encoder = load_encoder(args)
+        app = create_app(encoder, index, settings)
+    except BaseException:
+        if index is not None:
+            index.close()
+        raise
+    auth = "bearer token required" if settings.api_key else f"no auth (set {API_KEY_ENV} to require one)"
+    print(f"m3search serving {encoder.identity['name']} on http://{args.host}:{args.port} ({auth})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
+                access_log=not args.quiet)
+    return 0
+
+
+def _default_model() -> str:
+    from ..encode.checkpoints.hub import DEFAULT_MODEL
+
+    return DEFAULT_MODEL

@@ -1,0 +1,75 @@
+"""Request bodies of the HTTP API (pydantic): unknown fields are refused, sizes are bounded.
+
+Responses are plain dicts built in :mod:`.app`; the OpenAPI schema documents the requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+InputType = Literal["query", "document"]
+Part = Literal["dense", "sparse", "colbert"]
+#: Bounds no configuration needs to exceed; the configurable limits (settings.py) are tighter.
+MAX_ITEMS = 100_000
+MAX_WEIGHT = 1e6
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingsRequest(Strict):
+    """OpenAI's ``POST /v1/embeddings``; ``input_type`` is m3search's addition (default ``document``)."""
+
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="a text, texts, one text's token ids, or several texts' token ids (complete model input ids)")
+    model: str | None = Field(default=None, description="accepted and ignored: the server has one model")
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, description="not supported: refused with 400")
+    user: str | None = None
+    input_type: InputType = "document"
+
+
+class EncodeRequest(Strict):
+    """Any of the three outputs of the same texts, from one forward pass."""
+
+    texts: list[str] = Field(max_length=MAX_ITEMS)
+    parts: list[Part] = Field(default=["dense"], min_length=1, max_length=3)
+    input_type: InputType = "document"
+    sparse_tokens: bool = Field(default=False, description="add each sparse entry's decoded token")
+    colbert_format: Literal["float", "base64"] = Field(
+        default="float", description="base64: little-endian float16, row-major, with its shape")
+
+
+class RerankRequest(Strict):
+    """Cohere/Jina rerank, scored by the M3 hybrid score (the reference's ``compute_score``)."""
+
+    query: str
+    documents: list[str] = Field(max_length=MAX_ITEMS)
+    model: str | None = Field(default=None, description="accepted and ignored: the server has one model")
+    top_n: int | None = Field(default=None, ge=1, le=MAX_ITEMS)
+    top_k: int | None = Field(default=None, ge=1, le=MAX_ITEMS, description="alias of top_n")
+    return_documents: bool = True
+    weights: dict[Part, float] | None = Field(default=None, description="default: dense 1, sparse 0.3, colbert 1")
+
+
+class SearchRequest(Strict):
+    query: str
+    mode: Literal["dense", "sparse", "colbert", "dense+sparse", "all", "rrf"] | None = None
+    k: int = Field(default=10, ge=1)
+    weights: dict[Part, float] | None = None
+    filter: dict[str, Any] | None = Field(default=None, description="the filter grammar of m3search.index.filters")
+    explain: bool = False
+    candidates: int = Field(default=100, ge=1, le=10_000)
+
+
+class DocumentIn(Strict):
+    id: str = Field(min_length=1, max_length=1000)
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentsRequest(Strict):
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_ITEMS)

@@ -54,7 +54,10 @@ def _error(status: int, message: str, kind: str = "invalid_request_error", param
 
 
 class BodyLimit:
-    """413 for a body over ``limit`` bytes, declared (Content-Length) or streamed (chunked)."""
+    """413 for a body over ``limit`` bytes, declared (Content-Length) or streamed (chunked).
+
+    The body is read here first (it is bounded by the limit), so that the app never sees part
+    of a request that is refused."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -63,37 +66,30 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
         too_big = _error(413, f"the request body is larger than max_body_bytes={self.limit}", param="body")
+        declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await too_big(scope, receive, send)
             return
+        messages: list[Message] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
                 await too_big(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
 
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
 
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replayed, send)
 
 
 def create_app(

@@ -140,9 +140,9 @@ class Service:
 
     async def search(self, query: str, *, mode: str | None, k: int, weights: dict[str, float] | None,
                      filter: dict[str, Any] | None, explain: bool, candidates: int) -> tuple[str, list[Hit]]:
-        index, searcher = self._need_index()
         if k > self.settings.max_k:
             raise ApiError(413, f"k={k} is more than max_k={self.settings.max_k}", param="k")
+        index, searcher = self._need_index()
         try:
             run = Searcher(self.encoder, index, mode=mode or searcher.mode, candidates=candidates,
                            weights=_weights(weights, ("dense", "sparse", "colbert")) if weights else None)

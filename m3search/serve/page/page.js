@@ -7,32 +7,42 @@ function escapeHtml(text) {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
-// Sentencepiece/wordpiece pieces to the surface text they came from.
-function surface(token) {
-  return token.replace(/^▁/, "").replace(/^##/, "").trim();
+// Which document tokens to mark in the text: whole words (sentencepiece "▁" pieces, or any piece
+// in scripts written without spaces: Chinese, Japanese, Thai, ...), and inner pieces of three or more
+// letters; never a short inner piece like "er", which would light up half the text.
+const NO_SPACES = /[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]/;
+function markable(token) {
+  const word = token.startsWith("▁");
+  const text = token.replace(/^▁/, "").trim();
+  if (!text || token === "</s>" || token === "[SEP]") return null;
+  if (NO_SPACES.test(text)) return { text, word: false };
+  if (word) return text.length > 1 ? { text, word: true } : null;
+  return text.length > 2 ? { text, word: false } : null;
 }
 
 // Wrap the explanation's document tokens in the text: sparse matches and multi-vector alignments.
 function highlight(text, explanation) {
   const marks = new Map();
+  const add = (token, kind, title) => {
+    const piece = markable(token);
+    if (piece && !marks.has(piece.text)) marks.set(piece.text, { kind, title, word: piece.word });
+  };
   if (explanation) {
-    for (const m of explanation.colbert || []) {
-      const t = surface(m.document_token);
-      if (t.length > 1 || /[^\x00-\x7f]/.test(t)) marks.set(t, ["colbert", `${m.query_token} → ${m.document_token} ${m.score.toFixed(2)}`]);
-    }
-    for (const m of explanation.sparse || []) {
-      const t = surface(m.document_token);
-      if (t) marks.set(t, ["sparse", `lexical ${m.document_token} ${m.score.toFixed(3)}`]);
-    }
+    for (const m of explanation.sparse || []) add(m.document_token, "sparse", `lexical ${m.document_token} ${m.score.toFixed(3)}`);
+    for (const m of explanation.colbert || []) add(m.document_token, "colbert", `${m.query_token} → ${m.document_token} ${m.score.toFixed(2)}`);
   }
-  let html = escapeHtml(text);
+  if (!marks.size) return escapeHtml(text);
+  const quote = (p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const pieces = [...marks.keys()].sort((a, b) => b.length - a.length);
-  if (!pieces.length) return html;
-  const pattern = new RegExp(pieces.map((p) => escapeHtml(p).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
-  return html.replace(pattern, (found) => {
-    const [kind, title] = marks.get(found) || marks.get(found.replace(/&amp;/g, "&")) || ["colbert", ""];
-    return `<mark class="${kind}" title="${escapeHtml(title)}">${found}</mark>`;
-  });
+  const pattern = new RegExp(pieces.map((p) => (marks.get(p).word ? "(?<![\\p{L}\\p{N}])" : "") + quote(p)).join("|"), "gu");
+  let html = "", last = 0;
+  for (const found of text.matchAll(pattern)) {
+    const mark = marks.get(found[0]);
+    html += escapeHtml(text.slice(last, found.index)) +
+      `<mark class="${mark.kind}" title="${escapeHtml(mark.title)}">${escapeHtml(found[0])}</mark>`;
+    last = found.index + found[0].length;
+  }
+  return html + escapeHtml(text.slice(last));
 }
 
 function bars(scores) {

@@ -102,8 +102,9 @@ def create_app(
 
     >>> from tests.fakes import FakeEncoder
     >>> app = create_app(FakeEncoder())
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1/"))[:3]
-    ['/v1/documents', '/v1/documents/{doc_id}', '/v1/embeddings']
+    >>> sorted({r.path for r in app.routes if r.path.startswith("/v1/")})
+    ['/v1/documents', '/v1/documents/{doc_id}', '/v1/embeddings', '/v1/encode', '/v1/rerank', '/v1/search']
+    >>> app.state.service.close()
     """
     settings = settings or ServeSettings()
     metrics = Metrics()

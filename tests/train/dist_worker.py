@@ -25,5 +25,8 @@ def run(rank: int, world: int, path: str, out: str, port: int, teacher: bool) ->
         sum_gradients(model.trainable_parameters())
         if rank == 0:
             torch.save({"loss": loss.loss.detach(), "grads": {n: p.grad for n, p in model.named_parameters()}}, out)
+        # Both ranks meet before the group is torn down: a rank that leaves while the other still
+        # has gloo traffic in flight was seen to abort (SIGABRT) under load.
+        dist.barrier()
     finally:
         dist.destroy_process_group()

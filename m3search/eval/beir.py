@@ -69,6 +69,28 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
     directory = Path(directory)
     for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (directory / name).is_file():
-            raise InputError(f"{directory} is not a BEIR directory: {name} is missing")
-    return BeirData(list(read_jsonl(directory / "corpus.jsonl", id_key="_id")), list(read_jsonl(directory / "queries.jsonl", id_key="_id")),
-                    read_qrels(directory / "qrels" / f"{split}.tsv"))
+            splits = sorted(p.stem for p in (directory / "qrels").glob("*.tsv"))
+            hint = f" (qrels for {', '.join(splits)}: choose one with --split)" if splits and name.startswith("qrels") else ""
+            raise InputError(f"{directory} is not a BEIR directory: {name} is missing{hint}")
+    # Benchmark texts are kept byte for byte (numbers must compare with those computed elsewhere).
+    corpus = []
+    for record in read_jsonl(directory / "corpus.jsonl", id_key="_id", clean=False, allow_empty=True):
+        if not record.text.strip():  # BEIR documents may carry only a title
+            title = str(record.metadata.get("title") or "")
+            if not title.strip():
+                raise InputError(f"{directory / 'corpus.jsonl'}: document {record.id!r} has neither text nor title")
+            record = Record(record.id, title, record.metadata)
+        corpus.append(record)
+    queries = list(read_jsonl(directory / "queries.jsonl", id_key="_id", clean=False))
+    qrels_path = directory / "qrels" / f"{split}.tsv"
+    qrels = read_qrels(qrels_path)
+    query_ids, doc_ids = {q.id for q in queries}, {d.id for d in corpus}
+    for qid, judged in qrels.items():
+        if qid not in query_ids:
+            raise InputError(f"{qrels_path}: query {qid!r} is judged but not in queries.jsonl")
+        missing = [d for d in judged if d not in doc_ids]
+        if missing:
+            raise InputError(f"{qrels_path}: query {qid!r} judges document {missing[0]!r}, which is not in corpus.jsonl")
+    if not qrels:
+        raise InputError(f"{qrels_path}: no judgements")
+    return BeirData(corpus, queries, qrels)

@@ -27,7 +27,7 @@ from .baselines.bm25 import BM25, model_tokenizer
 from .beir import read_beir
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
 from .report import SuiteResult
-from .suites import POSITION_BUCKETS, build_suite
+from .suites import POSITION_BUCKETS, Subset, build_suite
 
 #: Metrics per suite (the first is the one tabulated); LAReQA is reported by mAP@20 as its paper does.
 SUITE_METRICS = {
@@ -103,28 +103,84 @@ def run_suite(
     depth: int = 100,
 ) -> SuiteResult:
     """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``."""
-    cache = Path(cache)
-    metrics = tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS))
-    for mode in modes:
-        check_mode(mode, encoder.parts, holder=f"model {encoder.identity['name']!r} (add heads with --heads baseline)")
-    baselines = [] if baseline is None else [baseline] if isinstance(baseline, str) else list(baseline)
-    for name in baselines:
-        if name not in BASELINES:
-            raise ConfigurationError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
-    parts = parts_for([*modes, *(["dense"] if "rrf-dense-bm25" in baselines else [])], encoder.parts)
-    chosen = [s for s in build_suite(suite, data_dir, cache / "suites") if subsets is None or s.name in subsets]
+    _check_rows(encoder, modes, baseline)
+    chosen = [s for s in build_suite(suite, data_dir, Path(cache) / "suites") if subsets is None or s.name in subsets]
     if not chosen:
         raise ConfigurationError(f"no subset of {suite} matches {list(subsets or [])}")
-    result = SuiteResult(suite, encoder.identity["name"], metrics)
+    return run_subsets(suite, chosen, encoder, cache=cache, modes=modes, baseline=baseline,
+                       metrics=tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS)), depth=depth,
+                       group_by="position")
+
+
+def run_beir(
+    directories: Sequence[str | Path],
+    encoder: Any,
+    *,
+    cache: str | Path,
+    split: str = "test",
+    modes: Sequence[str] = ("dense",),
+    baseline: str | Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    depth: int = 100,
+    name: str = "beir",
+) -> SuiteResult:
+    """Evaluate on the user's own BEIR directories, each one subset (named by its folder).
+
+    Where queries carry a ``lang`` field, the results are also grouped by language (the rows of
+    ``result.groups``), so one multilingual directory gives a per-language table.
+    """
+    _check_rows(encoder, modes, baseline)
+    subsets = [Subset(Path(d).name, Path(d)) for d in directories]
+    names = [s.name for s in subsets]
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"two BEIR directories share a name ({names}): subsets are named by folder")
+    return run_subsets(name, subsets, encoder, cache=cache, modes=modes, baseline=baseline,
+                       metrics=tuple(metrics or DEFAULT_METRICS), depth=depth, split=split, group_by="lang")
+
+
+def _check_rows(encoder: Any, modes: Sequence[str], baseline: str | Sequence[str] | None) -> None:
+    for mode in modes:
+        check_mode(mode, encoder.parts, holder=f"model {encoder.identity['name']!r} (add heads with --heads baseline)")
+    for name in _baselines(baseline):
+        if name not in BASELINES:
+            raise ConfigurationError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
+
+
+def _baselines(baseline: str | Sequence[str] | None) -> list[str]:
+    return [] if baseline is None else [baseline] if isinstance(baseline, str) else list(baseline)
+
+
+def run_subsets(
+    name: str,
+    chosen: Sequence[Subset],
+    encoder: Any,
+    *,
+    cache: str | Path,
+    modes: Sequence[str],
+    baseline: str | Sequence[str] | None,
+    metrics: tuple[str, ...],
+    depth: int = 100,
+    split: str = "test",
+    group_by: str | None = None,
+) -> SuiteResult:
+    """The engine of :func:`run_suite` and :func:`run_beir`: every row on every BEIR subset.
+
+    ``group_by`` names a query field whose values group the queries across subsets (the answer
+    ``position`` of ``long-es``, or ``lang``); groups with a single value are not reported.
+    """
+    cache = Path(cache)
+    baselines = _baselines(baseline)
+    parts = parts_for([*modes, *(["dense"] if "rrf-dense-bm25" in baselines else [])], encoder.parts)
+    result = SuiteResult(name, encoder.identity["name"], metrics)
     rows = list(modes) + baselines
-    per_query: dict[str, dict[str, dict[str, float]]] = {}  # row -> metric -> qid -> value, over all subsets
-    positions: dict[str, str] = {}
+    per_query: dict[str, dict[str, dict[str, float]]] = {}  # row -> metric -> subset/qid -> value
+    groups: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="m3search-eval-") as tmp:
         indexes: dict[str, Index] = {}
         corpora: dict[str, Embeddings] = {}
         bm25: dict[tuple[str, str], BM25] = {}
-        for subset in tqdm(chosen, desc=suite, unit="subset"):
-            data = read_beir(subset.path)
+        for subset in tqdm(chosen, desc=name, unit="subset"):
+            data = read_beir(subset.path, split)
             corpus_key = file_hash(subset.path / "corpus.jsonl")
             doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
             if corpus_key not in indexes:
@@ -156,13 +212,16 @@ def run_suite(
                 for metric, values in evaluation.per_query.items():
                     per_query.setdefault(row, {}).setdefault(metric, {}).update(
                         {f"{subset.name}/{qid}": v for qid, v in values.items()})
-            positions.update({f"{subset.name}/{q.id}": q.metadata["position"]
-                              for q in queries if "position" in q.metadata})
+            if group_by:
+                groups.update({f"{subset.name}/{q.id}": str(q.metadata[group_by])
+                               for q in queries if group_by in q.metadata})
         for index in indexes.values():
             index.close()
-    if positions:
+    result.per_query = per_query
+    if len(set(groups.values())) > 1:
         order = {label: i for i, (_, _, label) in enumerate(POSITION_BUCKETS)}
+        result.group_label = "answer position" if group_by == "position" else str(group_by)
         for row, row_values in per_query.items():
-            groups = EvalResult({}, row_values).by_group(positions)
-            result.groups[row] = dict(sorted(groups.items(), key=lambda item: order[item[0]]))
+            by_group = EvalResult({}, row_values).by_group(groups)
+            result.groups[row] = dict(sorted(by_group.items(), key=lambda item: (order.get(item[0], 0), item[0])))
     return result

@@ -76,12 +76,12 @@ def _refuse_constant(name: str) -> Any:
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def read_jsonl(path: str | Path, *, id_key: str = "id", clean: bool = True) -> Iterator[Record]:
+def read_jsonl(path: str | Path, *, id_key: str = "id", clean: bool = True, allow_empty: bool = False) -> Iterator[Record]:
     """Yield the records of a JSONL file, raising :class:`InputError` that names the bad line.
 
     Blank lines are skipped; a duplicate id, or a text that is empty or only whitespace, is an
-    error; an integer id is read as its string. With ``clean`` (the default) texts pass through
-    :func:`~m3search.io.text.clean_text` (invisible marks out, NFC).
+    error (unless ``allow_empty``); an integer id is read as its string. With ``clean`` (the
+    default) texts pass through :func:`~m3search.io.text.clean_text` (invisible marks out, NFC).
     """
     seen: set[str] = set()
     for number, obj in iter_json_lines(path):
@@ -94,7 +94,7 @@ def read_jsonl(path: str | Path, *, id_key: str = "id", clean: bool = True) -> I
             raise InputError(f"{path}:{number}: 'text' of {doc_id!r} must be a string, got {type(text).__name__}")
         if clean:
             text = clean_text(text)
-        if not text.strip():
+        if not allow_empty and not text.strip():
             raise InputError(f"{path}:{number}: the text of {doc_id!r} is empty (nothing to encode or to find)")
         if doc_id in seen:
             raise InputError(f"{path}:{number}: duplicate id {doc_id!r}")

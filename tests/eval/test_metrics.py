@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from m3search.errors import ConfigurationError
@@ -60,9 +61,31 @@ def test_suite_tables_by_language_and_as_a_cross_lingual_matrix():
     from m3search.eval.report import SuiteResult
 
     mono = SuiteResult("s", "m", ("nDCG@10",), {"dense": {"de": {"nDCG@10": 0.5}, "zh": {"nDCG@10": 1.0}}})
-    assert mono.table().splitlines()[1:] == ["mode" + " " * 10 + "    de    zh   avg",
-                                             "dense" + " " * 9 + " 0.500 1.000 0.750"]
+    assert mono.table().splitlines()[1:] == ["mode" + " " * 10 + "     de     zh    avg",
+                                             "dense" + " " * 9 + "  0.500  1.000  0.750"]
     pairs = {f"{x}-{y}": {"nDCG@10": 1.0 if x == y else 0.5} for x in ("de", "zh") for y in ("de", "zh")}
     cross = SuiteResult("c", "m", ("nDCG@10",), {"dense": pairs}).table().splitlines()
     assert cross[2].split() == ["de", "1.000", "0.500", "0.750"]
     assert cross[-1].split() == ["all", "0.750"]
+
+
+def test_tables_mark_rows_significantly_below_the_best_and_json_keeps_the_p_values():
+    from m3search.eval.report import SuiteResult
+
+    rng = np.random.default_rng(0)
+    good = {f"de/q{i}": float(v) for i, v in enumerate(rng.uniform(0.6, 1.0, 40))}
+    noise = rng.normal(0, 0.1, 40)
+    noise -= noise.mean()  # 0.02 below on average, but noisy: not significant
+    close = {k: v - 0.02 + noise[i] for i, (k, v) in enumerate(good.items())}
+    bad = {k: v - 0.4 for k, v in good.items()}  # far below on every query: significant
+    result = SuiteResult("s", "m", ("nDCG@10",), per_query={
+        "all": {"nDCG@10": good}, "dense": {"nDCG@10": close}, "sparse": {"nDCG@10": bad}})
+    result.scores = {row: {"de": {"nDCG@10": float(np.mean(list(v["nDCG@10"].values())))}}
+                     for row, v in result.per_query.items()}
+    lines = result.table().splitlines()
+    assert lines[2].split()[1].endswith("*") and lines[3].split()[1][-1].isdigit() and lines[4].split()[1].endswith("†")
+    assert "paired randomisation p < 0.05" in lines[-1]
+    p = result.to_json()["p_vs_best"]["nDCG@10"]
+    assert p["avg"]["all"] == 1.0 and p["avg"]["dense"] > 0.05 and p["de"]["sparse"] < 0.001
+    again = SuiteResult.from_json(result.to_json())
+    assert again.scores == result.scores and again.table().splitlines()[2].split()[1] == lines[2].split()[1][:-1]

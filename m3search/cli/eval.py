@@ -1,4 +1,4 @@
-"""``m3search eval``: every mode x language on a bundled benchmark suite."""
+"""``m3search eval``: every mode x language on a bundled suite or on the user's own BEIR directories."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from ..eval.suites import SUITES
 from ..io.atomic import atomic_write_text
 from .common import add_model_args, load_encoder, split_list
@@ -15,8 +16,12 @@ from .common import add_model_args, load_encoder, split_list
 def register(sub: argparse._SubParsersAction) -> None:
     from ..eval.runner import BASELINES
 
-    evaluation = sub.add_parser("eval", help="evaluate every mode on a multilingual benchmark suite")
-    evaluation.add_argument("--suite", required=True, choices=SUITES)
+    evaluation = sub.add_parser("eval", help="evaluate every mode on a bundled suite or on BEIR directories")
+    source = evaluation.add_mutually_exclusive_group(required=True)
+    source.add_argument("--suite", choices=SUITES, help="a bundled suite, built from shared/data")
+    source.add_argument("--beir", nargs="+", type=Path, metavar="DIR",
+                        help="your own BEIR directories (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv), each a subset")
+    evaluation.add_argument("--split", default="test", help="qrels split of --beir directories (default: test)")
     evaluation.add_argument("--modes", default=None, help="comma-separated modes (default: all the model supports)")
     evaluation.add_argument("--baseline", default=None,
                             help=f"comma-separated baseline rows to add: {', '.join(BASELINES)}, or all")
@@ -27,22 +32,53 @@ def register(sub: argparse._SubParsersAction) -> None:
                             help="suites and embeddings cache (default: the m3search cache)")
     evaluation.add_argument("-o", "--output", type=Path, default=None,
                             help="JSON results (default: eval-SUITE-MODEL.json)")
+    evaluation.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                            help="write PNG pictures (bars, cross-lingual heatmaps, groups) into DIR")
+    evaluation.add_argument("--html", type=Path, default=None, metavar="FILE",
+                            help="write one HTML page with the tables and pictures")
     add_model_args(evaluation)
     evaluation.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..encode.checkpoints.cache import cache_dir
-    from ..eval.runner import BASELINES, run_suite
-    from ..search.modes import modes_for
+    from ..eval.beir import read_beir
+    from ..eval.metrics import measure_name
+    from ..eval.runner import BASELINES, run_beir, run_suite
+    from ..search.modes import MODES, modes_for
 
     baselines = list(BASELINES) if args.baseline == "all" else split_list(args.baseline)
+    for name in baselines or ():
+        if name not in BASELINES:
+            raise ConfigurationError(f"unknown baseline {name!r}; choose from {list(BASELINES)} or all")
+    for mode in split_list(args.modes) or ():
+        if mode not in MODES:
+            raise ConfigurationError(f"unknown mode {mode!r}; choose from {list(MODES)}")
+    for metric in split_list(args.metrics) or ():
+        measure_name(metric)  # a bad metric fails here, not after an hour of encoding
+    if args.beir:
+        for directory in args.beir:  # malformed files are named before the model loads
+            read_beir(directory, args.split)
     encoder = load_encoder(args)
     modes = split_list(args.modes) or modes_for(encoder.parts)
-    result = run_suite(args.suite, encoder, data_dir=args.data, cache=args.cache or cache_dir(), modes=modes,
-                       baseline=baselines, metrics=split_list(args.metrics), subsets=split_list(args.subsets))
+    cache = args.cache or cache_dir()
+    if args.beir:
+        result = run_beir(args.beir, encoder, cache=cache, split=args.split, modes=modes, baseline=baselines,
+                          metrics=split_list(args.metrics))
+    else:
+        result = run_suite(args.suite, encoder, data_dir=args.data, cache=cache, modes=modes, baseline=baselines,
+                           metrics=split_list(args.metrics), subsets=split_list(args.subsets))
     print(result.table())
-    out = args.output or Path(f"eval-{args.suite}-{Path(str(result.model)).name}.json")
+    out = args.output or Path(f"eval-{result.suite}-{Path(str(result.model)).name}.json")
     atomic_write_text(out, json.dumps(result.to_json(), indent=2))
     print(f"wrote {out}", file=sys.stderr)
+    images = []
+    if args.plot or args.html:
+        from ..eval.plots import write_html, write_plots
+
+        images = write_plots(result, args.plot or out.with_suffix("").with_name(out.stem + "-plots"))
+        for image in images:
+            print(f"wrote {image}", file=sys.stderr)
+        if args.html:
+            print(f"wrote {write_html([result], images, args.html)}", file=sys.stderr)
     return 0

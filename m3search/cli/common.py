@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..encode.checkpoints.config import LONG_STRATEGIES
 from ..encode.checkpoints.hub import DEFAULT_MODEL
 from ..errors import ConfigurationError
 from ..index.lock import DEFAULT_WAIT
@@ -61,6 +62,14 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
                         help="sparse and multi-vector heads: model (the checkpoint's own; multilingual-e5-small ships "
                              "trained ones), baseline (identity multi-vector, uniform term weights), random "
                              "(untrained, seeded), or none (dense only)")
+    long = parser.add_argument_group("long texts")
+    long.add_argument("--long-strategy", choices=LONG_STRATEGIES, default=None,
+                      help="a text longer than the model's window: truncate (default), mcls (CLS-pooled models with "
+                           "long positions) or windows (overlapping windows merged into one embedding)")
+    long.add_argument("--window-size", type=int, default=None, help="tokens per window (default: the model's limit)")
+    long.add_argument("--window-stride", type=int, default=None,
+                      help="tokens between window starts (default: 64 tokens of overlap)")
+    long.add_argument("--mcls-interval", type=int, default=None, help="tokens between inserted CLS (default: 256)")
 
 
 def load_encoder(args: argparse.Namespace) -> Any:
@@ -70,7 +79,8 @@ def load_encoder(args: argparse.Namespace) -> Any:
     if getattr(args, "quiet", False):
         quiet_loading()
 
-    encoder = Encoder.load(args.model, device=args.device)
+    long = {k: getattr(args, k, None) for k in ("long_strategy", "window_size", "window_stride", "mcls_interval")}
+    encoder = Encoder.load(args.model, device=args.device, **{k: v for k, v in long.items() if v is not None})
     if args.heads in ("baseline", "random"):
         encoder.add_heads(init=args.heads, replace=True)
     elif args.heads == "none":

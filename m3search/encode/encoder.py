@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ from ..errors import ConfigurationError, InputError, InputTooLongError, MissingH
 from ..io.atomic import atomic_write_text
 from ..progress import progress_bar
 from ..types import PARTS, Embeddings, Ragged, SparseBatch, SparseVector
-from . import postprocess
+from . import long, postprocess
 from .backends import EncoderBackend, TokenBatch, load_backend
 from .batching import plan_batches
 from .checkpoints import hub
@@ -81,7 +81,8 @@ class Encoder:
         - ``backend``: what runs the network (``"torch"``).
         - ``device``: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available); ``dtype`` a torch dtype.
         - ``overrides`` replace settings of :class:`EncoderConfig` (``pooling``, ``normalize``,
-          ``query_prefix``, ``document_prefix``, ``max_length``, ``name``).
+          ``query_prefix``, ``document_prefix``, ``max_length``, ``name``, and for long inputs
+          ``long_strategy``, ``mcls_interval``, ``window_size``, ``window_stride``).
         """
         path = hub.resolve(name_or_path)
         layout = detect_layout(path)
@@ -141,7 +142,8 @@ class Encoder:
         """Load the encoder an index records (see :attr:`identity`), re-attaching baseline or
         seeded random heads when that is what built the index. ``name`` overrides where the
         model is loaded from (a moved directory, a local copy of a hub model)."""
-        encoder = cls.load(name or identity.get("source") or identity["name"], device=device)
+        encoder = cls.load(name or identity.get("source") or identity["name"], device=device,
+                           **identity.get("long", {}))
         heads = identity.get("heads", "checkpoint")
         if heads == "baseline":
             encoder.add_heads(init="baseline", replace=True)
@@ -192,6 +194,7 @@ class Encoder:
             "weights": self.backend.weights_fingerprint(),
             "heads": self.heads,
             "settings": self.config.fingerprint(),
+            **({"long": self.config.long_settings()} if self.config.long_settings() else {}),
         }
 
     # ------------------------------------------------------------------ encoding
@@ -228,12 +231,63 @@ class Encoder:
         """
         texts = _check_texts(texts)
         wanted = self._check_parts(parts)
+        token_ids, finish = self.plan(texts, role=role, max_length=max_length, truncation=truncation)
+        out = self.encode_tokens(token_ids, parts=wanted, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                                 show_progress=show_progress)
+        return finish(out)
+
+    def plan(
+        self, texts: Sequence[str], *, role: Role = "document", max_length: int | None = None, truncation: bool = True
+    ) -> tuple[list[list[int]], Callable[[Embeddings], Embeddings]]:
+        """The sequences the network must see for ``texts`` under the ``long_strategy``, and the
+        function that turns their embeddings into one per text (see :mod:`m3search.encode.long`).
+
+        With ``truncate`` and ``mcls`` each text is one sequence (``finish`` is the identity);
+        with ``windows`` a long text is several.
+
+        >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu", long_strategy="windows", window_size=8)
+        >>> ids, finish = enc.plan(["one two three four five six seven eight nine ten"])
+        >>> len(ids) > 1, len(finish(enc.encode_tokens(ids, parts="all")))
+        (True, 1)
+        """
         if role not in ("query", "document"):
             raise ConfigurationError(f"role must be 'query' or 'document', got {role!r}")
         limit = self._check_max_length(max_length) or self.max_length
-        token_ids = self.tokenize(texts, role=role, max_length=limit, truncation=truncation)
-        return self.encode_tokens(token_ids, parts=wanted, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
-                                  show_progress=show_progress)
+        strategy = self.config.long_strategy
+        if strategy == "truncate":
+            return self.tokenize(texts, role=role, max_length=limit, truncation=truncation), _same
+        full = self.tokenize(texts, role=role, max_length=None, truncation=False) if texts else []
+        if strategy == "mcls":
+            ids = [long.insert_cls(t, self.config.mcls_interval, None) for t in full]
+            if not truncation:
+                for i, seq in enumerate(ids):
+                    if len(seq) > limit:
+                        raise InputTooLongError(f"text {i} has {len(seq)} tokens with its inserted CLS tokens, "
+                                                f"more than max_length={limit}")
+            return [long.insert_cls(t, self.config.mcls_interval, limit) for t in full], _same
+        size = min(self.config.window_size or limit, self.model_max_length)
+        prefix = self._prefix_ids(role)
+        # the prefix is repeated in every window when the text's tokens start with it (they do,
+        # unless the tokenizer merged its last token with the text's first)
+        lengths = [len(prefix) if list(t[1 : 1 + len(prefix)]) == prefix else 0 for t in full]
+        plan = long.plan_windows(full, lengths, size, self.config.window_stride)
+        return plan.sequences, lambda out: plan.merge(out, self.config.normalize)
+
+    def row_tokens(self, text: str, *, role: Role = "document") -> list[int]:
+        """The token ids behind the multi-vector rows of ``text`` (CLS and inserted CLS dropped):
+        what explanations align query tokens with."""
+        strategy = self.config.long_strategy
+        if strategy == "windows":
+            return self.tokenize([text], role=role, max_length=None, truncation=False)[0][1:]
+        if strategy == "mcls":
+            ids = self.plan([text], role=role)[0][0]
+            return [t for t in ids[1:] if t != ids[0]]
+        return self.tokenize([text], role=role)[0][1:]
+
+    def _prefix_ids(self, role: Role) -> list[int]:
+        """The tokens the role's prefix adds after CLS, repeated at the start of every window."""
+        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
+        return self.tokenizer.encode([prefix], max_length=None)[0][1:-1] if prefix else []
 
     def encode_tokens(
         self,
@@ -263,13 +317,20 @@ class Encoder:
         sparse: list[SparseVector] = [postprocess.EMPTY_SPARSE] * n
         colbert: list[np.ndarray] = [postprocess.EMPTY_ROWS] * n
         special = self.tokenizer.special_ids
+        mcls = self.config.long_strategy == "mcls"
         with progress_bar(n, "encode", "text", show_progress) as progress:
             for batch in batches:
                 tokens = TokenBatch.pad([list(token_ids[i]) for i in batch], self.tokenizer.pad_id)
                 out = self.backend.forward(tokens, wanted)
                 lengths = tokens.lengths.tolist()
+                # MCLS: every CLS of a sequence (the first and the inserted ones) is pooled, and the
+                # inserted ones are no multi-vector rows
+                cls_positions = (tokens.input_ids == tokens.input_ids[:, :1]) & (tokens.attention_mask == 1) if mcls else None
                 if dense is not None and out.hidden is not None:
-                    pooled = postprocess.pool(out.hidden, tokens.attention_mask, self.config.pooling)
+                    if cls_positions is not None:
+                        pooled = postprocess.pool(out.hidden, cls_positions.astype(np.int64), "mean")
+                    else:
+                        pooled = postprocess.pool(out.hidden, tokens.attention_mask, self.config.pooling)
                     dense[batch] = postprocess.l2_normalize(pooled) if self.config.normalize else pooled
                 if out.sparse is not None:
                     for row, i in enumerate(batch):
@@ -277,7 +338,14 @@ class Encoder:
                         sparse[i] = postprocess.lexical_weights(tokens.input_ids[row, :length], out.sparse[row, :length], special)
                 if out.colbert is not None:
                     for row, i in enumerate(batch):
-                        colbert[i] = postprocess.multi_vectors(out.colbert[row], lengths[row], self.config.normalize)
+                        rows = out.colbert[row]
+                        if cls_positions is not None:
+                            keep = ~cls_positions[row, : lengths[row]]
+                            keep[0] = True  # the first CLS is dropped by multi_vectors itself
+                            rows, length = rows[: lengths[row]][keep], int(keep.sum())
+                        else:
+                            length = lengths[row]
+                        colbert[i] = postprocess.multi_vectors(rows, length, self.config.normalize)
                 progress.update(len(batch))
         return Embeddings(
             dense=dense,
@@ -352,6 +420,10 @@ class Encoder:
             sparse=SparseBatch.from_vectors([]) if "sparse" in wanted else None,
             colbert=Ragged.from_arrays([], dim=self.colbert_dim) if "colbert" in wanted else None,
         )
+
+
+def _same(out: Embeddings) -> Embeddings:
+    return out
 
 
 def _portable_source(name_or_path: str | os.PathLike[str], resolved: Path) -> str:

@@ -28,11 +28,19 @@ def explain(encoder: Any, queries: Embeddings, i: int, query_text: str, doc: Doc
             sparse.append(TokenMatch(token, token, float(products[j])))
     colbert: list[TokenMatch] = []
     if queries.colbert is not None and doc.colbert is not None and doc.text is not None:
-        q_tokens = encoder.tokenize([query_text], role="query")[0][1:]
-        d_tokens = encoder.tokenize([doc.text], role="document")[0][1:]
+        q_tokens = _row_tokens(encoder, query_text, "query")
+        d_tokens = _row_tokens(encoder, doc.text, "document")  # with windows: the whole text, across windows
         sims = queries.colbert[i] @ doc.colbert.T
         for qi, dj in enumerate(sims.argmax(axis=1)):
             if qi < len(q_tokens) and dj < len(d_tokens):
                 colbert.append(TokenMatch(encoder.decode_token(q_tokens[qi]), encoder.decode_token(d_tokens[dj]),
                                           float(sims[qi, dj])))
     return Explanation(tuple(sparse), tuple(colbert))
+
+
+def _row_tokens(encoder: Any, text: str, role: str) -> list[int]:
+    """The token behind each multi-vector row of ``text`` (CLS dropped)."""
+    row_tokens = getattr(encoder, "row_tokens", None)
+    if row_tokens is not None:
+        return list(row_tokens(text, role=role))
+    return list(encoder.tokenize([text], role=role)[0][1:])

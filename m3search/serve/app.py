@@ -180,13 +180,12 @@ def create_app(
         items: Any = body.input
         if isinstance(items, str) or (items and all(isinstance(x, str) for x in items)):
             texts = [items] if isinstance(items, str) else [str(x) for x in items]
-            ids = await service.tokenize(texts, body.input_type, "input")
+            result, tokens = await service.encode(texts, body.input_type, ["dense"], "input")
         else:
             rows = [items] if items and isinstance(items[0], int) else items
             ids = service.check_token_ids([[int(t) for t in r] for r in rows])
-        result = await service.encode_ids(ids, ["dense"])
+            result, tokens = await service.encode_ids(ids, ["dense"]), sum(len(t) for t in ids)
         dense = result.need_dense()
-        tokens = sum(len(t) for t in ids)
         data = [{"object": "embedding", "index": i, "embedding": _float_vector(dense[i], body.encoding_format)}
                 for i in range(len(dense))]
         return {"object": "list", "data": data, "model": service.model_name,

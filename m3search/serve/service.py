@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,14 +68,21 @@ class Service:
             if not text.strip():
                 raise ApiError(400, f"{what}[{i}] is empty", param=what)
 
-    async def tokenize(self, texts: Sequence[str], role: str, what: str = "texts") -> list[list[int]]:
+    async def plan(self, texts: Sequence[str], role: str,
+                   what: str = "texts") -> tuple[list[list[int]], Callable[[Embeddings], Embeddings]]:
+        """The sequences to encode (several per long text with ``long_strategy="windows"``) and
+        how to merge their embeddings back into one per text."""
         self.check_texts(texts, what)
+        plan = getattr(self.encoder, "plan", None)
         try:
-            ids = await asyncio.to_thread(self.encoder.tokenize, list(texts), role=role)
+            if plan is not None:
+                ids, finish = await asyncio.to_thread(plan, list(texts), role=role)
+            else:
+                ids, finish = await asyncio.to_thread(self.encoder.tokenize, list(texts), role=role), _same
         except M3SearchError as exc:
             raise ApiError(400, str(exc), param=what) from exc
         self._check_tokens(ids)
-        return ids
+        return ids, finish
 
     def check_token_ids(self, ids: list[list[int]]) -> list[list[int]]:
         """Token-id input (OpenAI's arrays): complete model input ids, each in the vocabulary."""
@@ -113,8 +120,8 @@ class Service:
             raise ApiError(400, str(exc)) from exc
 
     async def encode(self, texts: Sequence[str], role: str, parts: Sequence[str], what: str = "texts") -> tuple[Embeddings, int]:
-        ids = await self.tokenize(texts, role, what)
-        return await self.encode_ids(ids, parts), sum(len(t) for t in ids)
+        ids, finish = await self.plan(texts, role, what)
+        return finish(await self.encode_ids(ids, parts)), sum(len(t) for t in ids)
 
     # ------------------------------------------------------------------ rerank
     async def rerank(self, query: str, documents: list[str], weights: dict[str, float] | None) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
@@ -217,6 +224,10 @@ class Service:
                 return index.count()
 
         return await asyncio.to_thread(count)
+
+
+def _same(out: Embeddings) -> Embeddings:
+    return out
 
 
 def _weights(weights: dict[str, float] | None, parts: Sequence[str]) -> dict[str, float]:

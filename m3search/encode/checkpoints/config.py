@@ -26,6 +26,12 @@ SPARSE_FILE = "sparse_linear.pt"
 FORMAT_VERSION = 1
 
 Pooling = Literal["cls", "mean"]
+LongStrategy = Literal["truncate", "mcls", "windows"]
+LONG_STRATEGIES = ("truncate", "mcls", "windows")
+#: Settings added after indexes existed: left out of the fingerprint at their defaults, so that
+#: an index built before them still matches an encoder that does not use them.
+LONG_DEFAULTS: dict[str, Any] = {"long_strategy": "truncate", "mcls_interval": 256, "window_size": None,
+                                 "window_stride": None}
 Layout = Literal["m3search", "bge-m3", "hf"]
 
 
@@ -34,6 +40,10 @@ class EncoderConfig:
     """How a checkpoint turns text into embeddings.
 
     ``max_length`` is the default truncation length (``None``: the model's position limit).
+    ``long_strategy`` says what happens to a longer text (see :mod:`m3search.encode.long`):
+    ``truncate`` it, ``mcls`` (a CLS token every ``mcls_interval`` tokens, dense = the mean of
+    their states; CLS-pooled models with long positions), or ``windows`` of ``window_size``
+    tokens (default: ``max_length``) every ``window_stride`` tokens, merged into one embedding.
     """
 
     name: str = "encoder"
@@ -42,6 +52,10 @@ class EncoderConfig:
     query_prefix: str = ""
     document_prefix: str = ""
     max_length: int | None = None
+    long_strategy: LongStrategy = "truncate"
+    mcls_interval: int = 256
+    window_size: int | None = None
+    window_stride: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +63,21 @@ class EncoderConfig:
             raise ConfigurationError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}")
         if self.max_length is not None and self.max_length < 2:
             raise ConfigurationError(f"max_length must be at least 2 (room for the special tokens), got {self.max_length}")
+        if self.long_strategy not in LONG_STRATEGIES:
+            raise ConfigurationError(f"long_strategy must be one of {LONG_STRATEGIES}, got {self.long_strategy!r}")
+        if self.mcls_interval < 2:
+            raise ConfigurationError(f"mcls_interval must be at least 2 tokens, got {self.mcls_interval}")
+        if self.long_strategy == "mcls" and self.pooling != "cls":
+            raise ConfigurationError("long_strategy 'mcls' averages CLS states: it needs a CLS-pooled model, "
+                                     f"not pooling {self.pooling!r} (use 'windows')")
+        if self.window_size is not None and self.window_size < 8:
+            raise ConfigurationError(f"window_size must be at least 8 tokens, got {self.window_size}")
+        if self.window_stride is not None and self.window_stride < 1:
+            raise ConfigurationError(f"window_stride must be at least 1 token, got {self.window_stride}")
+
+    def long_settings(self) -> dict[str, Any]:
+        """The long-input settings that differ from their defaults (what an index must record)."""
+        return {k: getattr(self, k) for k, default in LONG_DEFAULTS.items() if getattr(self, k) != default}
 
     def with_overrides(self, **overrides: Any) -> EncoderConfig:
         """A copy with the given non-``None`` settings replaced."""
@@ -75,7 +104,9 @@ class EncoderConfig:
 
     def fingerprint(self) -> str:
         """A short stable hash of the settings that change outputs (not the name)."""
-        payload = json.dumps({k: v for k, v in asdict(self).items() if k not in ("extra", "name")}, sort_keys=True)
+        settings = {k: v for k, v in asdict(self).items()
+                    if k not in ("extra", "name") and not (k in LONG_DEFAULTS and v == LONG_DEFAULTS[k])}
+        payload = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

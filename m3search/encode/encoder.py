@@ -256,7 +256,7 @@ class Encoder:
         strategy = self.config.long_strategy
         if strategy == "truncate":
             return self.tokenize(texts, role=role, max_length=limit, truncation=truncation), _same
-        full = self.tokenize(texts, role=role, max_length=None, truncation=False) if texts else []
+        full = self._full_tokens(texts, role)
         if strategy == "mcls":
             ids = [long.insert_cls(t, self.config.mcls_interval, None) for t in full]
             if not truncation:
@@ -278,11 +278,17 @@ class Encoder:
         what explanations align query tokens with."""
         strategy = self.config.long_strategy
         if strategy == "windows":
-            return self.tokenize([text], role=role, max_length=None, truncation=False)[0][1:]
+            return self._full_tokens([text], role)[0][1:]
         if strategy == "mcls":
             ids = self.plan([text], role=role)[0][0]
             return [t for t in ids[1:] if t != ids[0]]
         return self.tokenize([text], role=role)[0][1:]
+
+    def _full_tokens(self, texts: Sequence[str], role: Role) -> list[list[int]]:
+        """Token ids of each whole text with the role's prefix, never truncated."""
+        texts = _check_texts(texts)
+        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
+        return self.tokenizer.encode([prefix + t for t in texts], max_length=None) if texts else []
 
     def _prefix_ids(self, role: Role) -> list[int]:
         """The tokens the role's prefix adds after CLS, repeated at the start of every window."""

@@ -13,7 +13,7 @@ from m3search.encode import Encoder
 from m3search.encode.long import insert_cls, plan_windows
 from m3search.errors import ConfigurationError, InputTooLongError
 
-WORDS = "der Berg ist hoch und der Fluss ist lang , die Stadt liegt am Meer".split()
+WORDS = ["der", "Berg", "ist", "hoch", "und", "der", "Fluss", "ist", "lang", ",", "die", "Stadt", "liegt", "am", "Meer"]
 
 
 def long_text(n_words: int, seed: int = 0) -> str:

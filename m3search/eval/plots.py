@@ -81,7 +81,7 @@ def write_plots(result: SuiteResult, directory: str | Path, metric: str | None =
         ax.set_ylabel(metric)
         ax.set_ylim(0, 1)
         ax.set_title(f"{result.suite} · {result.model}")
-        ax.legend(fontsize=8, ncol=min(len(rows), 4), loc="lower right")
+        ax.legend(fontsize=8, ncol=min(len(rows), 6), loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
         ax.grid(axis="y", alpha=0.3)
         written.append(_save(fig, plt, directory / f"{stem}-bars.png"))
     if result.groups:

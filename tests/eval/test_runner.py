@@ -20,7 +20,9 @@ def test_eval_prints_a_mode_by_language_table_and_caches_encodings(tiny_m3_path,
     assert main(argv) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[1].split() == ["mode", "de", "avg"]
-    assert [line.split()[0] for line in table[2:]] == ["dense", "all", "bm25", "bm25-tokens", "rrf-dense-bm25"]
+    assert [line.split()[0] for line in table[2:-1]] == ["dense", "all", "bm25", "bm25-tokens", "rrf-dense-bm25"]
+    assert table[-1] == "(* best row; † below it, paired randomisation p < 0.05)"
+    assert sum(line.split()[1].endswith("*") for line in table[2:-1]) == 1
     result = json.loads(out.read_text())
     assert set(result["scores"]["bm25"]["de"]) == {"nDCG@10", "Recall@100", "MRR@10"}
     assert result["averages"]["bm25"]["nDCG@10"] > 0.5  # lexical matching works on same-language QA

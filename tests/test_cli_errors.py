@@ -3,7 +3,6 @@ traceback, and nothing already stored lost (the index built first still holds it
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from m3search.cli import main
 from m3search.index import Index
 from m3search.index.lock import IndexLock
+from m3search.io.jsonl import write_jsonl
 
 GOOD = [{"id": "d1", "text": "Der Mount Everest ist hoch.", "lang": "de"},
         {"id": "d2", "text": "珠穆朗玛峰是世界最高峰。", "lang": "zh"}]
@@ -20,7 +20,7 @@ GOOD = [{"id": "d1", "text": "Der Mount Everest ist hoch.", "lang": "de"},
 def workspace(tmp_path_factory, tiny_m3_path):
     root = tmp_path_factory.mktemp("cli-errors")
     corpus = root / "good.jsonl"
-    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in GOOD), encoding="utf-8")
+    write_jsonl(corpus, GOOD)
     assert main(["index", str(corpus), "--index", str(root / "idx"), "--model", str(tiny_m3_path), "-q"]) == 0
     assert main(["index", str(corpus), "--index", str(root / "dense-idx"), "--model", str(tiny_m3_path), "-q",
                  "--parts", "dense"]) == 0

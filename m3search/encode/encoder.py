@@ -258,13 +258,14 @@ class Encoder:
             return self.tokenize(texts, role=role, max_length=limit, truncation=truncation), _same
         full = self._full_tokens(texts, role)
         if strategy == "mcls":
-            ids = [long.insert_cls(t, self.config.mcls_interval, None) for t in full]
+            interval = self.config.mcls_interval
             if not truncation:
-                for i, seq in enumerate(ids):
-                    if len(seq) > limit:
-                        raise InputTooLongError(f"text {i} has {len(seq)} tokens with its inserted CLS tokens, "
+                for i, t in enumerate(full):
+                    length = len(t) + max(len(t) - 3, 0) // interval  # a CLS before body token interval, 2*interval, ...
+                    if length > limit:
+                        raise InputTooLongError(f"text {i} has {length} tokens with its inserted CLS tokens, "
                                                 f"more than max_length={limit}")
-            return [long.insert_cls(t, self.config.mcls_interval, limit) for t in full], _same
+            return [long.insert_cls(t, interval, limit) for t in full], _same
         size = min(self.config.window_size or limit, self.model_max_length)
         prefix = self._prefix_ids(role)
         # the prefix is repeated in every window when the text's tokens start with it (they do,
@@ -284,15 +285,19 @@ class Encoder:
             return [t for t in ids[1:] if t != ids[0]]
         return self.tokenize([text], role=role)[0][1:]
 
+    def _prefixed(self, texts: Sequence[str], role: Role) -> list[str]:
+        """The texts as the model reads them: with the role's prefix (``"query: "`` for e5)."""
+        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
+        return [prefix + t for t in texts]
+
     def _full_tokens(self, texts: Sequence[str], role: Role) -> list[list[int]]:
         """Token ids of each whole text with the role's prefix, never truncated."""
         texts = _check_texts(texts)
-        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
-        return self.tokenizer.encode([prefix + t for t in texts], max_length=None) if texts else []
+        return self.tokenizer.encode(self._prefixed(texts, role), max_length=None) if texts else []
 
     def _prefix_ids(self, role: Role) -> list[int]:
         """The tokens the role's prefix adds after CLS, repeated at the start of every window."""
-        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
+        (prefix,) = self._prefixed([""], role)
         return self.tokenizer.encode([prefix], max_length=None)[0][1:-1] if prefix else []
 
     def encode_tokens(
@@ -375,9 +380,7 @@ class Encoder:
         if not texts:
             return []
         limit = max_length or self.max_length
-        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
-        prefixed = [prefix + t for t in texts] if prefix else list(texts)
-        encoded = self.tokenizer.encode(prefixed, max_length=limit if truncation else None)
+        encoded = self.tokenizer.encode(self._prefixed(texts, role), max_length=limit if truncation else None)
         if not truncation:
             for i, ids in enumerate(encoded):
                 if len(ids) > limit:

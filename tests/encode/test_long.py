@@ -132,6 +132,7 @@ def test_windows_repeat_the_role_prefix_in_every_window():
 def test_settings_are_part_of_the_identity_and_a_long_document_is_one_hit(tiny_m3, tmp_path, capsys):
     from m3search.cli import main
     from m3search.index import Index
+    from m3search.io.jsonl import write_jsonl
 
     plain = tiny_m3.identity
     windowed = Encoder.load(tiny_m3.source, device="cpu", long_strategy="windows", window_size=32)
@@ -140,7 +141,7 @@ def test_settings_are_part_of_the_identity_and_a_long_document_is_one_hit(tiny_m
     assert "long" not in plain  # an index built before long inputs existed still matches
     corpus = tmp_path / "c.jsonl"
     docs = [{"id": "long", "text": long_text(700) + " Everest Kilimandscharo"}, {"id": "short", "text": "Der Nil"}]
-    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    write_jsonl(corpus, docs)
     assert main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--model", str(tiny_m3.source), "-q",
                  "--long-strategy", "windows", "--window-size", "32"]) == 0
     with Index.open(tmp_path / "idx") as index:

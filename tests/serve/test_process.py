@@ -4,7 +4,6 @@ fuzzed by schemathesis (no 5xx, every error JSON)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from m3search.cli import main
+from m3search.io.jsonl import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -38,7 +38,7 @@ def _free_port() -> int:
 def server(tmp_path_factory, tiny_m3_path):
     root = tmp_path_factory.mktemp("serve")
     corpus = root / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in CORPUS), encoding="utf-8")
+    write_jsonl(corpus, CORPUS)
     assert main(["index", str(corpus), "--index", str(root / "idx"), "--model", str(tiny_m3_path), "-q"]) == 0
     port = _free_port()
     proc = subprocess.Popen(

@@ -168,11 +168,7 @@ class EdgeBackend:
         (self.path / MANIFEST_FILE).unlink(missing_ok=True)
         shutil.rmtree(self.path / SHARD_DIR, ignore_errors=True)
         self._release()
-        (self.path / LOCK_FILE).unlink(missing_ok=True)
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass
+        self._remove_lock_and_directory()
 
     def check_schema(self, manifest: Manifest) -> None:
         """Raise :class:`IndexFormatError` unless the shard's stored vectors are the ones the
@@ -252,11 +248,15 @@ class EdgeBackend:
         finally:
             self._release()
             if self._made_dir and not self.exists():
-                (self.path / LOCK_FILE).unlink(missing_ok=True)
-                try:
-                    self.path.rmdir()
-                except OSError:
-                    pass
+                self._remove_lock_and_directory()
+
+    def _remove_lock_and_directory(self) -> None:
+        """The lock file, and the directory when nothing else is left in it."""
+        (self.path / LOCK_FILE).unlink(missing_ok=True)
+        try:
+            self.path.rmdir()
+        except OSError:  # not empty: someone else's files stay
+            pass
 
     def _close_shard(self) -> None:
         if self._shard is not None:

@@ -74,11 +74,14 @@ class Encoder:
         backend: str = "torch",
         device: str | None = None,
         dtype: Any = None,
+        quantize_heads: bool = False,
         **overrides: Any,
     ) -> Encoder:
         """Load a short name, a local directory or a hub id (see :mod:`m3search.encode.checkpoints`).
 
-        - ``backend``: what runs the network (``"torch"``).
+        - ``backend``: what runs the network: ``"torch"``, ``"onnx"`` (ONNX Runtime, the graph
+          exported once and cached) or ``"onnx-int8"`` (int8 weights; the two head projections
+          stay float32 unless ``quantize_heads``). See :mod:`m3search.encode.backends.onnx`.
         - ``device``: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available); ``dtype`` a torch dtype.
         - ``overrides`` replace settings of :class:`EncoderConfig` (``pooling``, ``normalize``,
           ``query_prefix``, ``document_prefix``, ``max_length``, ``name``, and for long inputs
@@ -91,7 +94,7 @@ class Encoder:
             overrides["name"] = str(name_or_path)
         config = config.with_overrides(**overrides)
         tokenizer = TextTokenizer.load(path)
-        network = load_backend(backend, path, device=device, dtype=dtype)
+        network = load_backend(backend, path, device=device, dtype=dtype, quantize_heads=quantize_heads)
         return cls(network, tokenizer, config, layout=layout, source=_portable_source(name_or_path, path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -138,11 +141,15 @@ class Encoder:
         return self
 
     @classmethod
-    def for_identity(cls, identity: dict[str, Any], *, name: str | None = None, device: str | None = None) -> Encoder:
+    def for_identity(cls, identity: dict[str, Any], *, name: str | None = None, device: str | None = None,
+                     backend: str | None = None) -> Encoder:
         """Load the encoder an index records (see :attr:`identity`), re-attaching baseline or
         seeded random heads when that is what built the index. ``name`` overrides where the
-        model is loaded from (a moved directory, a local copy of a hub model)."""
-        encoder = cls.load(name or identity.get("source") or identity["name"], device=device,
+        model is loaded from (a moved directory, a local copy of a hub model), ``backend`` the
+        backend that built the index (``"torch"`` unless recorded)."""
+        kind = backend or identity.get("backend", "torch")
+        encoder = cls.load(name or identity.get("source") or identity["name"], device=device, backend=kind,
+                           quantize_heads=kind == "onnx-int8" and identity.get("weights", "").endswith("-heads"),
                            **identity.get("long", {}))
         heads = identity.get("heads", "checkpoint")
         if heads == "baseline":
@@ -195,6 +202,7 @@ class Encoder:
             "heads": self.heads,
             "settings": self.config.fingerprint(),
             **({"long": self.config.long_settings()} if self.config.long_settings() else {}),
+            **({"backend": self.backend.kind} if self.backend.kind != "torch" else {}),
         }
 
     # ------------------------------------------------------------------ encoding

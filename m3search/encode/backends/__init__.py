@@ -9,15 +9,22 @@ from ...errors import ConfigurationError
 from .base import EncoderBackend, ForwardOutput, TokenBatch
 
 #: The backends ``Encoder.load(..., backend=...)`` knows.
-BACKENDS = ("torch",)
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
 
 __all__ = ["BACKENDS", "EncoderBackend", "ForwardOutput", "TokenBatch", "load_backend"]
 
 
-def load_backend(kind: str, path: Path, *, device: str | None = None, dtype: Any = None) -> EncoderBackend:
-    """The backend ``kind`` for the checkpoint in ``path``."""
+def load_backend(kind: str, path: Path, *, device: str | None = None, dtype: Any = None,
+                 quantize_heads: bool = False) -> EncoderBackend:
+    """The backend ``kind`` for the checkpoint in ``path`` (``quantize_heads``: ``onnx-int8`` only)."""
     if kind == "torch":
         from .torch import TorchBackend
 
         return TorchBackend.load(path, device=device, dtype=dtype)
+    if kind in BACKENDS[1:]:
+        if dtype is not None:
+            raise ConfigurationError(f"dtype is a torch setting; the {kind} backend runs float32 (or int8) graphs")
+        from . import onnx
+
+        return onnx.load(path, kind, device=device, quantize_heads=quantize_heads)
     raise ConfigurationError(f"unknown backend {kind!r}; choose from {list(BACKENDS)}")

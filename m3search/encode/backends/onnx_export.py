@@ -1,0 +1,172 @@
+"""Export a checkpoint to one ONNX graph with both heads, and quantise it to int8 (needs torch).
+
+The graph takes ``input_ids`` and ``attention_mask`` (dynamic batch and sequence axes) and
+returns ``hidden`` (last hidden states), and when the checkpoint has the heads ``sparse``
+(``relu(sparse_linear(hidden))`` per token) and ``colbert`` (un-normalised rows), exactly the
+raw outputs of :meth:`.torch.M3Network.forward`. torch's dynamo exporter is used: the
+TorchScript one bakes transformers' mask arithmetic in as constants and gives wrong outputs for
+padded batches of other shapes. Every export is checked against torch on a padded batch of a
+shape other than the one traced; a difference above 1e-3 is refused.
+
+int8 is ``onnxruntime.quantization.quantize_dynamic`` (int8 weights, activations quantised on
+the fly) over the float32 graph; the two head projections (the MatMuls reading ``hidden``) are
+excluded unless ``quantize_heads``: they are tiny, and the lexical weights are the most
+sensitive output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...errors import CheckpointError
+from .onnx import GRAPH_FILE, META_FILE, graph_dir
+from .torch import M3Network, TorchBackend
+
+log = logging.getLogger(__name__)
+#: Largest difference from torch accepted when an export is checked.
+EXPORT_TOLERANCE = 1e-3
+#: Graphs above this size keep their weights in an external data file (protobuf's 2 GB limit).
+_EXTERNAL_DATA_BYTES = 1_500_000_000
+
+
+class _Outputs(torch.nn.Module):
+    """The network with a fixed tuple of outputs, as an exporter wants."""
+
+    def __init__(self, network: M3Network, parts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.network = network
+        self.parts = parts
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.network(input_ids, attention_mask, parts=self.parts)
+        return tuple(out[name] for name in self.names)
+
+    @property
+    def names(self) -> list[str]:
+        return [{"dense": "hidden", "sparse": "sparse", "colbert": "colbert"}[p] for p in self.parts]
+
+
+def export_cached(checkpoint: Path, target: Path, kind: str, *, quantize_heads: bool = False) -> Path:
+    """Write the graph of ``checkpoint`` for ``kind`` into ``target`` (atomically: a concurrent
+    export of the same checkpoint ends with one complete directory)."""
+    if kind == "onnx-int8":
+        source = graph_dir(checkpoint, "onnx")
+        if not (source / META_FILE).is_file():
+            export_cached(checkpoint, source, "onnx")
+        return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=quantize_heads))
+    backend = TorchBackend.load(checkpoint, device="cpu")
+    return _publish(target, lambda tmp: export(backend, tmp))
+
+
+def export(backend: TorchBackend, directory: Path) -> Path:
+    """Export ``backend``'s network (float32, CPU) into ``directory``; return it."""
+    log.info("exporting %s to ONNX (once; cached)", directory)
+    network = backend.network.float().cpu().eval()
+    parts = ("dense",) + tuple(p for p in ("sparse", "colbert") if p in backend.heads)
+    module = _Outputs(network, parts)
+    ids, mask = _example(network, batch=2, length=16, seed=0)
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    size = sum(p.numel() * p.element_size() for p in network.parameters())
+    directory.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            module, (ids, mask), str(directory / GRAPH_FILE), dynamo=True, verbose=False,
+            input_names=["input_ids", "attention_mask"], output_names=module.names,
+            dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+            external_data=size > _EXTERNAL_DATA_BYTES,
+        )
+    meta = {
+        "kind": "onnx",
+        "heads": [p for p in parts if p != "dense"],
+        "hidden_size": backend.hidden_size,
+        "colbert_dim": backend.colbert_dim,
+        "architecture": backend.architecture(),
+        "weights": backend.weights_fingerprint(),
+        "torch": torch.__version__,
+    }
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2))
+    _check(module, directory)
+    return directory
+
+
+def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> Path:
+    """Dynamic int8 quantisation of the float32 graph in ``source`` into ``directory``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    meta = json.loads((source / META_FILE).read_text())
+    graph = onnx.load(str(source / GRAPH_FILE), load_external_data=False).graph
+    heads = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and "hidden" in n.input]
+    directory.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic logs advice about static pre-processing on the root logger
+    try:
+        quantize_dynamic(
+            source / GRAPH_FILE, directory / GRAPH_FILE, weight_type=QuantType.QInt8,
+            nodes_to_exclude=[] if quantize_heads else heads,
+            use_external_data_format=any(source.glob("*.data")),
+        )
+    finally:
+        root.setLevel(level)
+    suffix = "+int8" + ("-heads" if quantize_heads else "")
+    meta.update(kind="onnx-int8", weights=meta["weights"] + suffix, quantized_heads=quantize_heads)
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def _example(network: M3Network, *, batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ids with CLS/SEP ends; the second row padded to half the length."""
+    cfg = network.backbone_config
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, int(cfg.vocab_size), (batch, length), generator=generator)
+    mask = torch.ones_like(ids)
+    pad = int(getattr(cfg, "pad_token_id", 0) or 0)
+    ids[:, 0] = int(getattr(cfg, "bos_token_id", None) or 0)
+    if batch > 1:
+        ids[1, length // 2:] = pad
+        mask[1, length // 2:] = 0
+    return ids, mask
+
+
+def _check(module: _Outputs, directory: Path) -> None:
+    """Run the graph on another padded shape and compare with torch."""
+    import onnxruntime as ort
+
+    ids, mask = _example(module.network, batch=3, length=23, seed=1)
+    session = ort.InferenceSession(str(directory / GRAPH_FILE), providers=["CPUExecutionProvider"])
+    got = session.run(module.names, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        want = module(ids, mask)
+    for name, a, b in zip(module.names, got, want):
+        keep = mask.numpy().astype(bool)  # padded positions are never read by the pipeline
+        diff = float(np.abs(np.asarray(a)[keep] - b.numpy()[keep]).max())
+        if not diff <= EXPORT_TOLERANCE:
+            raise CheckpointError(f"the ONNX export of {directory} differs from torch by {diff:.2e} on {name!r}")
+
+
+def _publish(target: Path, build: Any) -> Path:
+    """``build(tmp)`` into a temporary sibling of ``target``, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process published first: keep theirs
+            if not (target / META_FILE).is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -12,6 +12,10 @@ from ..index.lock import DEFAULT_WAIT
 from ..types import PARTS
 
 PARTS_HELP = "comma-separated parts: dense, sparse, colbert, or all (default: dense)"
+#: What --backend accepts (the same as ``m3search.encode.backends.BACKENDS``, without importing it).
+BACKEND_CHOICES = ("torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+BACKEND_HELP = ("what runs the network: torch (default), onnx (ONNX Runtime, float32), onnx-int8 (int8 weights), "
+                "openvino or openvino-bf16; the ONNX graph is exported once per model and cached")
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -58,6 +62,7 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"short name, local directory or hub id (default: {DEFAULT_MODEL})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="torch", help=BACKEND_HELP)
     parser.add_argument("--heads", choices=("model", "baseline", "random", "none"), default=default_heads,
                         help="sparse and multi-vector heads: model (the checkpoint's own; multilingual-e5-small ships "
                              "trained ones), baseline (identity multi-vector, uniform term weights), random "
@@ -80,7 +85,8 @@ def load_encoder(args: argparse.Namespace) -> Any:
         quiet_loading()
 
     long = {k: getattr(args, k, None) for k in ("long_strategy", "window_size", "window_stride", "mcls_interval")}
-    encoder = Encoder.load(args.model, device=args.device, **{k: v for k, v in long.items() if v is not None})
+    encoder = Encoder.load(args.model, device=args.device, backend=getattr(args, "backend", "torch"),
+                           **{k: v for k, v in long.items() if v is not None})
     if args.heads in ("baseline", "random"):
         encoder.add_heads(init=args.heads, replace=True)
     elif args.heads == "none":

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search.modes import MODES
-from .common import add_wait_arg, positive
+from .common import BACKEND_CHOICES, add_wait_arg, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--model", default=None,
                         help="where to load the encoder from (default: where the index says it came from)")
     search.add_argument("--device", default=None)
+    search.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
+                        help="what encodes the queries (default: the backend that built the index)")
     add_wait_arg(search)
     search.set_defaults(func=run)
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     def load() -> Any:
         from ..encode import Encoder
 
-        return Encoder.for_identity(index.manifest.encoder, name=args.model, device=args.device)
+        return Encoder.for_identity(index.manifest.encoder, name=args.model, device=args.device, backend=args.backend)
 
     with index:
         searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates)

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                 from .common import quiet_loading
 
                 quiet_loading()
-            encoder = Encoder.for_identity(index.manifest.encoder, device=args.device)  # type: ignore[union-attr]
+            encoder = Encoder.for_identity(index.manifest.encoder, device=args.device,  # type: ignore[union-attr]
+                                           backend=args.backend if args.backend != "torch" else None)
         else:
             encoder = load_encoder(args)
         app = create_app(encoder, index, settings)

@@ -16,10 +16,12 @@ sensitive output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -77,7 +79,8 @@ def export(backend: TorchBackend, directory: Path) -> Path:
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     size = sum(p.numel() * p.element_size() for p in network.parameters())
     directory.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    # the exporter prints its steps on stdout, where `m3search search --json` writes its answer
+    with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
         torch.onnx.export(
             module, (ids, mask), str(directory / GRAPH_FILE), dynamo=True, verbose=False,
             input_names=["input_ids", "attention_mask"], output_names=module.names,

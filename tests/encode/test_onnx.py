@@ -1,0 +1,181 @@
+"""The exported-graph backends (ONNX Runtime float32 and int8, OpenVINO) against torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from m3search.encode import Encoder
+from m3search.encode.backends import onnx as onnx_backend
+from m3search.errors import ConfigurationError
+
+pytest.importorskip("onnxruntime")
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = ["Mount Everest is the highest mountain", "Der Nil fließt nach Norden", "珠穆朗玛峰", "word " * 300]
+
+
+@pytest.fixture(scope="session")
+def graph_cache(tmp_path_factory):
+    """Exported graphs go to a private cache for the whole session (exporting takes seconds)."""
+    cache = tmp_path_factory.mktemp("m3search-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(onnx_backend, "cache_dir", lambda: cache)
+        yield cache
+
+
+@pytest.fixture(scope="session")
+def torch_outputs(tiny_m3):
+    return tiny_m3.encode(TEXTS, parts="all")
+
+
+def assert_close(a, b, tol):
+    assert np.abs(a.dense - b.dense).max() <= tol
+    for x, y in zip(a.colbert, b.colbert):
+        assert x.shape == y.shape
+        assert np.abs(x - y).max() <= tol
+    for x, y in zip(a.sparse, b.sparse):
+        assert x.ids.tolist() == y.ids.tolist()
+        assert np.abs(x.weights - y.weights).max() <= tol
+
+
+@pytest.mark.parametrize("kind", ["onnx", "openvino"])
+def test_float32_graph_equals_torch_on_every_output(kind, graph_cache, tiny_m3_path, torch_outputs):
+    if kind == "openvino":
+        pytest.importorskip("openvino")
+    encoder = Encoder.load(tiny_m3_path, backend=kind)
+    assert encoder.backend.kind == kind
+    assert_close(encoder.encode(TEXTS, parts="all"), torch_outputs, 1e-4)
+
+
+def test_long_strategies_run_through_the_graph(graph_cache, tiny_m3_path):
+    kwargs = {"long_strategy": "windows", "window_size": 32, "window_stride": 16}
+    want = Encoder.load(tiny_m3_path, device="cpu", **kwargs).encode(TEXTS, parts="all")
+    got = Encoder.load(tiny_m3_path, backend="onnx", **kwargs).encode(TEXTS, parts="all")
+    assert_close(got, want, 1e-4)
+
+
+def test_identity_is_the_torch_models_and_records_the_backend(graph_cache, tiny_m3_path, tiny_m3):
+    encoder = Encoder.load(tiny_m3_path, backend="onnx")
+    assert {k: v for k, v in encoder.identity.items() if k != "backend"} == tiny_m3.identity
+    assert encoder.identity["backend"] == "onnx"
+    again = Encoder.for_identity(encoder.identity)  # an index built with ONNX is searched with ONNX
+    assert again.backend.kind == "onnx"
+    assert Encoder.for_identity(encoder.identity, backend="torch").backend.kind == "torch"
+
+
+def test_int8_is_close_has_its_own_identity_and_keeps_heads_float32(graph_cache, tiny_m3_path, torch_outputs):
+    import onnx
+
+    int8 = Encoder.load(tiny_m3_path, backend="onnx-int8")
+    out = int8.encode(TEXTS, parts="all")
+    cosines = (out.dense * torch_outputs.dense).sum(axis=1)
+    assert cosines.min() > 0.99
+    assert int8.identity["weights"].endswith("+int8")
+    graph = onnx.load(str(onnx_backend.graph_dir(tiny_m3_path, "onnx-int8") / "model.onnx")).graph
+    head_ops = sorted(n.op_type for n in graph.node if "hidden" in n.input)
+    assert head_ops == ["MatMul", "MatMul"]  # the sparse and multi-vector projections, float32
+    assert any(n.op_type == "MatMulInteger" for n in graph.node)
+
+    all_int8 = Encoder.load(tiny_m3_path, backend="onnx-int8", quantize_heads=True)
+    graph = onnx.load(str(onnx_backend.graph_dir(tiny_m3_path, "onnx-int8", quantize_heads=True) / "model.onnx")).graph
+    assert "MatMul" not in {n.op_type for n in graph.node if "hidden" in n.input}
+    assert all_int8.identity["weights"].endswith("+int8-heads")
+    assert Encoder.for_identity(all_int8.identity).identity == all_int8.identity
+
+
+def test_the_graph_is_exported_once_and_again_when_a_head_changes(graph_cache, tiny_m3_copy, monkeypatch):
+    from m3search.encode.backends import onnx_export
+
+    first = Encoder.load(tiny_m3_copy, backend="onnx")
+    monkeypatch.setattr(onnx_export, "export", lambda *a, **k: pytest.fail("exported twice"))
+    Encoder.load(tiny_m3_copy, backend="onnx")
+    monkeypatch.undo()
+
+    head = tiny_m3_copy / "sparse_linear.pt"
+    import torch
+
+    state = torch.load(head, weights_only=True)
+    state["bias"] = state["bias"] + 1.0
+    torch.save(state, head)
+    changed = Encoder.load(tiny_m3_copy, backend="onnx")
+    assert changed.identity["weights"] != first.identity["weights"]
+    a, b = first.encode(TEXTS[:1], parts="sparse"), changed.encode(TEXTS[:1], parts="sparse")
+    assert a.sparse[0].to_dict() != b.sparse[0].to_dict()
+
+
+def test_heads_can_be_dropped_not_attached(graph_cache, tiny_m3_path):
+    encoder = Encoder.load(tiny_m3_path, backend="onnx").without_heads()
+    assert encoder.parts == ("dense",)
+    with pytest.raises(ConfigurationError, match="cannot attach heads"):
+        encoder.add_heads(init="baseline")
+    with pytest.raises(ConfigurationError, match="dtype"):
+        Encoder.load(tiny_m3_path, backend="onnx", dtype="float16")
+    with pytest.raises(ConfigurationError, match="unknown backend 'tensorrt'"):
+        Encoder.load(tiny_m3_path, backend="tensorrt")
+
+
+def test_a_missing_onnxruntime_gives_the_install_hint(graph_cache, tiny_m3_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'm3search\[onnx\]'"):
+        Encoder.load(tiny_m3_path, backend="onnx")
+
+
+def test_an_exported_graph_encodes_without_torch(graph_cache, tiny_m3_path, torch_outputs, tmp_path):
+    Encoder.load(tiny_m3_path, backend="onnx")  # export here, where torch is
+    np.save(tmp_path / "want.npy", torch_outputs.dense)
+    script = textwrap.dedent(f"""
+        import sys, importlib.abc
+        class NoTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        from m3search.encode import Encoder
+        enc = Encoder.load({str(tiny_m3_path)!r}, backend="onnx")
+        out = enc.encode({TEXTS!r}, parts="all")
+        assert np.abs(out.dense - np.load({str(tmp_path / "want.npy")!r})).max() <= 1e-4
+        print("torch" in sys.modules, len(out.sparse), out.colbert.dim)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "M3SEARCH_CACHE": str(graph_cache)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", str(len(TEXTS)), "32"]
+
+
+@pytest.mark.slow
+def test_offline_model_float32_graph_equals_torch(graph_cache):
+    texts = ["query: Wie hoch ist der Mount Everest?", "В 1953 году Эверест впервые покорили.", "珠穆朗玛峰海拔8848米。"]
+    want = Encoder.load("multilingual-e5-small", device="cpu").encode(texts, parts="all")
+    got = Encoder.load("multilingual-e5-small", backend="onnx").encode(texts, parts="all")
+    assert_close(got, want, 1e-4)
+
+
+def test_cli_index_and_search_with_the_onnx_backend(graph_cache, tiny_m3_path, tmp_path, capsys):
+    import json
+
+    from m3search.cli import main
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(TEXTS)), encoding="utf-8")
+    answers = {}
+    for backend in ("torch", "onnx"):
+        index_dir = tmp_path / backend
+        assert main(["index", str(corpus), "--index", str(index_dir), "--model", str(tiny_m3_path),
+                     "--backend", backend, "-q"]) == 0
+        capsys.readouterr()
+        assert main(["search", "--index", str(index_dir), "highest mountain", "--json", "-k", "3"]) == 0
+        (result,) = json.loads(capsys.readouterr().out)  # the export's messages stay off stdout
+        answers[backend] = [(h["id"], round(h["score"], 4)) for h in result["hits"]]
+    assert answers["onnx"] == answers["torch"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["encode", str(corpus), "-o", str(tmp_path / "x.npz"), "--backend", "tensorrt"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err

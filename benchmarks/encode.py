@@ -1,126 +1,217 @@
-"""Encoding throughput: m3search against FlagEmbedding's M3Embedder, side by side in one run.
+"""Encoding speed: every m3search backend against FlagEmbedding, sentence-transformers and a bare
+torch loop, side by side in one run.
 
-Same checkpoint (the offline multilingual-e5-small with M3 heads attached: random, seed 0,
-until trained heads ship), same texts (XQuAD paragraphs in several languages), CPU, all three
-outputs (dense, sparse, multi-vector). Reports documents/s and tokens/s and the ratio, prints
-a table and writes JSON beside it. The two systems are timed alternately, ``--repeats`` times,
-and the median is kept: the machines are shared, so compare ratios, not absolute times.
+Same checkpoint (the offline multilingual-e5-small with its shipped sparse and multi-vector
+heads), same texts (XQuAD paragraphs in 12 languages, and XQuAD questions as a short-query
+set), same thread count. Each system runs in its own process (so that its peak RSS is its own):
+it loads, warms up on a few texts, then encodes each set ``--repeats`` times; the median is
+kept. Reports tokens/s, docs/s, peak RSS and the ratio to m3search's torch backend, prints a
+table and writes JSON. The machines are shared and noisy: compare ratios within one run.
 
-FlagEmbedding needs transformers<5, so run it from the reference environment::
+    .venv/bin/python benchmarks/encode.py --threads 2
 
-    .venv-ref/bin/pip install -e .            # m3search into the reference env
-    .venv-ref/bin/python benchmarks/encode.py --threads 2
+FlagEmbedding needs transformers<5 and runs from the reference environment ``.venv-ref`` (built
+by ``.ci/run``); it is skipped, and says so, when that environment is missing. A system that
+cannot run here (a package missing) is reported with the reason instead of a number.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ["en", "de", "es", "ru", "zh", "ar", "hi", "th", "el", "tr", "vi", "ro"]
+#: (name, what it produces, how it runs)
+SYSTEMS = [
+    ("m3search torch", "all 3", "m3search:torch"),
+    ("m3search onnx", "all 3", "m3search:onnx"),
+    ("m3search onnx-int8", "all 3", "m3search:onnx-int8"),
+    ("m3search openvino", "all 3", "m3search:openvino"),
+    ("m3search openvino-bf16", "all 3", "m3search:openvino-bf16"),
+    ("bare torch loop", "dense", "bare"),
+    ("sentence-transformers torch", "dense", "st:torch"),
+    ("sentence-transformers onnx", "dense", "st:onnx"),
+    ("FlagEmbedding (batch 64)", "all 3", "flag:64"),
+    ("FlagEmbedding (batch 256)", "all 3", "flag:256"),
+]
 
 
-def xquad_paragraphs(data_dir: Path, langs: list[str], per_language: int) -> list[str]:
-    texts = []
+def xquad(data_dir: Path, langs: list[str], paragraphs: int, questions: int) -> dict[str, list[str]]:
+    """The first ``paragraphs`` paragraphs and ``questions`` questions of each language."""
+    out: dict[str, list[str]] = {"paragraphs": [], "queries": []}
     for lang in langs:
         squad = json.loads((data_dir / "raw" / "xquad" / f"xquad.{lang}.json").read_text())
-        paragraphs = [p["context"] for a in squad["data"] for p in a["paragraphs"]]
-        texts.extend(paragraphs[:per_language])
-    return texts
+        contexts = [p for a in squad["data"] for p in a["paragraphs"]]
+        out["paragraphs"].extend(p["context"] for p in contexts[:paragraphs])
+        out["queries"].extend([q["question"] for p in contexts for q in p["qas"]][:questions])
+    return out
 
 
-def build_checkpoint(target: Path) -> object:
-    """e5-small with seeded random M3 heads, saved in the BGE-M3 layout both systems read."""
-    from m3search.encode import Encoder
-
-    encoder = Encoder.load("multilingual-e5-small", device="cpu").add_heads(seed=0)
-    encoder.save(target)
-    (target / "m3search.json").unlink()  # leave the plain BGE-M3 layout; prefixes are added by hand below
-    return encoder
-
-
-def time_m3search(encoder, texts: list[str], batch_size: int) -> float:
-    start = time.perf_counter()
-    encoder.encode(texts, parts="all", batch_size=batch_size, show_progress=False)
-    return time.perf_counter() - start
-
-
-def time_flagembedding(model, texts: list[str], batch_size: int) -> float:
-    start = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, max_length=512, return_dense=True, return_sparse=True, return_colbert_vecs=True)
-    return time.perf_counter() - start
+# ---------------------------------------------------------------------------- workers
+def run_worker(how: str, checkpoint: str, texts: dict[str, list[str]], repeats: int, batch_size: int) -> dict[str, Any]:
+    """Load the system, warm it up, time each text set; one process per system."""
+    kind, _, option = how.partition(":")
+    encode = _loader(kind, option, checkpoint, batch_size)
+    encode(texts["paragraphs"][:8], "document")
+    seconds = {}
+    for name, role in (("paragraphs", "document"), ("queries", "query")):
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            encode(texts[name], role)
+            samples.append(time.perf_counter() - start)
+        seconds[name] = statistics.median(samples)
+    return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def _peak_rss_mb() -> float:
+    """This process's own high-water mark (``ru_maxrss`` would include the parent's at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _prefixed(texts: list[str], role: str) -> list[str]:
+    return [("query: " if role == "query" else "passage: ") + t for t in texts]
+
+
+def _loader(kind: str, option: str, checkpoint: str, batch_size: int) -> Any:
+    if kind == "m3search":
+        from m3search.encode import Encoder
+
+        encoder = Encoder.load("multilingual-e5-small", backend=option, **({"device": "cpu"} if option == "torch" else {}))
+        return lambda texts, role: encoder.encode(texts, role=role, parts="all", batch_size=batch_size, show_progress=False)
+    if kind == "bare":
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        model = AutoModel.from_pretrained(checkpoint, add_pooling_layer=False).eval()
+
+        def bare(texts: list[str], role: str) -> None:
+            ordered = sorted(_prefixed(texts, role), key=len)
+            with torch.inference_mode():
+                for i in range(0, len(ordered), 32):
+                    batch = tokenizer(ordered[i : i + 32], padding=True, truncation=True, max_length=512, return_tensors="pt")
+                    hidden = model(**batch).last_hidden_state
+                    mask = batch["attention_mask"].unsqueeze(-1)
+                    torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+
+        return bare
+    if kind == "st":
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(checkpoint, device="cpu", backend=option)
+        return lambda texts, role: model.encode(_prefixed(texts, role), batch_size=32, normalize_embeddings=True)
+    if kind == "flag":
+        from FlagEmbedding import BGEM3FlagModel
+
+        flag = BGEM3FlagModel(checkpoint, use_fp16=False, devices="cpu", pooling_method="mean", normalize_embeddings=True)
+        return lambda texts, role: flag.encode(_prefixed(texts, role), batch_size=int(option), max_length=512,
+                                               return_dense=True, return_sparse=True, return_colbert_vecs=True)
+    raise ValueError(how)
+
+
+# ---------------------------------------------------------------------------- driver
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--per-language", type=int, default=20, help="XQuAD paragraphs per language")
+    parser.add_argument("--paragraphs", type=int, default=20, help="XQuAD paragraphs per language")
+    parser.add_argument("--questions", type=int, default=40, help="XQuAD questions per language")
     parser.add_argument("--langs", default=",".join(LANGS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64, help="m3search batch size")
-    parser.add_argument("--flag-batch-sizes", default="256,64",
-                        help="FlagEmbedding batch sizes to time (256 is its default; 64 equals m3search's)")
+    parser.add_argument("--systems", default=None, help="comma-separated subset of the system names")
+    parser.add_argument("--reference-python", type=Path, default=ROOT / ".venv-ref" / "bin" / "python")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "encode.json")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--texts-file", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
 
-    from FlagEmbedding import BGEM3FlagModel
+    if args.worker:  # one system, in its own process
+        import torch
 
-    texts = xquad_paragraphs(args.data, args.langs.split(","), args.per_language)
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(tmp) / "e5-small-m3"
-        ours = build_checkpoint(checkpoint)
-        reference = BGEM3FlagModel(str(checkpoint), use_fp16=False, devices="cpu", pooling_method="mean",
-                                   normalize_embeddings=True)
-        prefixed = ["passage: " + t for t in texts]
-        tokens = sum(len(ids) for ids in ours.tokenize(texts))
+        torch.set_num_threads(args.threads)
+        texts = json.loads(args.texts_file.read_text())
+        print(json.dumps(run_worker(args.worker, args.checkpoint, texts, args.repeats, args.batch_size)))
+        return
 
-        # parity on this real checkpoint, before timing
-        a = ours.encode(texts[:32], parts="all", show_progress=False)
-        b = reference.encode(prefixed[:32], max_length=512, return_dense=True, return_sparse=True, return_colbert_vecs=True)
-        dense_diff = float(np.abs(a.dense - b["dense_vecs"]).max())
-        colbert_diff = max(float(np.abs(x - y).max()) for x, y in zip(a.colbert, b["colbert_vecs"]))
+    from m3search.encode import Encoder
+    from m3search.encode.checkpoints import hub
 
-        flag_sizes = [int(b) for b in args.flag_batch_sizes.split(",")]
-        time_m3search(ours, texts[:16], args.batch_size)  # warm-up both
-        time_flagembedding(reference, prefixed[:16], flag_sizes[0])
-        times: dict[str, list[float]] = {f"m3search (batch {args.batch_size})": []}
-        times.update({f"FlagEmbedding (batch {b})": [] for b in flag_sizes})
-        for _ in range(args.repeats):
-            times[f"m3search (batch {args.batch_size})"].append(time_m3search(ours, texts, args.batch_size))
-            for b in flag_sizes:
-                times[f"FlagEmbedding (batch {b})"].append(time_flagembedding(reference, prefixed, b))
-
+    texts = xquad(args.data, args.langs.split(","), args.paragraphs, args.questions)
+    checkpoint = str(hub.resolve("multilingual-e5-small"))  # HF weights + the shipped head files
+    encoder = Encoder.load("multilingual-e5-small", device="cpu")
+    tokens = {name: sum(len(t) for t in encoder.tokenize(texts[name], role=role))
+              for name, role in (("paragraphs", "document"), ("queries", "query"))}
+    for backend in ("onnx", "onnx-int8"):  # export once, outside the timings
+        Encoder.load("multilingual-e5-small", backend=backend)
+    wanted = set(args.systems.split(",")) if args.systems else None
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
+           "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
     rows = []
-    for system, samples in times.items():
-        median = statistics.median(samples)
-        rows.append({"system": system, "seconds": median, "docs_per_s": len(texts) / median, "tokens_per_s": tokens / median})
+    with tempfile.TemporaryDirectory() as tmp:
+        texts_file = Path(tmp) / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        for name, produces, how in SYSTEMS:
+            if wanted and name not in wanted:
+                continue
+            python = str(args.reference_python) if how.startswith("flag") else sys.executable
+            row: dict[str, Any] = {"system": name, "outputs": produces}
+            if how.startswith("flag") and not Path(python).exists():
+                row["error"] = f"{python} missing (built by .ci/run)"
+            else:
+                cmd = [python, __file__, "--worker", how, "--texts-file", str(texts_file), "--checkpoint", checkpoint,
+                       "--threads", str(args.threads), "--repeats", str(args.repeats), "--batch-size", str(args.batch_size)]
+                done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+                if done.returncode == 0:
+                    row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                else:
+                    row["error"] = (done.stderr.strip().splitlines() or ["failed"])[-1][:200]
+            rows.append(row)
+            print(f"  {name}: {row.get('seconds', row.get('error'))}", file=sys.stderr)
+
+    base = next((r for r in rows if r["system"] == "m3search torch" and "seconds" in r), None)
     for row in rows:
-        row["m3search_speedup"] = rows[0]["docs_per_s"] / row["docs_per_s"]
+        if "seconds" not in row:
+            continue
+        for name in ("paragraphs", "queries"):
+            row[f"{name}_tokens_per_s"] = tokens[name] / row["seconds"][name]
+            row[f"{name}_docs_per_s"] = len(texts[name]) / row["seconds"][name]
+            if base:
+                row[f"{name}_vs_torch"] = base["seconds"][name] / row["seconds"][name]
     result = {
-        "benchmark": "encode", "model": "multilingual-e5-small + random M3 heads (seed 0)", "parts": "dense+sparse+colbert",
-        "documents": len(texts), "tokens": tokens, "languages": args.langs.split(","), "threads": args.threads,
-        "repeats": args.repeats, "rows": rows,
-        "parity_max_abs_diff": {"dense": dense_diff, "colbert": colbert_diff},
-        "torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
+        "benchmark": "encode", "model": "multilingual-e5-small + shipped M3 heads", "threads": args.threads,
+        "repeats": args.repeats, "paragraphs": len(texts["paragraphs"]), "paragraph_tokens": tokens["paragraphs"],
+        "queries": len(texts["queries"]), "query_tokens": tokens["queries"], "languages": args.langs.split(","),
+        "m3search_batch_size": args.batch_size, "rows": rows,
+        "machine": platform.machine(), "processor": platform.processor(), "python": platform.python_version(),
     }
-    print(f"\n{len(texts)} XQuAD paragraphs in {len(args.langs.split(','))} languages, {tokens} tokens, "
-          f"{args.threads} threads, all three outputs, median of {args.repeats}")
-    print(f"{'system':<28}{'seconds':>9}{'docs/s':>9}{'tokens/s':>10}{'m3search speed-up':>19}")
+    print(f"\n{len(texts['paragraphs'])} XQuAD paragraphs ({tokens['paragraphs']} tokens) and {len(texts['queries'])} "
+          f"questions ({tokens['queries']} tokens) in {len(args.langs.split(','))} languages, {args.threads} threads, "
+          f"median of {args.repeats}")
+    print(f"{'system':<30}{'outputs':>8}{'para tok/s':>12}{'x torch':>9}{'query tok/s':>13}{'x torch':>9}{'peak RSS':>10}")
     for row in rows:
-        print(f"{row['system']:<28}{row['seconds']:>9.2f}{row['docs_per_s']:>9.1f}{row['tokens_per_s']:>10.0f}"
-              f"{row['m3search_speedup']:>18.2f}x")
-    print(f"parity on this checkpoint, max abs diff: dense {dense_diff:.1e}, colbert {colbert_diff:.1e}")
+        if "seconds" not in row:
+            print(f"{row['system']:<30}{row['outputs']:>8}   not run: {row['error']}")
+            continue
+        print(f"{row['system']:<30}{row['outputs']:>8}{row['paragraphs_tokens_per_s']:>12.0f}"
+              f"{row.get('paragraphs_vs_torch', float('nan')):>8.2f}x{row['queries_tokens_per_s']:>13.0f}"
+              f"{row.get('queries_vs_torch', float('nan')):>8.2f}x{row['peak_rss_mb']:>8.0f}MB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -68,6 +68,8 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
     """Read a BEIR directory; corpus titles come back in ``metadata["title"]``."""
     directory = Path(directory)
     for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if name.startswith("qrels") and _answered(directory / "queries.jsonl"):
+            continue  # queries judged by answer strings (MKQA) need no qrels
         if not (directory / name).is_file():
             splits = sorted(p.stem for p in (directory / "qrels").glob("*.tsv"))
             hint = f" (qrels for {', '.join(splits)}: choose one with --split)" if splits and name.startswith("qrels") else ""
@@ -83,6 +85,8 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
         corpus.append(record)
     queries = list(read_jsonl(directory / "queries.jsonl", id_key="_id", clean=False))
     qrels_path = directory / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():  # answer strings instead (checked above)
+        return BeirData(corpus, queries, {})
     qrels = read_qrels(qrels_path)
     query_ids, doc_ids = {q.id for q in queries}, {d.id for d in corpus}
     for qid, judged in qrels.items():
@@ -94,3 +98,13 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
     if not qrels:
         raise InputError(f"{qrels_path}: no judgements")
     return BeirData(corpus, queries, qrels)
+
+
+def _answered(path: Path) -> bool:
+    """Whether the first query of ``path`` carries ``answers`` (judged by answer strings)."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        return isinstance(json.loads(first).get("answers"), list) if first else False
+    except (OSError, ValueError, AttributeError):
+        return False

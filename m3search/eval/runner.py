@@ -25,6 +25,7 @@ from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
 from ..types import PARTS, Embeddings, Run
 from .baselines.bm25 import BM25, model_tokenizer
 from .beir import read_beir
+from .hub import HUB_SUITES, answer_recall, build_hub_suite
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
 from .report import SuiteResult
 from .suites import POSITION_BUCKETS, Subset, build_suite
@@ -101,9 +102,17 @@ def run_suite(
     metrics: Sequence[str] | None = None,
     subsets: Sequence[str] | None = None,
     depth: int = 100,
+    split: str | None = None,
 ) -> SuiteResult:
-    """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``."""
+    """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``:
+    a bundled one, or one of the paper's (:data:`~m3search.eval.hub.HUB_SUITES`, downloaded on first use)."""
     _check_rows(encoder, modes, baseline)
+    if suite in HUB_SUITES:
+        spec = HUB_SUITES[suite]
+        built = build_hub_suite(suite, Path(cache) / "suites", languages=subsets, split=split)
+        return run_subsets(suite, [Subset(lang, path) for lang, path in built], encoder, cache=cache, modes=modes,
+                           baseline=baseline, metrics=tuple(metrics or spec.metrics), depth=depth,
+                           split=split or spec.split)
     chosen = [s for s in build_suite(suite, data_dir, Path(cache) / "suites") if subsets is None or s.name in subsets]
     if not chosen:
         raise ConfigurationError(f"no subset of {suite} matches {list(subsets or [])}")
@@ -189,7 +198,9 @@ def run_subsets(
                 index.add(doc_ids, doc_emb)
                 indexes[corpus_key] = index
                 corpora[corpus_key] = doc_emb
-            queries = [q for q in data.queries if q.id in data.qrels]
+            answers = {q.id: list(q.metadata["answers"]) for q in data.queries if "answers" in q.metadata}
+            queries = [q for q in data.queries if q.id in data.qrels or q.id in answers]
+            texts = dict(zip(doc_ids, doc_texts)) if answers else {}
             query_emb = cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
                                        file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
             searcher = Searcher(None, indexes[corpus_key])
@@ -207,7 +218,10 @@ def run_subsets(
                     run = exact_colbert_run(query_ids, query_emb, doc_ids, corpora[corpus_key], depth)
                 else:
                     run = searcher.run_embeddings(query_ids, query_emb, depth, mode=row)
-                evaluation = evaluate(run, data.qrels, metrics)
+                if answers:  # MKQA: judged by answer strings in the retrieved passages
+                    evaluation = EvalResult(*answer_recall(run, answers, texts, metrics))
+                else:
+                    evaluation = evaluate(run, data.qrels, metrics)
                 result.scores.setdefault(row, {})[subset.name] = evaluation.aggregate
                 for metric, values in evaluation.per_query.items():
                     per_query.setdefault(row, {}).setdefault(metric, {}).update(

@@ -103,6 +103,7 @@ def run_suite(
     subsets: Sequence[str] | None = None,
     depth: int = 100,
     split: str | None = None,
+    share_candidates: bool = True,
 ) -> SuiteResult:
     """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``:
     a bundled one, or one of the paper's (:data:`~m3search.eval.hub.HUB_SUITES`, downloaded on first use)."""
@@ -118,7 +119,7 @@ def run_suite(
         raise ConfigurationError(f"no subset of {suite} matches {list(subsets or [])}")
     return run_subsets(suite, chosen, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS)), depth=depth,
-                       group_by="position")
+                       group_by="position", share_candidates=share_candidates)
 
 
 def run_beir(
@@ -171,11 +172,14 @@ def run_subsets(
     depth: int = 100,
     split: str = "test",
     group_by: str | None = None,
+    share_candidates: bool = True,
 ) -> SuiteResult:
     """The engine of :func:`run_suite` and :func:`run_beir`: every row on every BEIR subset.
 
     ``group_by`` names a query field whose values group the queries across subsets (the answer
     ``position`` of ``long-es``, or ``lang``); groups with a single value are not reported.
+    The engine's modes share one first stage per subset (:meth:`Searcher.run_modes`);
+    ``share_candidates=False`` runs each on its own (same numbers, slower: for comparison).
     """
     cache = Path(cache)
     baselines = _baselines(baseline)
@@ -205,6 +209,14 @@ def run_subsets(
                                        file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
             searcher = Searcher(None, indexes[corpus_key])
             query_ids, query_texts = [q.id for q in queries], [q.text for q in queries]
+            # the engine's modes share one first stage (candidates and their exact scores)
+            engine_modes = [r for r in rows if r not in BASELINES and r != "colbert"]
+            if "rrf-dense-bm25" in rows and "dense" not in engine_modes:
+                engine_modes.append("dense")
+            if share_candidates:
+                engine_runs = searcher.run_modes(query_ids, query_emb, engine_modes, depth) if engine_modes else {}
+            else:  # each mode on its own, as before the first stage was shared (for timing comparisons)
+                engine_runs = {m: searcher.run_embeddings(query_ids, query_emb, depth, mode=m) for m in engine_modes}
             for row in rows:
                 if row in ("bm25", "bm25-tokens", "rrf-dense-bm25"):
                     kind = "bm25" if row == "rrf-dense-bm25" else row
@@ -213,11 +225,11 @@ def run_subsets(
                         bm25[(corpus_key, kind)] = BM25(doc_ids, doc_texts, tokenizer)
                     run = bm25[(corpus_key, kind)].run(query_ids, query_texts, k=depth)
                     if row == "rrf-dense-bm25":
-                        run = rrf_runs([searcher.run_embeddings(query_ids, query_emb, depth, mode="dense"), run], depth)
+                        run = rrf_runs([engine_runs["dense"], run], depth)
                 elif row == "colbert":  # exhaustive MaxSim: numpy BLAS is many times faster than a full engine scan
                     run = exact_colbert_run(query_ids, query_emb, doc_ids, corpora[corpus_key], depth)
                 else:
-                    run = searcher.run_embeddings(query_ids, query_emb, depth, mode=row)
+                    run = engine_runs[row]
                 if answers:  # MKQA: judged by answer strings in the retrieved passages
                     evaluation = EvalResult(*answer_recall(run, answers, texts, metrics))
                 else:

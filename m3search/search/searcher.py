@@ -10,6 +10,7 @@ This module imports no torch: an index searched with precomputed query embedding
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -22,6 +23,17 @@ from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
 
 Ranked = list[list[tuple[str, float, dict[str, float]]]]
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """The first stage the fused modes share: per-part hits, candidate unions, exact scores."""
+
+    hits: dict[str, list[list[Any]]]
+    unions: list[list[str]]
+    doc_of: dict[str, str]
+    score_parts: list[str]
+    scores: dict[str, list[dict[str, float]]]
 
 
 class Searcher:
@@ -164,40 +176,80 @@ class Searcher:
             return {}
         return to_run(query_ids, self.search_embeddings(queries, k, fetch_documents=False, **options))
 
+    def run_modes(self, query_ids: Sequence[str], queries: Embeddings, modes: Sequence[str], k: int = 100,
+                  **options: Any) -> dict[str, Run]:
+        """One run per mode for the same queries, sharing the work the modes have in common.
+
+        The dense and sparse first stages are searched once (at ``max(candidates, k)``) and the
+        candidates rescored once per part; every mode's ranking is then derived from them. The
+        result equals ``{m: run_embeddings(query_ids, queries, k, mode=m)}`` (a test pins it),
+        in 2-5 engine calls instead of up to 5 per fused mode: what ``m3search eval`` uses.
+        """
+        if len(query_ids) != len(queries):
+            raise ConfigurationError(f"{len(query_ids)} query ids for {len(queries)} encoded queries")
+        for mode in modes:
+            self._check_mode(mode)
+        if not query_ids:
+            return {mode: {} for mode in modes}
+        fused = [m for m in modes if m not in SINGLE_MODES]
+        single = [m for m in modes if m in SINGLE_MODES and not (fused and m in ("dense", "sparse"))]
+        out = {m: to_run(query_ids, self.search_embeddings(queries, k, mode=m, fetch_documents=False, **options))
+               for m in single}
+        if fused:
+            stage = self._first_stage(queries, max(self.candidates, k), options.get("filter"), options.get("exact", False),
+                                      colbert=any(m in ("all", "rrf") for m in fused))
+            for mode in [m for m in modes if m in ("dense", "sparse")]:
+                hits = stage.hits[mode]
+                out[mode] = {qid: {s.doc_id: s.score for s in row[:k]} for qid, row in zip(query_ids, hits)}
+            for mode in fused:
+                ranked = self._combine(mode, stage, k)
+                out[mode] = {qid: {doc_id: score for doc_id, score, _ in row} for qid, row in zip(query_ids, ranked)}
+        return {mode: out[mode] for mode in modes}
+
     # ------------------------------------------------------------------ fusion
     def _fused(self, mode: str, queries: Embeddings, k: int, filter: Mapping[str, Any] | None,
                exact: bool) -> Ranked:
-        depth = max(self.candidates, k)
-        dense_hits = self.index.query("dense", queries, depth, filter=filter, exact=exact)
-        sparse_hits = self.index.query("sparse", queries, depth, filter=filter, exact=exact)
+        stage = self._first_stage(queries, max(self.candidates, k), filter, exact, colbert=mode in ("all", "rrf"))
+        return self._combine(mode, stage, k)
+
+    def _first_stage(self, queries: Embeddings, depth: int, filter: Mapping[str, Any] | None, exact: bool, *,
+                     colbert: bool) -> _Stage:
+        """Dense and sparse candidates, their union per query, and every candidate's exact
+        score in each part the fused modes need."""
+        hits = {part: self.index.query(part, queries, depth, filter=filter, exact=exact) for part in ("dense", "sparse")}
         unions: list[list[str]] = []
         doc_of: dict[str, str] = {}
-        for d_hits, s_hits in zip(dense_hits, sparse_hits):
+        for d_hits, s_hits in zip(hits["dense"], hits["sparse"]):
             seen: dict[str, None] = {}
             for s in list(d_hits) + list(s_hits):
                 seen.setdefault(s.pid)
                 doc_of[s.pid] = s.doc_id
             unions.append(list(seen))
         score_parts = ["dense", "sparse"]
-        if mode in ("all", "rrf") and "colbert" in self.index.parts and queries.colbert is not None:
+        if colbert and "colbert" in self.index.parts and queries.colbert is not None:
             score_parts.append("colbert")
-        exact_scores = {
-            part: [{s.pid: s.score for s in hits} for hits in
+        scores = {
+            part: [{s.pid: s.score for s in row} for row in
                    self.index.query(part, queries, max(1, max(map(len, unions), default=1)), restrict_to=unions, exact=True)]
             for part in score_parts
         }
+        return _Stage(hits, unions, doc_of, score_parts, scores)
+
+    def _combine(self, mode: str, stage: _Stage, k: int) -> Ranked:
+        """One fused mode's ranking from a shared first stage."""
+        parts = [p for p in stage.score_parts if p != "colbert" or mode in ("all", "rrf")]
         out: Ranked = []
-        for i, union in enumerate(unions):
-            per_doc = {pid: {part: exact_scores[part][i].get(pid, 0.0) for part in score_parts} for pid in union}
+        for i, union in enumerate(stage.unions):
+            per_doc = {pid: {part: stage.scores[part][i].get(pid, 0.0) for part in parts} for pid in union}
             if mode == "rrf":
-                rankings = [[s.pid for s in dense_hits[i]], [s.pid for s in sparse_hits[i]]]
-                if "colbert" in score_parts:
-                    rankings.append(sorted(union, key=lambda p: (-round(per_doc[p]["colbert"], 6), doc_of[p])))
+                rankings = [[s.pid for s in stage.hits["dense"][i]], [s.pid for s in stage.hits["sparse"][i]]]
+                if "colbert" in parts:
+                    rankings.append(sorted(union, key=lambda p: (-round(per_doc[p]["colbert"], 6), stage.doc_of[p])))
                 final = reciprocal_rank_fusion(rankings, self.rrf_k)
             else:
                 final = weighted_sum(per_doc, MODE_PARTS[mode], self.weights)
-            best = sorted(union, key=lambda p: (-final[p], doc_of[p]))[:k]
-            out.append([(doc_of[p], float(final[p]), per_doc[p]) for p in best])
+            best = sorted(union, key=lambda p: (-final[p], stage.doc_of[p]))[:k]
+            out.append([(stage.doc_of[p], float(final[p]), per_doc[p]) for p in best])
         return out
 
     # ------------------------------------------------------------------ documents and explanations

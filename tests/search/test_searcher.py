@@ -121,6 +121,24 @@ def test_run_equals_search(index, fake_encoder):
     assert searcher.run_embeddings(["q1", "q2"], encoded, k=4) == run
 
 
+def test_run_modes_shares_the_first_stage_and_equals_one_run_per_mode(index, fake_encoder, monkeypatch):
+    searcher = Searcher(fake_encoder, index, candidates=30)
+    ids = [f"q{i}" for i in range(len(QUERIES))]
+    encoded = fake_encoder.encode(QUERIES, role="query", parts="all")
+    modes = list(MODES)
+    one_by_one = {mode: searcher.run_embeddings(ids, encoded, k=30, mode=mode) for mode in modes}
+    calls = []
+    query = index.query
+    monkeypatch.setattr(index, "query", lambda part, *a, **kw: calls.append(part) or query(part, *a, **kw))
+    shared = searcher.run_modes(ids, encoded, modes, k=30)
+    assert list(shared) == modes
+    for mode in modes:
+        for qid in ids:
+            assert shared[mode][qid] == pytest.approx(one_by_one[mode][qid], abs=1e-6), (mode, qid)
+    # colbert alone, then the shared stage: dense + sparse first stage, and one rescoring per part
+    assert sorted(calls) == sorted(["colbert", "dense", "sparse", "dense", "sparse", "colbert"])
+
+
 def test_explain_names_shared_tokens_and_best_matches(index, fake_encoder, corpus):
     query = corpus[5]["text"].split()[0] + " " + corpus[5]["text"].split()[1]
     hit = Searcher(fake_encoder, index).search([query], k=1, explain=True)[0][0]

@@ -121,7 +121,7 @@ def _loader(kind: str, option: str, checkpoint: str, batch_size: int) -> Any:
         flag = BGEM3FlagModel(checkpoint, use_fp16=False, devices="cpu", pooling_method="mean", normalize_embeddings=True)
         return lambda texts, role: flag.encode(_prefixed(texts, role), batch_size=int(option), max_length=512,
                                                return_dense=True, return_sparse=True, return_colbert_vecs=True)
-    raise ValueError(how)
+    raise ValueError(f"{kind}:{option}")
 
 
 # ---------------------------------------------------------------------------- driver

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ["en", "de", "es", "ru", "zh", "ar", "hi", "th", "el", "tr", "vi", "ro"]
 #: (name, what it produces, how it runs)
@@ -59,7 +61,8 @@ def xquad(data_dir: Path, langs: list[str], paragraphs: int, questions: int) -> 
 
 
 # ---------------------------------------------------------------------------- workers
-def run_worker(how: str, checkpoint: str, texts: dict[str, list[str]], repeats: int, batch_size: int) -> dict[str, Any]:
+def run_worker(how: str, checkpoint: str, texts: dict[str, list[str]], repeats: int, batch_size: int,
+               single: int = 50) -> dict[str, Any]:
     """Load the system, warm it up, time each text set; one process per system."""
     kind, _, option = how.partition(":")
     encode = _loader(kind, option, checkpoint, batch_size)
@@ -72,7 +75,13 @@ def run_worker(how: str, checkpoint: str, texts: dict[str, list[str]], repeats: 
             encode(texts[name], role)
             samples.append(time.perf_counter() - start)
         seconds[name] = statistics.median(samples)
-    return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+    latencies = []  # a search user's wait: one short query at a time
+    for text in texts["queries"][:single]:
+        start = time.perf_counter()
+        encode([text], "query")
+        latencies.append(time.perf_counter() - start)
+    return {"seconds": seconds, "single_query_ms_p50": 1000 * statistics.median(latencies),
+            "single_query_ms_p95": 1000 * float(np.percentile(latencies, 95)), "peak_rss_mb": _peak_rss_mb()}
 
 
 def _peak_rss_mb() -> float:
@@ -204,14 +213,16 @@ def main() -> None:
     print(f"\n{len(texts['paragraphs'])} XQuAD paragraphs ({tokens['paragraphs']} tokens) and {len(texts['queries'])} "
           f"questions ({tokens['queries']} tokens) in {len(args.langs.split(','))} languages, {args.threads} threads, "
           f"median of {args.repeats}")
-    print(f"{'system':<30}{'outputs':>8}{'para tok/s':>12}{'x torch':>9}{'query tok/s':>13}{'x torch':>9}{'peak RSS':>10}")
+    print(f"{'system':<30}{'outputs':>8}{'para tok/s':>12}{'x torch':>9}{'query tok/s':>13}{'x torch':>9}"
+          f"{'1 query p50':>13}{'peak RSS':>10}")
     for row in rows:
         if "seconds" not in row:
             print(f"{row['system']:<30}{row['outputs']:>8}   not run: {row['error']}")
             continue
         print(f"{row['system']:<30}{row['outputs']:>8}{row['paragraphs_tokens_per_s']:>12.0f}"
               f"{row.get('paragraphs_vs_torch', float('nan')):>8.2f}x{row['queries_tokens_per_s']:>13.0f}"
-              f"{row.get('queries_vs_torch', float('nan')):>8.2f}x{row['peak_rss_mb']:>8.0f}MB")
+              f"{row.get('queries_vs_torch', float('nan')):>8.2f}x{row['single_query_ms_p50']:>10.1f} ms"
+              f"{row['peak_rss_mb']:>8.0f}MB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

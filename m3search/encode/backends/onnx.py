@@ -34,6 +34,8 @@ from .base import ForwardOutput, TokenBatch
 #: The backends that run an exported graph: ONNX Runtime float32 and int8, OpenVINO float32 and bf16.
 ONNX_KINDS = ("onnx", "onnx-int8", "openvino", "openvino-bf16")
 GRAPH_FILE = "model.onnx"
+#: Bumped when the exported graph changes, so that older cached graphs are not reused.
+EXPORT_VERSION = 2
 META_FILE = "m3search-onnx.json"
 #: Output names of the graph for each part the pipeline asks for.
 OUTPUTS = {"dense": "hidden", "sparse": "sparse", "colbert": "colbert"}
@@ -53,7 +55,7 @@ def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = Fa
         raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
     if kind.startswith("openvino"):
         kind = "onnx"  # OpenVINO reads the float32 ONNX graph
-    digest = hashlib.sha256(str(checkpoint.resolve()).encode())
+    digest = hashlib.sha256(f"{EXPORT_VERSION}:{checkpoint.resolve()}".encode())
     for file in sorted(checkpoint.iterdir()):
         if file.is_file() and file.suffix in _WEIGHT_SUFFIXES:
             stat = file.stat()

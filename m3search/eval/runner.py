@@ -47,10 +47,13 @@ def file_hash(path: Path) -> str:
 
 def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, ...], cache: Path, key: str,
                   ids: list[str]) -> Embeddings:
-    """Encode ``texts``, or read them from ``cache/embeddings`` where this encoder already
-    encoded the same ``key`` with at least these parts."""
+    """Encode ``texts``, or read them from ``cache/embeddings`` where this encoder (same identity
+    and backend) already encoded the same ``key`` with at least these parts."""
     folder = cache / "embeddings"
-    prefix = f"{identity_hash(encoder.identity)}-{role}"
+    # a backend other than torch has its own entries: even where its outputs count as the same
+    # model (onnx, openvino-bf16), an evaluation of that backend must measure that backend
+    backend = encoder.identity.get("backend")
+    prefix = f"{identity_hash(encoder.identity)}{'.' + backend if backend else ''}-{role}"
     for cached in sorted(folder.glob(f"{prefix}-*-{key}.npz")):  # any cached superset of the parts will do
         if set(parts) <= set(cached.name[len(prefix) + 1 : -len(key) - 5].split("+")):
             embeddings = embeddings_io.load(cached)[1]

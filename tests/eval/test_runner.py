@@ -42,3 +42,27 @@ def test_rrf_runs_fuses_rankings_query_by_query():
     expected = reciprocal_rank_fusion([["d1", "d2", "d3"], ["d3", "d1"]])
     assert fused["q1"] == dict(sorted(expected.items(), key=lambda x: -x[1])[:2])
     assert fused["q2"] == {"d4": 1 / 61}
+
+
+def test_embedding_cache_is_kept_per_backend(tmp_path, fake_encoder):
+    """An evaluation of another backend measures that backend, even with the same identity."""
+    from m3search.eval.runner import cached_encode
+
+    class OtherBackend:
+        parts = fake_encoder.parts
+
+        def __init__(self):
+            self.identity = {**fake_encoder.identity, "backend": "openvino-bf16"}
+            self.calls = 0
+
+        def encode(self, *args, **kwargs):
+            self.calls += 1
+            return fake_encoder.encode(*args, **kwargs)
+
+    texts, ids = ["river delta", "mountain"], ["a", "b"]
+    cached_encode(fake_encoder, texts, "document", ("dense",), tmp_path, "key", ids)
+    other = OtherBackend()
+    cached_encode(other, texts, "document", ("dense",), tmp_path, "key", ids)
+    cached_encode(other, texts, "document", ("dense",), tmp_path, "key", ids)
+    assert other.calls == 1  # encoded once for itself, then read from its own entry
+    assert len(list((tmp_path / "embeddings").iterdir())) == 2

@@ -45,7 +45,7 @@ SYSTEMS = [
     ("sentence-transformers torch", "dense", "st:torch"),
     ("sentence-transformers onnx", "dense", "st:onnx"),
     ("FlagEmbedding (batch 64)", "all 3", "flag:64"),
-    ("FlagEmbedding (batch 256)", "all 3", "flag:256"),
+    ("FlagEmbedding (batch 256)", "all 3", "flag:256"),  # its default batch; slow: --systems can leave it out
 ]
 
 

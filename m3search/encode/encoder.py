@@ -188,14 +188,15 @@ class Encoder:
 
     @property
     def batch_tokens(self) -> int:
-        """Padded tokens per forward pass when not given: 16,384 on a GPU, 4,096 on a CPU.
+        """Padded tokens per forward pass when not given: 4,096 for torch on a CPU, else 16,384.
 
-        On CPU smaller batches run faster: attention's working set (batch x heads x length^2)
-        falls out of cache. Measured with e5-small on 240 XQuAD paragraphs, 2 threads: 26.4 s at
-        16,384 tokens, 17.9 s at 4,096, 22.2 s at 1,024.
+        torch on a CPU runs smaller batches faster (attention's working set, batch x heads x
+        length^2, falls out of cache): e5-small on 240 XQuAD paragraphs, 2 threads, took 26.4 s at
+        16,384 tokens, 17.9 s at 4,096 and 22.2 s at 1,024. ONNX Runtime and OpenVINO did not
+        gain from smaller batches in the same benchmark, and GPUs want large ones.
         """
         device = getattr(self.backend, "device", None)
-        return 16384 if getattr(device, "type", "cpu") == "cuda" else 4096
+        return 4096 if self.backend.kind == "torch" and getattr(device, "type", "cpu") == "cpu" else 16384
 
     @property
     def identity(self) -> dict[str, Any]:

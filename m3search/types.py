@@ -153,9 +153,15 @@ class Embeddings:
     dense: np.ndarray | None = None
     sparse: SparseBatch | None = None
     colbert: Ragged | None = None
+    #: Not a part: with ``long_strategy="windows"`` and ``window_dense="best"``, every window's
+    #: dense vector per text (one row for a text that fits one window), so that an index can
+    #: score a document by its best window (see :mod:`m3search.encode.long`).
+    dense_windows: Ragged | None = None
 
     def __post_init__(self) -> None:
         sizes = {name: len(part) for name, part in self._items()}
+        if self.dense_windows is not None:
+            sizes["dense_windows"] = len(self.dense_windows)
         if len(set(sizes.values())) > 1:
             raise InputError(f"parts of one batch differ in length: {sizes}")
 
@@ -190,6 +196,15 @@ class Embeddings:
             return len(part)
         return 0
 
+    def only(self, parts: Sequence[str]) -> Embeddings:
+        """These embeddings with just ``parts`` kept (the dense windows go with ``dense``).
+
+        >>> Embeddings(dense=np.eye(2, dtype=np.float32)).only(["sparse"]).parts
+        ()
+        """
+        keep = {p: getattr(self, p) if p in parts else None for p in PARTS}
+        return Embeddings(**keep, dense_windows=self.dense_windows if "dense" in parts else None)
+
     def take(self, rows: Sequence[int]) -> Embeddings:
         """The batch of the given rows, in that order."""
         rows = list(rows)
@@ -197,6 +212,7 @@ class Embeddings:
             dense=None if self.dense is None else self.dense[rows],
             sparse=None if self.sparse is None else self.sparse.take(rows),
             colbert=None if self.colbert is None else self.colbert.take(rows),
+            dense_windows=None if self.dense_windows is None else self.dense_windows.take(rows),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..encode.checkpoints.config import LONG_STRATEGIES
+from ..encode.checkpoints.config import LONG_STRATEGIES, WINDOW_DENSE
 from ..encode.checkpoints.hub import DEFAULT_MODEL
 from ..errors import ConfigurationError
 from ..index.lock import DEFAULT_WAIT
@@ -74,6 +74,9 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
     long.add_argument("--window-size", type=int, default=None, help="tokens per window (default: the model's limit)")
     long.add_argument("--window-stride", type=int, default=None,
                       help="tokens between window starts (default: 64 tokens of overlap)")
+    long.add_argument("--window-dense", choices=WINDOW_DENSE, default=None,
+                      help="with windows, a document's dense score: mean (one vector, the windows' weighted mean; "
+                           "default) or best (every window's vector stored, the best window scores)")
     long.add_argument("--mcls-interval", type=int, default=None, help="tokens between inserted CLS (default: 256)")
 
 
@@ -84,7 +87,7 @@ def load_encoder(args: argparse.Namespace) -> Any:
     if getattr(args, "quiet", False):
         quiet_loading()
 
-    long = {k: getattr(args, k, None) for k in ("long_strategy", "window_size", "window_stride", "mcls_interval")}
+    long = {k: getattr(args, k, None) for k in ("long_strategy", "window_size", "window_stride", "window_dense", "mcls_interval")}
     encoder = Encoder.load(args.model, device=args.device, backend=getattr(args, "backend", "torch"),
                            **{k: v for k, v in long.items() if v is not None})
     if args.heads in ("baseline", "random"):

@@ -85,7 +85,7 @@ class Encoder:
         - ``device``: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available); ``dtype`` a torch dtype.
         - ``overrides`` replace settings of :class:`EncoderConfig` (``pooling``, ``normalize``,
           ``query_prefix``, ``document_prefix``, ``max_length``, ``name``, and for long inputs
-          ``long_strategy``, ``mcls_interval``, ``window_size``, ``window_stride``).
+          ``long_strategy``, ``mcls_interval``, ``window_size``, ``window_stride``, ``window_dense``).
         """
         path = hub.resolve(name_or_path)
         layout = detect_layout(path)
@@ -292,7 +292,8 @@ class Encoder:
         # unless the tokenizer merged its last token with the text's first)
         lengths = [len(prefix) if list(t[1 : 1 + len(prefix)]) == prefix else 0 for t in full]
         plan = long.plan_windows(full, lengths, size, self.config.window_stride)
-        return plan.sequences, lambda out: plan.merge(out, self.config.normalize)
+        keep = self.config.window_dense == "best"
+        return plan.sequences, lambda out: plan.merge(out, self.config.normalize, keep_windows=keep)
 
     def row_tokens(self, text: str, *, role: Role = "document") -> list[int]:
         """The token ids behind the multi-vector rows of ``text`` (CLS and inserted CLS dropped):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..types import PARTS, Embeddings, Ragged, SparseBatch, SparseVector
+from ..types import Embeddings, Ragged, SparseBatch, SparseVector
 from . import postprocess
 
 #: Default overlap of consecutive windows, in tokens.
@@ -75,8 +75,9 @@ class WindowPlan:
     prefix_lengths: list[int]  # per text: prefix tokens after CLS, repeated in every window
     count: int  # number of texts
 
-    def merge(self, out: Embeddings, normalize: bool) -> Embeddings:
-        """One embedding per text from the windows' embeddings (see the module's description)."""
+    def merge(self, out: Embeddings, normalize: bool, keep_windows: bool = False) -> Embeddings:
+        """One embedding per text from the windows' embeddings (see the module's description);
+        ``keep_windows`` also returns every window's dense vector per text (``dense_windows``)."""
         by_text: list[list[int]] = [[] for _ in range(self.count)]
         for row, window in enumerate(self.windows):
             by_text[window.text].append(row)
@@ -108,7 +109,10 @@ class WindowPlan:
                 pieces.append(last[-1:])
                 arrays.append(np.concatenate(pieces))
             colbert = Ragged.from_arrays(arrays, dim=out.colbert.dim)
-        return Embeddings(dense=dense, sparse=sparse, colbert=colbert)
+        windows = None
+        if keep_windows and out.dense is not None:
+            windows = Ragged.from_arrays([out.dense[rows] for rows in by_text], dim=out.dense.shape[1])
+        return Embeddings(dense=dense, sparse=sparse, colbert=colbert, dense_windows=windows)
 
 
 def plan_windows(full_ids: Sequence[Sequence[int]], prefix_lengths: Sequence[int], size: int,
@@ -147,4 +151,4 @@ def _max_merge(ids: np.ndarray, weights: np.ndarray) -> SparseVector:
 
 def only(parts: Sequence[str], out: Embeddings) -> Embeddings:
     """``out`` with just ``parts`` filled."""
-    return Embeddings(**{p: getattr(out, p) if p in parts else None for p in PARTS})
+    return out.only(parts)

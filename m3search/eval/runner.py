@@ -22,7 +22,7 @@ from ..index import Index
 from ..io import embeddings as embeddings_io
 from ..scoring import colbert_scores
 from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
-from ..types import PARTS, Embeddings, Run
+from ..types import Embeddings, Run
 from .baselines.bm25 import BM25, model_tokenizer
 from .beir import read_beir
 from .hub import HUB_SUITES, answer_recall, build_hub_suite
@@ -57,7 +57,7 @@ def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, .
     for cached in sorted(folder.glob(f"{prefix}-*-{key}.npz")):  # any cached superset of the parts will do
         if set(parts) <= set(cached.name[len(prefix) + 1 : -len(key) - 5].split("+")):
             embeddings = embeddings_io.load(cached)[1]
-            return Embeddings(**{p: getattr(embeddings, p) if p in parts else None for p in PARTS})
+            return embeddings.only(parts)
     path = folder / f"{prefix}-{'+'.join(parts)}-{key}.npz"
     embeddings = encoder.encode(texts, role=role, parts=parts)
     path.parent.mkdir(parents=True, exist_ok=True)

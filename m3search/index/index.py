@@ -1,7 +1,8 @@
 """An index of dense, sparse and multi-vector representations on the Qdrant engine (no torch).
 
 One Qdrant point per document: named vector ``dense`` (HNSW, dot product on normalised
-vectors), sparse vector ``sparse`` (learned weights, no IDF modifier), multivector ``colbert``
+vectors; for an encoder with ``window_dense="best"`` a multivector of the document's window
+vectors, MaxSim, so that one query row scores the document by its best window), sparse vector ``sparse`` (learned weights, no IDF modifier), multivector ``colbert``
 (MaxSim, HNSW off: used to rescore; float16 storage by default, float32 or uint8 on request,
 see :mod:`~m3search.index.codecs`) and a payload with the
 document's own string id, its text and its metadata (under ``meta``). String ids map to
@@ -51,6 +52,18 @@ class Document:
     dense: np.ndarray | None = None
     sparse: SparseVector | None = None
     colbert: np.ndarray | None = None
+    #: in an index of best-window dense vectors (``window_dense="best"``): every window's vector
+    dense_windows: np.ndarray | None = None
+
+
+def _stored_dense(stored: Any, windows: bool) -> np.ndarray:
+    """A document's one dense vector; for stored windows, their normalised mean (the windows'
+    token counts are not stored, so this is the plain mean)."""
+    vectors = np.asarray(stored, np.float32)
+    if not windows:
+        return vectors
+    mean = vectors.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
 def _backend_for(target: str | Path | Backend, *, wait: float, create_dir: bool = False) -> Backend:
@@ -264,7 +277,8 @@ class Index:
                 sparse = SparseVector(np.asarray(indices, np.int64)[order], np.asarray(values, np.float32)[order])
             out.append(Document(
                 id=point.payload["id"], text=point.payload.get("text"), metadata=dict(point.payload.get(META, {})),
-                dense=np.asarray(v["dense"], np.float32) if "dense" in v else None,
+                dense=_stored_dense(v["dense"], self.manifest.dense_windows) if "dense" in v else None,
+                dense_windows=np.asarray(v["dense"], np.float32) if "dense" in v and self.manifest.dense_windows else None,
                 sparse=sparse,
                 colbert=self._stored_colbert(v["colbert"]) if "colbert" in v else None,
             ))
@@ -323,6 +337,8 @@ class Index:
         encoded: dict[int, np.ndarray] = {}
         for i in range(len(queries)):
             vector, empty = _query_vector(mode, queries, i)
+            if mode == "dense" and self.manifest.dense_windows:
+                vector = np.asarray([vector], dtype=np.float32)  # one query row: MaxSim = the best window's score
             if mode == "colbert" and self._uint8 and not empty:
                 encoded[i] = codecs.encode_queries(queries.need_colbert()[i])
                 vector = encoded[i]
@@ -387,6 +403,13 @@ class Index:
             bad = np.flatnonzero(~np.isfinite(dense).all(axis=1))
             if len(bad):
                 raise InvalidDocumentError(f"document {ids[bad[0]]!r}: dense vector holds NaN or infinite values")
+            windows = e.dense_windows
+            if m.dense_windows and windows is not None:
+                if windows.dim != m.dim:
+                    raise InvalidDocumentError(f"document {ids[0]!r}: dense window dimension {windows.dim} is not {m.dim}")
+                for doc_id, rows in zip(ids, windows):
+                    if len(rows) == 0 or not np.isfinite(rows).all():
+                        raise InvalidDocumentError(f"document {doc_id!r}: no dense windows, or NaN or infinite values")
         if "sparse" in self.parts:
             for doc_id, vector in zip(ids, e.need_sparse()):
                 if not np.isfinite(vector.weights).all():
@@ -412,7 +435,11 @@ class Index:
                metadata: Sequence[Mapping[str, Any]] | None) -> PointData:
         vectors: dict[str, Any] = {}
         if "dense" in self.parts:
-            vectors["dense"] = np.ascontiguousarray(e.need_dense()[i], dtype=np.float32)
+            if not self.manifest.dense_windows:
+                vectors["dense"] = np.ascontiguousarray(e.need_dense()[i], dtype=np.float32)
+            else:  # every window's vector (one when the text fits one window, or none were kept)
+                windows = e.dense_windows[i] if e.dense_windows is not None else e.need_dense()[i][None]
+                vectors["dense"] = np.ascontiguousarray(windows, dtype=np.float32)
         if "sparse" in self.parts:
             v = e.need_sparse()[i]
             vectors["sparse"] = (v.ids.tolist(), v.weights.tolist())

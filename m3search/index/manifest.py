@@ -48,6 +48,13 @@ class Manifest:
         return self.colbert_dim
 
     @property
+    def dense_windows(self) -> bool:
+        """Whether ``dense`` holds every window's vector of a document (scored by the best
+        window, MaxSim over one query row) rather than one vector: the encoder's
+        ``window_dense="best"``."""
+        return dict(self.encoder.get("long") or {}).get("window_dense") == "best"
+
+    @property
     def vocab_size(self) -> int | None:
         value = self.encoder.get("vocab_size")
         return None if value is None else int(value)

@@ -138,7 +138,7 @@ class DynamicBatcher:
             rows = range(start, start + len(job.token_ids))
             start = rows.stop
             result = merged.take(rows)
-            result = Embeddings(**{p: getattr(result, p) if p in job.parts else None for p in PARTS})
+            result = result.only(job.parts)
             job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
 
 

@@ -156,3 +156,63 @@ def test_settings_are_part_of_the_identity_and_a_long_document_is_one_hit(tiny_m
     long_hit = next(h for h in result["hits"] if h["id"] == "long")
     # every query token is aligned, also with rows past the first window (none dropped for lack of a token)
     assert len(long_hit["explanation"]["colbert"]) == len(windowed.row_tokens("Kilimandscharo", role="query"))
+
+
+def test_best_window_dense_scores_a_document_by_its_best_window_in_one_query(tiny_m3, tmp_path, capsys):
+    from m3search.cli import main
+    from m3search.index import Index
+    from m3search.io import embeddings as embeddings_io
+    from m3search.io.jsonl import write_jsonl
+    from m3search.search import Searcher
+
+    best = Encoder.load(tiny_m3.source, device="cpu", long_strategy="windows", window_size=32, window_dense="best")
+    assert best.identity["long"]["window_dense"] == "best"
+    with pytest.raises(ConfigurationError, match="window_dense 'best' needs long_strategy 'windows'"):
+        Encoder.load(tiny_m3.source, device="cpu", window_dense="best")
+    texts = [long_text(300, seed=1), long_text(200, seed=2) + " Everest Kilimandscharo", "Der Nil"]
+    docs = best.encode(texts, parts="all")
+    windows = docs.dense_windows
+    assert windows is not None and len(windows) == 3 and len(windows[0]) > 5 and len(windows[2]) == 1
+    mean = Encoder.load(tiny_m3.source, device="cpu", long_strategy="windows", window_size=32).encode(texts, parts="all")
+    np.testing.assert_array_equal(docs.dense, mean.dense)  # the one-vector dense is still the mean
+    assert mean.dense_windows is None
+    # every window is the dense vector of that window's own sequence
+    sequences, _ = best.plan(texts[:1])
+    np.testing.assert_allclose(windows[0], best.encode_tokens(sequences).dense, atol=1e-6)
+    # the embeddings files keep the windows
+    for suffix in ("npz", "jsonl"):
+        embeddings_io.save(tmp_path / f"e.{suffix}", ["a", "b", "c"], docs)
+        np.testing.assert_allclose(embeddings_io.load(tmp_path / f"e.{suffix}")[1].dense_windows.data, windows.data, atol=1e-6)
+
+    queries = best.encode(["Kilimandscharo", "Berg Fluss"], role="query", parts="all")
+    expected = np.array([[float((windows[d] @ q).max()) for d in range(3)] for q in queries.dense])
+    from qdrant_client import QdrantClient
+
+    from m3search.index import QdrantClientBackend
+
+    for target in (tmp_path / "edge", QdrantClientBackend(QdrantClient(":memory:"), "windows")):
+        with Index.create(target, best.identity) as index:
+            index.add(["a", "b", "c"], docs, texts=texts)
+            for exact in (True, False):
+                for i, hits in enumerate(index.query("dense", queries, 3, exact=exact)):
+                    assert {h.doc_id: h.score for h in hits} == pytest.approx(dict(zip("abc", expected[i])), abs=1e-5)
+    with Index.create(tmp_path / "idx", best.identity) as index:
+        assert index.manifest.dense_windows
+        index.add(["a", "b", "c"], docs, texts=texts)
+        stored = index.get(["a"], with_vectors=True)[0]
+        np.testing.assert_allclose(stored.dense_windows, windows[0], atol=1e-6)
+        # fused modes take the best window's score as their dense part; one hit per document
+        hits = Searcher(best, index, mode="dense+sparse").search(["Kilimandscharo"], k=3)[0]
+        assert sorted(h.id for h in hits) == ["a", "b", "c"]
+        assert {h.id: h.scores["dense"] for h in hits} == pytest.approx(dict(zip("abc", expected[0])), abs=1e-5)
+
+    corpus = tmp_path / "c.jsonl"
+    write_jsonl(corpus, [{"id": i, "text": t} for i, t in zip("abc", texts)])
+    assert main(["index", str(corpus), "--index", str(tmp_path / "cli"), "--model", str(tiny_m3.source), "-q",
+                 "--long-strategy", "windows", "--window-size", "32", "--window-dense", "best"]) == 0
+    capsys.readouterr()
+    assert main(["search", "--index", str(tmp_path / "cli"), "Kilimandscharo", "Berg Fluss", "--mode", "dense",
+                 "--json", "-k", "3"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    for i, result in enumerate(results):
+        assert {h["id"]: h["score"] for h in result["hits"]} == pytest.approx(dict(zip("abc", expected[i])), abs=1e-5)

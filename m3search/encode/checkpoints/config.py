@@ -31,7 +31,8 @@ LONG_STRATEGIES = ("truncate", "mcls", "windows")
 #: Settings added after indexes existed: left out of the fingerprint at their defaults, so that
 #: an index built before them still matches an encoder that does not use them.
 LONG_DEFAULTS: dict[str, Any] = {"long_strategy": "truncate", "mcls_interval": 256, "window_size": None,
-                                 "window_stride": None}
+                                 "window_stride": None, "window_dense": "mean"}
+WINDOW_DENSE = ("mean", "best")
 Layout = Literal["m3search", "bge-m3", "hf"]
 
 
@@ -44,6 +45,9 @@ class EncoderConfig:
     ``truncate`` it, ``mcls`` (a CLS token every ``mcls_interval`` tokens, dense = the mean of
     their states; CLS-pooled models with long positions), or ``windows`` of ``window_size``
     tokens (default: ``max_length``) every ``window_stride`` tokens, merged into one embedding.
+    ``window_dense`` is how windows score a document densely: ``mean`` (one vector, the windows'
+    length-weighted mean) or ``best`` (every window's vector kept; an index scores the document
+    by its best window).
     """
 
     name: str = "encoder"
@@ -56,6 +60,7 @@ class EncoderConfig:
     mcls_interval: int = 256
     window_size: int | None = None
     window_stride: int | None = None
+    window_dense: str = "mean"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +79,11 @@ class EncoderConfig:
             raise ConfigurationError(f"window_size must be at least 8 tokens, got {self.window_size}")
         if self.window_stride is not None and self.window_stride < 1:
             raise ConfigurationError(f"window_stride must be at least 1 token, got {self.window_stride}")
+        if self.window_dense not in WINDOW_DENSE:
+            raise ConfigurationError(f"window_dense must be one of {WINDOW_DENSE}, got {self.window_dense!r}")
+        if self.window_dense != "mean" and self.long_strategy != "windows":
+            raise ConfigurationError(f"window_dense {self.window_dense!r} needs long_strategy 'windows', "
+                                     f"not {self.long_strategy!r}")
 
     def long_settings(self) -> dict[str, Any]:
         """The long-input settings that differ from their defaults (what an index must record)."""

@@ -33,7 +33,9 @@ T = TypeVar("T")
 def _config(manifest: Manifest) -> qe.EdgeConfig:
     vectors: dict[str, qe.EdgeVectorParams] = {}
     if "dense" in manifest.parts:
-        vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot)
+        # windows: every window's vector, a document scored by its best one (MaxSim of one query row)
+        windows = qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if manifest.dense_windows else None
+        vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot, multivector_config=windows)
     if "colbert" in manifest.parts:
         datatypes = {"float16": qe.VectorStorageDatatype.Float16, "float32": qe.VectorStorageDatatype.Float32,
                      "uint8": qe.VectorStorageDatatype.Uint8}

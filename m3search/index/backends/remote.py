@@ -62,7 +62,8 @@ class QdrantClientBackend:
     def create(self, manifest: Manifest) -> None:
         vectors: dict[str, models.VectorParams] = {}
         if "dense" in manifest.parts:
-            vectors["dense"] = models.VectorParams(size=manifest.dim, distance=models.Distance.DOT)
+            windows = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM) if manifest.dense_windows else None
+            vectors["dense"] = models.VectorParams(size=manifest.dim, distance=models.Distance.DOT, multivector_config=windows)
         if "colbert" in manifest.parts:
             datatypes = {"float16": models.Datatype.FLOAT16, "float32": models.Datatype.FLOAT32,
                          "uint8": models.Datatype.UINT8}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from ..errors import ConfigurationError
 from ..identity import identity_hash
 from ..index import Index
 from ..io import embeddings as embeddings_io
-from ..scoring import colbert_scores
+from ..scoring import colbert_score, colbert_scores
 from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
 from ..types import Embeddings, Run
 from .baselines.bm25 import BM25, model_tokenizer
@@ -75,6 +75,20 @@ def exact_colbert_run(query_ids: Sequence[str], queries: Embeddings, doc_ids: Se
         top = np.argsort(-row, kind="stable")[:depth]
         out[qid] = {doc_ids[j]: float(row[j]) for j in top}
     return out
+
+
+def colbert_scorer(doc_ids: Sequence[str], documents: Embeddings) -> Callable[[Embeddings, int, Sequence[str]], list[float]]:
+    """Exact float32 MaxSim of one query against given documents held in memory: the rescoring
+    of ``all`` and ``rrf`` candidates (a matrix product per document, where the engine scans
+    pairs of rows; the same scores up to the index's float16 storage)."""
+    position = {doc_id: j for j, doc_id in enumerate(doc_ids)}
+    rows = documents.need_colbert()
+
+    def score(queries: Embeddings, i: int, candidates: Sequence[str]) -> list[float]:
+        query = queries.need_colbert()[i]
+        return [colbert_score(query, rows[position[d]]) for d in candidates]
+
+    return score
 
 
 def rrf_runs(runs: Sequence[Run], depth: int) -> Run:
@@ -210,7 +224,8 @@ def run_subsets(
             texts = dict(zip(doc_ids, doc_texts)) if answers else {}
             query_emb = cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
                                        file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
-            searcher = Searcher(None, indexes[corpus_key])
+            scorer = colbert_scorer(doc_ids, corpora[corpus_key]) if "colbert" in parts else None
+            searcher = Searcher(None, indexes[corpus_key], colbert_scorer=scorer)
             query_ids, query_texts = [q.id for q in queries], [q.text for q in queries]
             # the engine's modes share one first stage (candidates and their exact scores)
             engine_modes = [r for r in rows if r not in BASELINES and r != "colbert"]

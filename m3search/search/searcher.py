@@ -9,7 +9,7 @@ This module imports no torch: an index searched with precomputed query embedding
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
 
 Ranked = list[list[tuple[str, float, dict[str, float]]]]
+#: ``(queries, i, doc_ids) -> scores``: exact multi-vector scores of query ``i`` against documents.
+ColbertScorer = Callable[[Embeddings, int, Sequence[str]], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Searcher:
         weights: Mapping[str, float] | None = None,
         candidates: int = 100,
         rrf_k: int = RRF_K,
+        colbert_scorer: ColbertScorer | None = None,
     ) -> None:
         self._encoder = encoder
         self.index = index
@@ -74,6 +77,11 @@ class Searcher:
             raise ConfigurationError(f"candidates must be >= 1, got {candidates}")
         self.candidates = candidates
         self.rrf_k = rrf_k
+        #: Exact multi-vector scores of candidates computed outside the engine, when the
+        #: documents' rows are at hand (evaluation holds them in memory): ``(queries, i,
+        #: doc_ids) -> scores``. The engine's MaxSim scans rows one pair at a time; a matrix
+        #: product is many times faster for documents of thousands of rows.
+        self.colbert_scorer = colbert_scorer
 
     @staticmethod
     def default_mode(index: Index) -> str:
@@ -228,11 +236,16 @@ class Searcher:
         score_parts = ["dense", "sparse"]
         if colbert and "colbert" in self.index.parts and queries.colbert is not None:
             score_parts.append("colbert")
-        scores = {
-            part: [{s.pid: s.score for s in row} for row in
-                   self.index.query(part, queries, max(1, max(map(len, unions), default=1)), restrict_to=unions, exact=True)]
-            for part in score_parts
-        }
+        scores: dict[str, list[dict[str, float]]] = {}
+        for part in score_parts:
+            if part == "colbert" and self.colbert_scorer is not None:
+                scorer = self.colbert_scorer
+                scores[part] = [dict(zip(union, map(float, scorer(queries, i, [doc_of[p] for p in union]))))
+                                for i, union in enumerate(unions)]
+                continue
+            depth = max(1, max(map(len, unions), default=1))
+            scores[part] = [{s.pid: s.score for s in row}
+                            for row in self.index.query(part, queries, depth, restrict_to=unions, exact=True)]
         return _Stage(hits, unions, doc_of, score_parts, scores)
 
     def _combine(self, mode: str, stage: _Stage, k: int) -> Ranked:

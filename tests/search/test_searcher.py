@@ -139,6 +139,24 @@ def test_run_modes_shares_the_first_stage_and_equals_one_run_per_mode(index, fak
     assert sorted(calls) == sorted(["colbert", "dense", "sparse", "dense", "sparse", "colbert"])
 
 
+def test_an_in_memory_colbert_scorer_gives_the_engines_rescoring(index, fake_encoder, corpus, monkeypatch):
+    from m3search.eval.runner import colbert_scorer
+
+    ids = [f"q{i}" for i in range(len(QUERIES))]
+    encoded = fake_encoder.encode(QUERIES, role="query", parts="all")
+    engine = Searcher(fake_encoder, index, candidates=30).run_modes(ids, encoded, ["all", "rrf"], k=30)
+    documents = fake_encoder.encode([d["text"] for d in corpus], parts="all")
+    scorer = colbert_scorer([d["id"] for d in corpus], documents)
+    calls = []
+    query = index.query
+    monkeypatch.setattr(index, "query", lambda part, *a, **kw: calls.append(part) or query(part, *a, **kw))
+    in_memory = Searcher(fake_encoder, index, candidates=30, colbert_scorer=scorer).run_modes(ids, encoded, ["all", "rrf"], k=30)
+    assert "colbert" not in calls  # the multi-vector rescoring left the engine
+    for mode in ("all", "rrf"):
+        for qid in ids:
+            assert in_memory[mode][qid] == pytest.approx(engine[mode][qid], abs=1e-5), (mode, qid)
+
+
 def test_explain_names_shared_tokens_and_best_matches(index, fake_encoder, corpus):
     query = corpus[5]["text"].split()[0] + " " + corpus[5]["text"].split()[1]
     hit = Searcher(fake_encoder, index).search([query], k=1, explain=True)[0][0]

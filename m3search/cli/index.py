@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -20,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
     index.add_argument("--batch-size", type=int, default=64)
+    ray = index.add_argument_group("Ray (pip install \"m3search[ray]\")")
+    ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     help="encode on a Ray cluster: an address (auto, ray://host:10001) or, alone, a local one")
+    ray.add_argument("--ray-actors", type=int, default=1, help="encoding actors, one model each (default: 1)")
+    ray.add_argument("--ray-gpus-per-actor", type=float, default=0, help="GPUs per actor (1 on GPU nodes)")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_text_args(index)
     add_wait_arg(index)
@@ -36,7 +42,18 @@ def run(args: argparse.Namespace) -> int:
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     records = list(read_jsonl(args.input, clean=not args.raw_text))  # every line checked before anything is written
     encoder = load_encoder(args)
-    with index_records(encoder, records, args.index, parts=parts, colbert_storage=args.colbert_storage,
-                       batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait) as index:
+    if args.ray is not None:
+        from ..scale.ray_encode import index_records_ray
+
+        positive("--ray-actors", args.ray_actors)
+        loader = functools.partial(load_encoder, argparse.Namespace(**{**vars(args), "func": None, "quiet": True}))
+        built = index_records_ray(
+            loader, records, args.index, actors=args.ray_actors, gpus_per_actor=args.ray_gpus_per_actor,
+            address=None if args.ray == "local" else args.ray, parts=parts, colbert_storage=args.colbert_storage,
+            batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, encoder=encoder)
+    else:
+        built = index_records(encoder, records, args.index, parts=parts, colbert_storage=args.colbert_storage,
+                              batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait)
+    with built as index:
         print(f"{args.index}: {index.count()} documents ({', '.join(index.parts)})", file=sys.stderr)
     return 0

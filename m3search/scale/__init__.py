@@ -1,0 +1,1 @@
+"""Scaling out on existing engines: Ray Data for encoding (:mod:`.ray_encode`)."""

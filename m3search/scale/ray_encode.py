@@ -1,0 +1,189 @@
+"""Encode a corpus on a Ray cluster (Ray Data, one model per actor) and write it to an index.
+
+``pip install "m3search[ray]"``. The corpus becomes a Ray dataset of ``(row, text)``;
+``map_batches`` runs an :class:`EncodeActor` pool (``ray.data.ActorPoolStrategy``, one model per
+actor, ``num_gpus`` per actor on GPU nodes) and the driver writes what comes back: the embedded
+index has one writer (its lock), and a Qdrant server takes the driver's batches as well, so both
+targets are filled the same way. Ids, texts and metadata stay in the driver; only texts travel
+to the workers and only embeddings come back.
+
+Exactly once: a document's point id is the UUID5 of its id, so writing a batch twice (Ray
+retries the batch of a worker that died, on a restarted actor: ``max_restarts`` and
+``max_task_retries`` are unlimited) replaces it with itself; the driver counts each id once and
+checks at the end that every document arrived.
+
+>>> import functools; from m3search.encode import Encoder
+>>> loader = functools.partial(Encoder.load, "tests/fixtures/tiny-m3", device="cpu")
+>>> callable(loader)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigurationError, M3SearchError
+from ..index.build import CHUNK, check_records
+from ..index.index import Index
+from ..index.lock import DEFAULT_WAIT
+from ..io.jsonl import Record
+from ..progress import progress_bar
+from ..types import Embeddings, Ragged, SparseBatch, SparseVector
+
+#: ``() -> Encoder``: how each actor (and the driver, for the index's identity) loads the model;
+#: must pickle (a module-level function or a ``functools.partial`` of one).
+EncoderLoader = Callable[[], Any]
+
+
+def require_ray() -> Any:
+    """The ``ray`` module, or an install hint."""
+    try:
+        import ray
+        import ray.data  # Ray Data ships in the "data" extra of ray
+    except ImportError as exc:
+        raise ConfigurationError('encoding with Ray needs the ray extra: pip install "m3search[ray]"') from exc
+    return ray
+
+
+class EncodeActor:
+    """One model per actor; encodes a batch of ``{"row", "text"}`` into embedding columns."""
+
+    def __init__(self, loader: EncoderLoader, parts: Sequence[str], batch_size: int) -> None:
+        self.encoder = loader()
+        self.parts = tuple(parts)
+        self.batch_size = batch_size
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        texts = [str(t) for t in batch["text"]]
+        e = self.encoder.encode(texts, parts=self.parts, batch_size=self.batch_size, show_progress=False)
+        return to_columns(np.asarray(batch["row"], np.int64), e)
+
+
+def to_columns(rows: np.ndarray, e: Embeddings) -> dict[str, np.ndarray]:
+    """Embeddings as Ray Data columns (ragged parts as object arrays of arrays).
+
+    >>> e = Embeddings(dense=np.eye(2, dtype=np.float32))
+    >>> sorted(to_columns(np.arange(2), e))
+    ['dense', 'row']
+    """
+    out: dict[str, np.ndarray] = {"row": rows}
+
+    def ragged(arrays: Sequence[np.ndarray]) -> np.ndarray:
+        column = np.empty(len(arrays), dtype=object)
+        column[:] = [np.asarray(a) for a in arrays]
+        return column
+
+    if e.dense is not None:
+        out["dense"] = e.dense
+    if e.sparse is not None:
+        out["sparse_ids"] = ragged([v.ids for v in e.sparse])
+        out["sparse_weights"] = ragged([v.weights for v in e.sparse])
+    if e.colbert is not None:
+        out["colbert"] = ragged(list(e.colbert))
+    if e.dense_windows is not None:
+        out["dense_windows"] = ragged(list(e.dense_windows))
+    return out
+
+
+def from_columns(batch: dict[str, Any]) -> tuple[np.ndarray, Embeddings]:
+    """``(rows, embeddings)`` back from :func:`to_columns`' columns (as Ray hands them over).
+
+    >>> rows, e = from_columns(to_columns(np.arange(2), Embeddings(dense=np.eye(2, dtype=np.float32))))
+    >>> rows.tolist(), e.dense.shape
+    ([0, 1], (2, 2))
+    """
+    rows = np.asarray(batch["row"], np.int64)
+
+    def arrays(name: str, dtype: Any) -> list[np.ndarray]:
+        return [np.asarray(a, dtype=dtype) for a in batch[name]]
+
+    sparse = colbert = windows = None
+    if "sparse_ids" in batch:
+        sparse = SparseBatch.from_vectors([SparseVector(i, w) for i, w in
+                                           zip(arrays("sparse_ids", np.int64), arrays("sparse_weights", np.float32))])
+    if "colbert" in batch:
+        colbert = Ragged.from_arrays(arrays("colbert", np.float32))
+    if "dense_windows" in batch:
+        windows = Ragged.from_arrays(arrays("dense_windows", np.float32))
+    dense = np.asarray(batch["dense"], np.float32) if "dense" in batch else None
+    return rows, Embeddings(dense=dense, sparse=sparse, colbert=colbert, dense_windows=windows)
+
+
+def index_records_ray(
+    loader: EncoderLoader,
+    records: Sequence[Record],
+    target: str | Path | Any,
+    *,
+    actors: int = 1,
+    gpus_per_actor: float = 0,
+    address: str | None = None,
+    parts: Sequence[str] | None = None,
+    colbert_storage: str | None = None,
+    batch_size: int = 64,
+    rows_per_task: int = 256,
+    show_progress: bool = True,
+    wait: float = DEFAULT_WAIT,
+    encoder: Any = None,
+) -> Index:
+    """:func:`~m3search.index.index_records` with the encoding spread over Ray actors; returns the index open.
+
+    Args:
+        loader: ``() -> Encoder``, run once in each actor (pickled).
+        records: the corpus; checked whole before anything starts.
+        target: an index directory, or a backend (a Qdrant collection).
+        actors: size of the actor pool; ``gpus_per_actor`` 1 on GPU nodes.
+        address: the cluster (``"auto"``, ``"ray://host:10001"``); ``None`` connects to the
+            cluster ``ray.init`` already joined, or starts a local one.
+        rows_per_task: texts per Ray batch (each actor encodes them in token-budget batches).
+        encoder: the encoder itself when the driver already holds one (its identity names the
+            index); otherwise the driver loads one with ``loader``.
+    """
+    ray = require_ray()
+    if actors < 1:
+        raise ConfigurationError(f"actors must be >= 1, got {actors}")
+    check_records(records)
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False, include_dashboard=False)
+    encoder = encoder if encoder is not None else loader()
+    if isinstance(target, (str, Path)):
+        index, created = Index.open_or_create(target, encoder.identity, parts=parts, colbert_storage=colbert_storage,
+                                              wait=wait)
+    else:
+        index, created = _open_or_create_remote(target, encoder.identity, parts, colbert_storage or "float16"), False
+    try:
+        dataset = ray.data.from_items([{"row": i, "text": r.text} for i, r in enumerate(records)],
+                                      override_num_blocks=max(1, -(-len(records) // rows_per_task)))
+        encoded = dataset.map_batches(
+            EncodeActor, fn_constructor_args=(loader, index.parts, batch_size), batch_size=rows_per_task,
+            batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_gpus=gpus_per_actor or None,
+            num_cpus=None if gpus_per_actor else 1,
+        )
+        written: set[int] = set()
+        with progress_bar(len(records), "index (ray)", "doc", show_progress) as progress:
+            for batch in encoded.iter_batches(batch_size=CHUNK, batch_format="numpy"):
+                rows, embeddings = from_columns(batch)
+                chunk = [records[int(r)] for r in rows]
+                index.add([r.id for r in chunk], embeddings, texts=[r.text for r in chunk],
+                          metadata=[r.metadata for r in chunk], show_progress=False)
+                fresh = set(rows.tolist()) - written
+                written |= fresh
+                progress.update(len(fresh))
+        if len(written) != len(records):
+            raise M3SearchError(f"Ray returned {len(written)} of {len(records)} documents; the index holds what came back")
+    except BaseException:
+        if created and index.count() == 0:
+            index.drop()
+        else:
+            index.close()
+        raise
+    return index
+
+
+def _open_or_create_remote(backend: Any, identity: dict[str, Any], parts: Sequence[str] | None, storage: str) -> Index:
+    if backend.exists():
+        return Index.open(backend, encoder_identity=identity)
+    return Index.create(backend, identity, parts=parts, colbert_storage=storage)

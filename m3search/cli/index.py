@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from pathlib import Path
+from typing import Any
 
+from ..errors import ConfigurationError
 from ..index.manifest import COLBERT_STORAGE
 from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, positive
 
@@ -14,13 +15,22 @@ from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, posi
 def register(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="encode a JSONL corpus into an index (created, or extended by id)")
     index.add_argument("input", help="JSONL with one {\"id\": ..., \"text\": ...} per line; other fields become metadata")
-    index.add_argument("--index", required=True, type=Path, help="index directory")
+    index.add_argument("--index", required=True, help="index directory, or a Qdrant collection URL http(s)://host:port/collection "
+                       "(API key from $QDRANT_API_KEY)")
     index.add_argument("--parts", default=None,
                        help="parts to store in a new index (default: all the model produces); an existing index keeps its own")
     index.add_argument("--colbert-storage", choices=COLBERT_STORAGE, default=None,
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
     index.add_argument("--batch-size", type=int, default=64)
+    cluster = index.add_argument_group("a new collection on a Qdrant server (--index http://...)")
+    cluster.add_argument("--shards", type=int, default=None, help="shard_number")
+    cluster.add_argument("--replicas", type=int, default=None, help="replication_factor")
+    cluster.add_argument("--write-consistency", type=int, default=None, help="write_consistency_factor")
+    cluster.add_argument("--on-disk", action="store_true", help="vectors, sparse index and payload on disk (memory-mapped)")
+    cluster.add_argument("--payload-index", action="append", default=[], metavar="FIELD:TYPE",
+                         help="index a metadata field used in filters (TYPE: keyword, integer, float, bool, datetime, "
+                              "text, uuid); repeatable")
     ray = index.add_argument_group("Ray (pip install \"m3search[ray]\")")
     ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                      help="encode on a Ray cluster: an address (auto, ray://host:10001) or, alone, a local one")
@@ -41,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     positive("--batch-size", args.batch_size)
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     records = list(read_jsonl(args.input, clean=not args.raw_text))  # every line checked before anything is written
+    settings = cluster_settings(args)
     encoder = load_encoder(args)
     if args.ray is not None:
         from ..scale.ray_encode import index_records_ray
@@ -50,10 +61,33 @@ def run(args: argparse.Namespace) -> int:
         built = index_records_ray(
             loader, records, args.index, actors=args.ray_actors, gpus_per_actor=args.ray_gpus_per_actor,
             address=None if args.ray == "local" else args.ray, parts=parts, colbert_storage=args.colbert_storage,
-            batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, encoder=encoder)
+            batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, encoder=encoder, settings=settings)
     else:
         built = index_records(encoder, records, args.index, parts=parts, colbert_storage=args.colbert_storage,
-                              batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait)
+                              batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, settings=settings)
     with built as index:
         print(f"{args.index}: {index.count()} documents ({', '.join(index.parts)})", file=sys.stderr)
     return 0
+
+
+def cluster_settings(args: argparse.Namespace) -> Any:
+    """The collection settings the flags give, or ``None``; refused for an index directory."""
+    given = [args.shards, args.replicas, args.write_consistency, args.on_disk or None, args.payload_index or None]
+    if all(v is None for v in given):
+        return None
+    from ..index.backends.base import is_url
+
+    if not is_url(args.index):
+        raise ConfigurationError("--shards, --replicas, --write-consistency, --on-disk and --payload-index lay out a "
+                                 f"collection on a Qdrant server (--index http://host:6333/name), not {args.index!r}")
+    from ..index.backends.remote import CollectionSettings
+
+    indexes = {}
+    for spec in args.payload_index:
+        key, _, kind = spec.partition(":")
+        if not key or not kind:
+            raise ConfigurationError(f"--payload-index takes FIELD:TYPE, got {spec!r}")
+        indexes[key] = kind
+    return CollectionSettings(shard_number=args.shards, replication_factor=args.replicas,
+                              write_consistency_factor=args.write_consistency, on_disk=args.on_disk,
+                              payload_indexes=indexes)

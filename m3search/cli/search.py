@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from ..search.modes import MODES
@@ -14,7 +13,7 @@ from .common import BACKEND_CHOICES, add_wait_arg, positive
 def register(sub: argparse._SubParsersAction) -> None:
     search = sub.add_parser("search", help="search an index")
     search.add_argument("queries", nargs="+", help="one or more query texts")
-    search.add_argument("--index", required=True, type=Path, help="index directory")
+    search.add_argument("--index", required=True, help="index directory, or a Qdrant collection URL http(s)://host:port/collection")
     search.add_argument("--mode", choices=MODES, default=None, help="default: all (or the best the index allows)")
     search.add_argument("-k", type=int, default=10, help="hits per query")
     search.add_argument("--candidates", type=int, default=100, help="dense and sparse candidates per query for fused modes")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -16,7 +15,7 @@ API_KEY_ENV = "M3SEARCH_API_KEY"
 
 def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="serve embeddings, rerank, search and documents over HTTP, with a search page")
-    serve.add_argument("--index", type=Path, default=None, help="index directory to search and write (held while serving)")
+    serve.add_argument("--index", default=None, help="index directory (held while serving) or Qdrant collection URL to search and write")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-texts", type=int, default=256, help="texts per request")

@@ -19,15 +19,17 @@ CHUNK = 1024
 def index_records(
     encoder: Any,
     records: Sequence[Record],
-    path: str | Path,
+    path: str | Path | Any,
     *,
     parts: Sequence[str] | None = None,
     colbert_storage: str | None = None,
     batch_size: int = 64,
     show_progress: bool = True,
     wait: float = DEFAULT_WAIT,
+    settings: Any = None,
 ) -> Index:
-    """Encode ``records`` as documents and upsert them into the index at ``path``; returns it open.
+    """Encode ``records`` as documents and upsert them into the index at ``path`` (a directory,
+    a Qdrant URL or a backend; ``settings`` lays out a new Qdrant collection); returns it open.
 
     The index is created if missing (under its lock, so concurrent builders make one index); an
     existing one must have been built by the same encoder, and ``parts``/``colbert_storage``, when
@@ -39,7 +41,7 @@ def index_records(
     """
     check_records(records)
     index, created = Index.open_or_create(path, encoder.identity, parts=parts, colbert_storage=colbert_storage,
-                                          wait=wait)
+                                          wait=wait, settings=settings)
     written = 0
     try:
         with progress_bar(len(records), "index", "doc", show_progress) as progress:

@@ -25,7 +25,7 @@ from ..errors import ConfigurationError, InputError, InvalidDocumentError
 from ..progress import progress_bar
 from ..types import PARTS, Embeddings, SparseVector
 from . import codecs
-from .backends.base import META, Backend, PointData, ScoredId, VectorQuery
+from .backends.base import META, Backend, PointData, ScoredId, VectorQuery, is_url
 from .lock import DEFAULT_WAIT
 from .manifest import COLBERT_STORAGE, Manifest
 
@@ -66,7 +66,15 @@ def _stored_dense(stored: Any, windows: bool) -> np.ndarray:
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
-def _backend_for(target: str | Path | Backend, *, wait: float, create_dir: bool = False) -> Backend:
+def _backend_for(target: str | Path | Backend, *, wait: float, create_dir: bool = False,
+                 settings: Any = None) -> Backend:
+    """The backend a target names: a Qdrant URL, a directory (an embedded shard), or a backend."""
+    if is_url(target):
+        try:
+            from .backends.remote import from_url
+        except ImportError as exc:
+            raise ConfigurationError(f'an index on a Qdrant server ({target}) needs qdrant-client: pip install "m3search[remote]"') from exc
+        return from_url(str(target), settings)
     if isinstance(target, (str, Path)):
         from .backends.edge import EdgeBackend
 
@@ -110,6 +118,7 @@ class Index:
         parts: Iterable[str] | None = None,
         colbert_storage: str = "float16",
         wait: float = DEFAULT_WAIT,
+        settings: Any = None,
     ) -> Index:
         """A new empty index for the encoder described by ``encoder_identity``
         (:attr:`Encoder.identity <m3search.encode.Encoder.identity>`), holding ``parts``
@@ -117,7 +126,7 @@ class Index:
         :class:`ConfigurationError`; a directory holding a shard without a manifest an
         :class:`IndexFormatError` (nothing is deleted)."""
         manifest = _new_manifest(encoder_identity, parts, colbert_storage)
-        backend = _backend_for(target, wait=wait, create_dir=True)
+        backend = _backend_for(target, wait=wait, create_dir=True, settings=settings)
         try:
             if backend.exists():
                 raise ConfigurationError(f"an index already exists at {target}; open it, or choose another place")
@@ -148,21 +157,22 @@ class Index:
     @classmethod
     def open_or_create(
         cls,
-        target: str | Path,
+        target: str | Path | Backend,
         encoder_identity: Mapping[str, Any],
         *,
         parts: Iterable[str] | None = None,
         colbert_storage: str | None = None,
         wait: float = DEFAULT_WAIT,
+        settings: Any = None,
     ) -> tuple[Index, bool]:
         """``(index, created)``: the index in directory ``target``, made if missing, decided under
-        its lock so that concurrent creators make one index. When it exists, it must have been
+        its lock so that concurrent creators make one index (``target`` may also be a Qdrant URL
+        or backend; ``settings``, a :class:`~m3search.index.backends.remote.CollectionSettings`,
+        lays out a new collection). When it exists, it must have been
         built by this encoder, and ``parts``/``colbert_storage`` (when given) must be what it
         holds: a differing option is a :class:`ConfigurationError`, not silently ignored."""
-        from .backends.edge import EdgeBackend
-
         wanted = _new_manifest(encoder_identity, parts, colbert_storage or "float16")
-        backend = EdgeBackend(target, wait=wait, create_dir=True)
+        backend = _backend_for(target, wait=wait, create_dir=True, settings=settings)
         try:
             if not backend.exists():
                 backend.create(wanted)  # the lock is held: nobody created it since we looked

@@ -128,13 +128,14 @@ def index_records_ray(
     show_progress: bool = True,
     wait: float = DEFAULT_WAIT,
     encoder: Any = None,
+    settings: Any = None,
 ) -> Index:
     """:func:`~m3search.index.index_records` with the encoding spread over Ray actors; returns the index open.
 
     Args:
         loader: ``() -> Encoder``, run once in each actor (pickled).
         records: the corpus; checked whole before anything starts.
-        target: an index directory, or a backend (a Qdrant collection).
+        target: an index directory, a Qdrant URL or a backend (``settings`` lays out a new collection).
         actors: size of the actor pool; ``gpus_per_actor`` 1 on GPU nodes.
         address: the cluster (``"auto"``, ``"ray://host:10001"``); ``None`` connects to the
             cluster ``ray.init`` already joined, or starts a local one.
@@ -149,11 +150,8 @@ def index_records_ray(
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False)
     encoder = encoder if encoder is not None else loader()
-    if isinstance(target, (str, Path)):
-        index, created = Index.open_or_create(target, encoder.identity, parts=parts, colbert_storage=colbert_storage,
-                                              wait=wait)
-    else:
-        index, created = _open_or_create_remote(target, encoder.identity, parts, colbert_storage or "float16"), False
+    index, created = Index.open_or_create(target, encoder.identity, parts=parts, colbert_storage=colbert_storage,
+                                          wait=wait, settings=settings)
     try:
         dataset = ray.data.from_items([{"row": i, "text": r.text} for i, r in enumerate(records)],
                                       override_num_blocks=max(1, -(-len(records) // rows_per_task)))
@@ -181,9 +179,3 @@ def index_records_ray(
             index.close()
         raise
     return index
-
-
-def _open_or_create_remote(backend: Any, identity: dict[str, Any], parts: Sequence[str] | None, storage: str) -> Index:
-    if backend.exists():
-        return Index.open(backend, encoder_identity=identity)
-    return Index.create(backend, identity, parts=parts, colbert_storage=storage)

@@ -66,3 +66,13 @@ class Backend(Protocol):
     def drop(self) -> None: ...
     def check_schema(self, manifest: Manifest) -> None: ...
     def disk_bytes(self) -> int | None: ...
+
+
+def is_url(target: object) -> bool:
+    """Whether an index target names a Qdrant server (``http(s)://host:port/collection``)
+    rather than a directory.
+
+    >>> is_url("http://localhost:6333/docs"), is_url("indexes/docs")
+    (True, False)
+    """
+    return isinstance(target, str) and target.startswith(("http://", "https://"))

@@ -4,20 +4,85 @@ as the embedded shard, for when one machine is not enough.
 ``qdrant-client``'s in-process local mode (``QdrantClient(":memory:")`` or ``path=...``)
 speaks the same API, which is how the tests check that both backends return the same hits.
 The manifest is kept in the collection's metadata.
+
+An index on a server is named by a URL, ``http(s)://host:port/collection``
+(:func:`from_url`); the API key comes from the environment (``QDRANT_API_KEY``), never from
+the command line. :class:`CollectionSettings` carries what a cluster needs at creation:
+shards, replicas, write consistency, on-disk vectors and payload indexes on the metadata
+fields that filters use.
 """
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from ...errors import IndexFormatError
+from ...errors import ConfigurationError, IndexFormatError
 from ..filters import to_clauses, translate
 from ..manifest import Manifest
-from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
+from .base import META, PointData, ScoredId, StoredPoint, VectorQuery, is_url  # noqa: F401 - is_url is re-exported
 
 MANIFEST_KEY = "m3search_manifest"
+#: The environment variable holding the server's API key.
+API_KEY_ENV = "QDRANT_API_KEY"
+URL_PATTERN = re.compile(r"^(?P<server>https?://[^/?#]+)/(?P<collection>[A-Za-z0-9_.-]+)/?$")
+PAYLOAD_TYPES = ("keyword", "integer", "float", "bool", "datetime", "text", "uuid")
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``(server URL, collection)`` from ``http(s)://host:port/collection``.
+
+    >>> parse_url("https://qdrant.example.com:6333/wiki-de")
+    ('https://qdrant.example.com:6333', 'wiki-de')
+    """
+    match = URL_PATTERN.match(url)
+    if match is None:
+        raise ConfigurationError(f"index URL {url!r} is not http(s)://host:port/collection (one collection name: "
+                                 "letters, digits, '_', '-', '.')")
+    return match["server"], match["collection"]
+
+
+@dataclass(frozen=True)
+class CollectionSettings:
+    """How a new collection is laid out on a cluster (ignored for an existing one).
+
+    ``payload_indexes``: ``{metadata field: type}`` (one of :data:`PAYLOAD_TYPES`), indexed as
+    ``meta.<field>`` so that filters on them stay fast on large collections.
+
+    >>> CollectionSettings(shard_number=3, replication_factor=2).replication_factor
+    2
+    """
+
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+    on_disk: bool = False
+    payload_indexes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("shard_number", "replication_factor", "write_consistency_factor"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+        for key, kind in self.payload_indexes.items():
+            if kind not in PAYLOAD_TYPES:
+                raise ConfigurationError(f"payload index {key!r}: type must be one of {PAYLOAD_TYPES}, got {kind!r}")
+
+
+def connect(server: str, api_key: str | None) -> QdrantClient:
+    """The client for a server URL (a seam the tests replace with local mode)."""
+    return QdrantClient(url=server, api_key=api_key)
+
+
+def from_url(url: str, settings: CollectionSettings | None = None) -> QdrantClientBackend:
+    """The backend for ``http(s)://host:port/collection``, with the API key from ``QDRANT_API_KEY``."""
+    server, collection = parse_url(url)
+    return QdrantClientBackend(connect(server, os.environ.get(API_KEY_ENV) or None), collection, settings=settings,
+                               name=url)
 
 
 def _vector(using: str, value: Any) -> Any:
@@ -52,18 +117,24 @@ def _plain(vector: Any) -> Any:
 class QdrantClientBackend:
     """One collection on a Qdrant server (``QdrantClient(url=...)``) or in local mode."""
 
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(self, client: QdrantClient, collection: str, *, settings: CollectionSettings | None = None,
+                 name: str | None = None) -> None:
         self.client = client
         self.collection = collection
+        self.settings = settings or CollectionSettings()
+        self.name = name or collection
 
     def exists(self) -> bool:
         return self.client.collection_exists(self.collection)
 
     def create(self, manifest: Manifest) -> None:
+        settings = self.settings
+        on_disk = settings.on_disk or None
         vectors: dict[str, models.VectorParams] = {}
         if "dense" in manifest.parts:
             windows = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM) if manifest.dense_windows else None
-            vectors["dense"] = models.VectorParams(size=manifest.dim, distance=models.Distance.DOT, multivector_config=windows)
+            vectors["dense"] = models.VectorParams(size=manifest.dim, distance=models.Distance.DOT, multivector_config=windows,
+                                                   on_disk=on_disk)
         if "colbert" in manifest.parts:
             datatypes = {"float16": models.Datatype.FLOAT16, "float32": models.Datatype.FLOAT32,
                          "uint8": models.Datatype.UINT8}
@@ -72,12 +143,20 @@ class QdrantClientBackend:
                 multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
                 datatype=datatypes[manifest.colbert_storage],
                 hnsw_config=models.HnswConfigDiff(m=0),  # rescoring only
+                on_disk=on_disk,
             )
-        sparse = {"sparse": models.SparseVectorParams()} if "sparse" in manifest.parts else None
+        sparse = None
+        if "sparse" in manifest.parts:
+            sparse = {"sparse": models.SparseVectorParams(index=models.SparseIndexParams(on_disk=on_disk))}
         self.client.create_collection(
             self.collection, vectors_config=vectors, sparse_vectors_config=sparse,
+            shard_number=settings.shard_number, replication_factor=settings.replication_factor,
+            write_consistency_factor=settings.write_consistency_factor, on_disk_payload=on_disk,
             metadata={MANIFEST_KEY: manifest.to_json()},
         )
+        for key, kind in settings.payload_indexes.items():
+            self.client.create_payload_index(self.collection, field_name=f"{META}.{key}", field_schema=kind,  # type: ignore[arg-type]
+                                             wait=True)
 
     def load_manifest(self) -> Manifest:
         if not self.exists():

@@ -66,10 +66,12 @@ def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, .
 
 
 def exact_colbert_run(query_ids: Sequence[str], queries: Embeddings, doc_ids: Sequence[str], documents: Embeddings,
-                      depth: int) -> Run:
-    """The ``colbert`` mode by exhaustive float32 MaxSim (:func:`m3search.scoring.colbert_scores`),
-    which the index's exact scan also computes, only slower (and from float16 storage)."""
-    scores = colbert_scores(queries.need_colbert(), documents.need_colbert())
+                      depth: int, scores: np.ndarray | None = None) -> Run:
+    """The ``colbert`` mode by exhaustive float32 MaxSim (:func:`m3search.scoring.colbert_scores`,
+    or ``scores`` already computed), which the index's exact scan also computes, only slower
+    (and from float16 storage)."""
+    if scores is None:
+        scores = colbert_scores(queries.need_colbert(), documents.need_colbert())
     out: Run = {}
     for qid, row in zip(query_ids, scores):
         top = np.argsort(-row, kind="stable")[:depth]
@@ -77,14 +79,18 @@ def exact_colbert_run(query_ids: Sequence[str], queries: Embeddings, doc_ids: Se
     return out
 
 
-def colbert_scorer(doc_ids: Sequence[str], documents: Embeddings) -> Callable[[Embeddings, int, Sequence[str]], list[float]]:
+def colbert_scorer(doc_ids: Sequence[str], documents: Embeddings,
+                   known: np.ndarray | None = None) -> Callable[[Embeddings, int, Sequence[str]], list[float]]:
     """Exact float32 MaxSim of one query against given documents held in memory: the rescoring
     of ``all`` and ``rrf`` candidates (a matrix product per document, where the engine scans
-    pairs of rows; the same scores up to the index's float16 storage)."""
+    pairs of rows; the same scores up to the index's float16 storage). ``known``: every
+    query's scores against every document, when the ``colbert`` row computed them already."""
     position = {doc_id: j for j, doc_id in enumerate(doc_ids)}
     rows = documents.need_colbert()
 
     def score(queries: Embeddings, i: int, candidates: Sequence[str]) -> list[float]:
+        if known is not None:
+            return [float(known[i, position[d]]) for d in candidates]
         query = queries.need_colbert()[i]
         return [colbert_score(query, rows[position[d]]) for d in candidates]
 
@@ -224,7 +230,9 @@ def run_subsets(
             texts = dict(zip(doc_ids, doc_texts)) if answers else {}
             query_emb = cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
                                        file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
-            scorer = colbert_scorer(doc_ids, corpora[corpus_key]) if "colbert" in parts else None
+            # the colbert row scores every query against every document: the fused modes' rescoring reads it
+            every = colbert_scores(query_emb.need_colbert(), corpora[corpus_key].need_colbert()) if "colbert" in rows else None
+            scorer = colbert_scorer(doc_ids, corpora[corpus_key], every) if "colbert" in parts else None
             searcher = Searcher(None, indexes[corpus_key], colbert_scorer=scorer)
             query_ids, query_texts = [q.id for q in queries], [q.text for q in queries]
             # the engine's modes share one first stage (candidates and their exact scores)
@@ -245,7 +253,7 @@ def run_subsets(
                     if row == "rrf-dense-bm25":
                         run = rrf_runs([engine_runs["dense"], run], depth)
                 elif row == "colbert":  # exhaustive MaxSim: numpy BLAS is many times faster than a full engine scan
-                    run = exact_colbert_run(query_ids, query_emb, doc_ids, corpora[corpus_key], depth)
+                    run = exact_colbert_run(query_ids, query_emb, doc_ids, corpora[corpus_key], depth, every)
                 else:
                     run = engine_runs[row]
                 if answers:  # MKQA: judged by answer strings in the retrieved passages

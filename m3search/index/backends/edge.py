@@ -215,6 +215,14 @@ class EdgeBackend:
             for r in records
         ]
 
+    def scroll(self, offset: Any, limit: int) -> tuple[list[StoredPoint], Any]:
+        request = qe.ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=True)
+        shard = self.shard
+        records, next_offset = self._engine("read", lambda: shard.scroll(request))
+        points = [StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
+                  for r in records]
+        return points, next_offset
+
     def count(self, conditions: dict[str, Any] | None) -> int:
         request = qe.CountRequest(filter=_filter(conditions), exact=True)
         shard = self.shard

@@ -183,6 +183,13 @@ class QdrantClientBackend:
             for r in records
         ]
 
+    def scroll(self, offset: Any, limit: int) -> tuple[list[StoredPoint], Any]:
+        records, next_offset = self.client.scroll(self.collection, offset=offset, limit=limit, with_payload=True,
+                                                  with_vectors=True)
+        points = [StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
+                  for r in records]
+        return points, next_offset
+
     def count(self, conditions: dict[str, Any] | None) -> int:
         return int(self.client.count(self.collection, count_filter=_filter(conditions), exact=True).count)
 

@@ -14,7 +14,9 @@ from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, posi
 
 def register(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="encode a JSONL corpus into an index (created, or extended by id)")
-    index.add_argument("input", help="JSONL with one {\"id\": ..., \"text\": ...} per line; other fields become metadata")
+    index.add_argument("input", help="JSONL with one {\"id\": ..., \"text\": ...} per line; other fields become metadata; "
+                                      "or 'export' (--index SRC --to DST) / 'import' (--from SRC --index DST) to copy an "
+                                      "index between a directory and a Qdrant server (./export for a file of that name)")
     index.add_argument("--index", required=True, help="index directory, or a Qdrant collection URL http(s)://host:port/collection "
                        "(API key from $QDRANT_API_KEY)")
     index.add_argument("--parts", default=None,
@@ -23,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
     index.add_argument("--batch-size", type=int, default=64)
+    index.add_argument("--to", default=None, help="with 'export': the new index (directory or Qdrant URL)")
+    index.add_argument("--from", dest="source", default=None, help="with 'import': the index to copy (directory or Qdrant URL)")
     cluster = index.add_argument_group("a new collection on a Qdrant server (--index http://...)")
     cluster.add_argument("--shards", type=int, default=None, help="shard_number")
     cluster.add_argument("--replicas", type=int, default=None, help="replication_factor")
@@ -48,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
     from ..io.jsonl import read_jsonl
     from .common import load_encoder
 
+    if args.input in ("export", "import"):
+        return transfer(args)
     positive("--batch-size", args.batch_size)
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     records = list(read_jsonl(args.input, clean=not args.raw_text))  # every line checked before anything is written
-    settings = cluster_settings(args)
+    settings = cluster_settings(args, args.index)
     encoder = load_encoder(args)
     if args.ray is not None:
         from ..scale.ray_encode import index_records_ray
@@ -70,16 +76,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cluster_settings(args: argparse.Namespace) -> Any:
+def transfer(args: argparse.Namespace) -> int:
+    """``index export`` / ``index import``: copy a whole index to a new place (no model loaded)."""
+    from ..index import Index
+    from ..index.transfer import copy_index
+
+    source, target = (args.index, args.to) if args.input == "export" else (args.source, args.index)
+    if source is None or target is None:
+        flag = "--to" if args.input == "export" else "--from"
+        raise ConfigurationError(f"index {args.input} needs --index and {flag}")
+    settings = cluster_settings(args, target)
+    with Index.open(source, wait=args.wait) as index, copy_index(index, target, settings=settings,
+                                                                  show_progress=not args.quiet, wait=args.wait) as copy:
+        print(f"{target}: {copy.count()} documents copied from {source} ({', '.join(copy.parts)})", file=sys.stderr)
+    return 0
+
+
+def cluster_settings(args: argparse.Namespace, target: str) -> Any:
     """The collection settings the flags give, or ``None``; refused for an index directory."""
     given = [args.shards, args.replicas, args.write_consistency, args.on_disk or None, args.payload_index or None]
     if all(v is None for v in given):
         return None
     from ..index.backends.base import is_url
 
-    if not is_url(args.index):
+    if not is_url(target):
         raise ConfigurationError("--shards, --replicas, --write-consistency, --on-disk and --payload-index lay out a "
-                                 f"collection on a Qdrant server (--index http://host:6333/name), not {args.index!r}")
+                                 f"collection on a Qdrant server (http://host:6333/name), not {target!r}")
     from ..index.backends.remote import CollectionSettings
 
     indexes = {}

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 from .build import index_records
 from .index import Document, Index, point_id
 from .manifest import Manifest
+from .transfer import copy_index
 
 if TYPE_CHECKING:
     from .backends.edge import EdgeBackend
     from .backends.remote import QdrantClientBackend
 
-__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "index_records", "point_id"]
+__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "copy_index", "index_records", "point_id"]
 
 
 def __getattr__(name: str) -> Any:  # each backend imports its engine only when asked for

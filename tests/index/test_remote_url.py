@@ -100,3 +100,26 @@ def test_bad_urls_and_misplaced_cluster_settings_are_one_line_errors(server, tin
     assert "type must be one of" in capsys.readouterr().err
     assert main(["search", "--index", "http://qdrant.example:6333/missing", "x"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("storage", ["float16", "uint8"])
+def test_export_to_a_server_and_import_back_round_trips_everything(server, tiny_m3_path, tmp_path, capsys, storage):
+    corpus = tmp_path / "c.jsonl"
+    write_jsonl(corpus, DOCS)
+    home, back = str(tmp_path / "home"), str(tmp_path / "back")
+    assert main(["index", str(corpus), "--index", home, "--model", str(tiny_m3_path), "-q", "--colbert-storage", storage]) == 0
+    assert main(["index", "export", "--index", home, "--to", URL, "-q", "--shards", "2"]) == 0
+    assert main(["index", "import", "--from", URL, "--index", back, "-q"]) == 0
+    assert "3 documents copied" in capsys.readouterr().err
+    requests, _ = server
+    assert [kw["shard_number"] for name, kw in requests if name == "create_collection"] == [2]
+    ids = [d["id"] for d in DOCS]
+    with Index.open(home) as a, Index.open(URL) as b, Index.open(back) as c:
+        assert a.manifest == b.manifest == c.manifest
+        for copy in (b, c):
+            for x, y in zip(a.get(ids, with_vectors=True), copy.get(ids, with_vectors=True)):
+                assert (x.id, x.text, x.metadata) == (y.id, y.text, y.metadata)
+                assert (x.dense == y.dense).all() and (x.colbert == y.colbert).all()  # stored values, bit for bit
+                assert x.sparse.to_dict() == pytest.approx(y.sparse.to_dict(), abs=1e-7)
+    assert main(["index", "import", "--from", URL, "--index", back, "-q"]) == 2  # never over an existing index
+    assert "already exists" in capsys.readouterr().err

@@ -56,6 +56,18 @@ class Document:
     dense_windows: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class QuerySpec:
+    """One batch of queries against one part: what :meth:`Index.query` takes, for :meth:`Index.query_many`."""
+
+    mode: str
+    queries: Embeddings
+    limit: int
+    filter: Mapping[str, Any] | None = None
+    exact: bool = False
+    restrict_to: Sequence[Sequence[str]] | None = None
+
+
 def _stored_dense(stored: Any, windows: bool) -> np.ndarray:
     """A document's one dense vector; for stored windows, their normalised mean (the windows'
     token counts are not stored, so this is the plain mean)."""
@@ -339,6 +351,30 @@ class Index:
         [('b', 0.8), ('a', 0.6)]
         >>> index.close()
         """
+        return self.query_many([QuerySpec(mode, queries, limit, filter, exact, restrict_to)])[0]
+
+    def query_many(self, specs: Sequence[QuerySpec]) -> list[list[list[ScoredId]]]:
+        """:meth:`query` for several specs (parts, limits, restrictions) in one engine round trip.
+
+        >>> import tempfile; import numpy as np
+        >>> index = Index.create(tempfile.mkdtemp() + "/idx", {"name": "toy", "dim": 2, "parts": ["dense"]})
+        >>> _ = index.add(["a", "b"], Embeddings(dense=np.eye(2, dtype=np.float32)))
+        >>> q = Embeddings(dense=np.array([[0.6, 0.8]], np.float32))
+        >>> [[h.doc_id for h in hits[0]] for hits in index.query_many([QuerySpec("dense", q, 1), QuerySpec("dense", q, 2)])]
+        [['b'], ['b', 'a']]
+        >>> index.close()
+        """
+        prepared = [self._prepare(spec) for spec in specs]
+        answered = iter(self.backend.query_batch([r for requests, _ in prepared for r in requests if r is not None]))
+        out = []
+        for spec, (requests, encoded) in zip(specs, prepared):
+            results = [[] if request is None else next(answered) for request in requests]
+            out.append(self._finish(spec, results, encoded))
+        return out
+
+    def _prepare(self, spec: QuerySpec) -> tuple[list[VectorQuery | None], dict[int, np.ndarray]]:
+        """The engine requests of one spec (``None`` where a query has nothing to search)."""
+        mode, queries, restrict_to = spec.mode, spec.queries, spec.restrict_to
         if mode not in self.parts:
             raise ConfigurationError(f"this index holds {list(self.parts)}, not {mode!r}")
         if getattr(queries, mode) is None:
@@ -356,20 +392,19 @@ class Index:
             if empty or (ids is not None and not ids):
                 requests.append(None)
                 continue
-            requests.append(VectorQuery(mode, vector, limit, dict(filter) if filter else None, ids, exact,
-                                        with_doc_ids=ids is None))
-        answered = iter(self.backend.query_batch([r for r in requests if r is not None]))
+            requests.append(VectorQuery(mode, vector, spec.limit, dict(spec.filter) if spec.filter else None, ids,
+                                        spec.exact, with_doc_ids=ids is None))
+        return requests, encoded
+
+    def _finish(self, spec: QuerySpec, results: list[list[ScoredId]], encoded: dict[int, np.ndarray]) -> list[list[ScoredId]]:
+        """Ranked (or, for restricted requests, looked-up) hits with scores on m3search's scale."""
         # Ties come back in engine order, and engines round differently (float32 vs float64
         # accumulation): treat scores equal to 6 decimals as tied and break ties by id, so that
         # every backend ranks the same.
-        results: list[list[ScoredId]] = []
-        for request in requests:
-            hits = [] if request is None else next(answered)
-            if restrict_to is None:  # rescoring hits are looked up by id, not ranked
-                hits = sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id))
-            results.append(hits)
-        if mode == "colbert":
-            lengths = queries.need_colbert().lengths
+        if spec.restrict_to is None:  # rescoring hits are looked up by id, not ranked
+            results = [sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id)) for hits in results]
+        if spec.mode == "colbert":
+            lengths = spec.queries.need_colbert().lengths
             dim = self.manifest.colbert_dim or 0
 
             def maxsim(i: int, raw: float) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..index import Document, Index
 from ..index.filters import check_filter
+from ..index.index import QuerySpec
 from ..scoring import DEFAULT_WEIGHTS
 from ..types import Embeddings, Hit, Run
 from .explain import explain
@@ -224,7 +225,9 @@ class Searcher:
                      colbert: bool) -> _Stage:
         """Dense and sparse candidates, their union per query, and every candidate's exact
         score in each part the fused modes need."""
-        hits = {part: self.index.query(part, queries, depth, filter=filter, exact=exact) for part in ("dense", "sparse")}
+        # one engine round trip for both first stages, one for all the rescoring
+        first = self.index.query_many([QuerySpec(part, queries, depth, filter, exact) for part in ("dense", "sparse")])
+        hits = dict(zip(("dense", "sparse"), first))
         unions: list[list[str]] = []
         doc_of: dict[str, str] = {}
         for d_hits, s_hits in zip(hits["dense"], hits["sparse"]):
@@ -236,16 +239,23 @@ class Searcher:
         score_parts = ["dense", "sparse"]
         if colbert and "colbert" in self.index.parts and queries.colbert is not None:
             score_parts.append("colbert")
-        scores: dict[str, list[dict[str, float]]] = {}
-        for part in score_parts:
-            if part == "colbert" and self.colbert_scorer is not None:
-                scorer = self.colbert_scorer
-                scores[part] = [dict(zip(union, map(float, scorer(queries, i, [doc_of[p] for p in union]))))
-                                for i, union in enumerate(unions)]
-                continue
-            depth = max(1, max(map(len, unions), default=1))
-            scores[part] = [{s.pid: s.score for s in row}
-                            for row in self.index.query(part, queries, depth, restrict_to=unions, exact=True)]
+        # a candidate's score in a part whose first stage found it is known (the engine's scores
+        # are exact similarities): only the others are rescored
+        scores: dict[str, list[dict[str, float]]] = {
+            part: [{s.pid: s.score for s in row} for row in hits.get(part, [[] for _ in unions])] for part in score_parts
+        }
+        if "colbert" in score_parts and self.colbert_scorer is not None:
+            scorer = self.colbert_scorer
+            scores["colbert"] = [dict(zip(union, map(float, scorer(queries, i, [doc_of[p] for p in union]))))
+                                 for i, union in enumerate(unions)]
+        rescore = [part for part in score_parts if not (part == "colbert" and self.colbert_scorer is not None)]
+        missing = {part: [[p for p in union if p not in scores[part][i]] for i, union in enumerate(unions)]
+                   for part in rescore}
+        specs = [QuerySpec(part, queries, max(1, max(map(len, missing[part]), default=1)), exact=True,
+                           restrict_to=missing[part]) for part in rescore]
+        for part, rows in zip(rescore, self.index.query_many(specs)):
+            for known, row in zip(scores[part], rows):
+                known.update({s.pid: s.score for s in row})
         return _Stage(hits, unions, doc_of, score_parts, scores)
 
     def _combine(self, mode: str, stage: _Stage, k: int) -> Ranked:

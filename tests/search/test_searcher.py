@@ -128,15 +128,36 @@ def test_run_modes_shares_the_first_stage_and_equals_one_run_per_mode(index, fak
     modes = list(MODES)
     one_by_one = {mode: searcher.run_embeddings(ids, encoded, k=30, mode=mode) for mode in modes}
     calls = []
-    query = index.query
-    monkeypatch.setattr(index, "query", lambda part, *a, **kw: calls.append(part) or query(part, *a, **kw))
+    query_batch = index.backend.query_batch
+    monkeypatch.setattr(index.backend, "query_batch",
+                        lambda requests: calls.append(sorted({r.using for r in requests})) or query_batch(requests))
     shared = searcher.run_modes(ids, encoded, modes, k=30)
     assert list(shared) == modes
     for mode in modes:
         for qid in ids:
             assert shared[mode][qid] == pytest.approx(one_by_one[mode][qid], abs=1e-6), (mode, qid)
-    # colbert alone, then the shared stage: dense + sparse first stage, and one rescoring per part
-    assert sorted(calls) == sorted(["colbert", "dense", "sparse", "dense", "sparse", "colbert"])
+    # three engine round trips: colbert alone; the shared stage's dense and sparse candidates in one;
+    # all of its rescoring in one (every part, only the candidates whose score is not known yet)
+    assert calls == [["colbert"], ["dense", "sparse"], ["colbert", "dense", "sparse"]]
+
+
+def test_a_fused_search_makes_two_engine_round_trips_and_equals_brute_force(index, fake_encoder, corpus, monkeypatch):
+    from m3search.scoring import colbert_scores, dense_scores, sparse_scores
+
+    encoded = fake_encoder.encode(QUERIES, role="query", parts="all")
+    calls = []
+    query_batch = index.backend.query_batch
+    monkeypatch.setattr(index.backend, "query_batch", lambda requests: calls.append(len(requests)) or query_batch(requests))
+    hits = Searcher(fake_encoder, index, candidates=20).search_embeddings(encoded, k=5, mode="all", fetch_documents=False)
+    assert len(calls) == 2
+    documents = fake_encoder.encode([d["text"] for d in corpus], parts="all")
+    position = {d["id"]: j for j, d in enumerate(corpus)}
+    exact = {"dense": dense_scores(encoded.dense, documents.dense), "sparse": sparse_scores(encoded.sparse, documents.sparse),
+             "colbert": colbert_scores(encoded.colbert, documents.colbert)}
+    for i, row in enumerate(hits):
+        for hit in row:  # every part's score of every hit is the exact one, whichever stage found it
+            for part, matrix in exact.items():
+                assert hit.scores[part] == pytest.approx(float(matrix[i, position[hit.id]]), abs=1e-5)
 
 
 def test_an_in_memory_colbert_scorer_gives_the_engines_rescoring(index, fake_encoder, corpus, monkeypatch):

@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                             help="write PNG pictures (bars, cross-lingual heatmaps, groups) into DIR")
     evaluation.add_argument("--html", type=Path, default=None, metavar="FILE",
                             help="write one HTML page with the tables and pictures")
+    reduce = evaluation.add_argument_group("documents reduced as an index would store them")
+    reduce.add_argument("--colbert-pool-factor", type=int, default=None, help="hierarchical token pooling factor")
+    reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")
+    reduce.add_argument("--sparse-min-weight", type=float, default=None, help="drop lexical weights below W")
     add_model_args(evaluation)
     evaluation.set_defaults(func=run)
 
@@ -65,15 +69,20 @@ def run(args: argparse.Namespace) -> int:
     if args.beir:
         for directory in args.beir:  # malformed files are named before the model loads
             read_beir(directory, args.split or "test")
+    from ..index.pooling import check_settings
+    from .index import compression_options
+
+    check_settings(args.colbert_pool_factor or 1, args.sparse_top_k, args.sparse_min_weight)  # before the model loads
     encoder = load_encoder(args)
     modes = split_list(args.modes) or modes_for(encoder.parts)
     cache = args.cache or cache_dir()
     if args.beir:
         result = run_beir(args.beir, encoder, cache=cache, split=args.split or "test", modes=modes, baseline=baselines,
-                          metrics=split_list(args.metrics))
+                          metrics=split_list(args.metrics), compression=compression_options(args))
     else:
         result = run_suite(args.suite, encoder, data_dir=args.data, cache=cache, modes=modes, baseline=baselines,
-                           metrics=split_list(args.metrics), subsets=split_list(args.subsets), split=args.split)
+                           metrics=split_list(args.metrics), subsets=split_list(args.subsets), split=args.split,
+                           compression=compression_options(args))
     print(result.table())
     if result.suite in PAPER:
         reference = " · ".join(f"{row} {value:.3f}" for row, value in PAPER[result.suite].items())

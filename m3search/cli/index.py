@@ -24,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("--colbert-storage", choices=COLBERT_STORAGE, default=None,
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
+    reduce = index.add_argument_group("smaller documents in a new index (an existing index keeps its own)")
+    reduce.add_argument("--colbert-pool-factor", type=int, default=None,
+                        help="cluster each document's multi-vector rows into rows/N (hierarchical token pooling)")
+    reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")
+    reduce.add_argument("--sparse-min-weight", type=float, default=None, help="drop lexical weights below W")
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("--to", default=None, help="with 'export': the new index (directory or Qdrant URL)")
     index.add_argument("--from", dest="source", default=None, help="with 'import': the index to copy (directory or Qdrant URL)")
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     records = list(read_jsonl(args.input, clean=not args.raw_text))  # every line checked before anything is written
     settings = cluster_settings(args, args.index)
+    compression = compression_options(args)
     encoder = load_encoder(args)
     if args.ray is not None:
         from ..scale.ray_encode import index_records_ray
@@ -67,10 +73,12 @@ def run(args: argparse.Namespace) -> int:
         built = index_records_ray(
             loader, records, args.index, actors=args.ray_actors, gpus_per_actor=args.ray_gpus_per_actor,
             address=None if args.ray == "local" else args.ray, parts=parts, colbert_storage=args.colbert_storage,
-            batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, encoder=encoder, settings=settings)
+            batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, encoder=encoder, settings=settings,
+            compression=compression)
     else:
         built = index_records(encoder, records, args.index, parts=parts, colbert_storage=args.colbert_storage,
-                              batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, settings=settings)
+                              batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, settings=settings,
+                              compression=compression)
     with built as index:
         print(f"{args.index}: {index.count()} documents ({', '.join(index.parts)})", file=sys.stderr)
     return 0
@@ -113,3 +121,10 @@ def cluster_settings(args: argparse.Namespace, target: str) -> Any:
     return CollectionSettings(shard_number=args.shards, replication_factor=args.replicas,
                               write_consistency_factor=args.write_consistency, on_disk=args.on_disk,
                               payload_indexes=indexes)
+
+
+def compression_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--colbert-pool-factor``, ``--sparse-top-k``, ``--sparse-min-weight`` as ``Index`` takes them."""
+    options = {"colbert_pool_factor": args.colbert_pool_factor, "sparse_top_k": args.sparse_top_k,
+               "sparse_min_weight": args.sparse_min_weight}
+    return {k: v for k, v in options.items() if v is not None} or None

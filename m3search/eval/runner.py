@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigurationError
 from ..identity import identity_hash
 from ..index import Index
+from ..index.pooling import compress
 from ..io import embeddings as embeddings_io
 from ..scoring import colbert_score, colbert_scores
 from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
@@ -127,22 +128,25 @@ def run_suite(
     depth: int = 100,
     split: str | None = None,
     share_candidates: bool = True,
+    compression: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``:
-    a bundled one, or one of the paper's (:data:`~m3search.eval.hub.HUB_SUITES`, downloaded on first use)."""
+    a bundled one, or one of the paper's (:data:`~m3search.eval.hub.HUB_SUITES`, downloaded on first use).
+    ``compression`` (``colbert_pool_factor``, ``sparse_top_k``, ``sparse_min_weight``) reduces the
+    documents as an index built with it would store them."""
     _check_rows(encoder, modes, baseline)
     if suite in HUB_SUITES:
         spec = HUB_SUITES[suite]
         built = build_hub_suite(suite, Path(cache) / "suites", languages=subsets, split=split)
         return run_subsets(suite, [Subset(lang, path) for lang, path in built], encoder, cache=cache, modes=modes,
                            baseline=baseline, metrics=tuple(metrics or spec.metrics), depth=depth,
-                           split=split or spec.split)
+                           split=split or spec.split, compression=compression)
     chosen = [s for s in build_suite(suite, data_dir, Path(cache) / "suites") if subsets is None or s.name in subsets]
     if not chosen:
         raise ConfigurationError(f"no subset of {suite} matches {list(subsets or [])}")
     return run_subsets(suite, chosen, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS)), depth=depth,
-                       group_by="position", share_candidates=share_candidates)
+                       group_by="position", share_candidates=share_candidates, compression=compression)
 
 
 def run_beir(
@@ -156,6 +160,7 @@ def run_beir(
     metrics: Sequence[str] | None = None,
     depth: int = 100,
     name: str = "beir",
+    compression: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Evaluate on the user's own BEIR directories, each one subset (named by its folder).
 
@@ -168,7 +173,8 @@ def run_beir(
     if len(set(names)) != len(names):
         raise ConfigurationError(f"two BEIR directories share a name ({names}): subsets are named by folder")
     return run_subsets(name, subsets, encoder, cache=cache, modes=modes, baseline=baseline,
-                       metrics=tuple(metrics or DEFAULT_METRICS), depth=depth, split=split, group_by="lang")
+                       metrics=tuple(metrics or DEFAULT_METRICS), depth=depth, split=split, group_by="lang",
+                       compression=compression)
 
 
 def _check_rows(encoder: Any, modes: Sequence[str], baseline: str | Sequence[str] | None) -> None:
@@ -196,6 +202,7 @@ def run_subsets(
     split: str = "test",
     group_by: str | None = None,
     share_candidates: bool = True,
+    compression: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """The engine of :func:`run_suite` and :func:`run_beir`: every row on every BEIR subset.
 
@@ -221,6 +228,9 @@ def run_subsets(
             doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
             if corpus_key not in indexes:
                 doc_emb = cached_encode(encoder, doc_texts, "document", parts, cache, corpus_key, doc_ids)
+                if compression:  # reduced once, here, so that the engine and the numpy rows score the same
+                    doc_emb = compress(doc_emb, pool_factor=compression.get("colbert_pool_factor", 1),
+                                       top_k=compression.get("sparse_top_k"), min_weight=compression.get("sparse_min_weight"))
                 index = Index.create(Path(tmp) / corpus_key, encoder.identity, parts=parts)
                 index.add(doc_ids, doc_emb)
                 indexes[corpus_key] = index

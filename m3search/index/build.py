@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ def index_records(
     show_progress: bool = True,
     wait: float = DEFAULT_WAIT,
     settings: Any = None,
+    compression: Mapping[str, Any] | None = None,
 ) -> Index:
     """Encode ``records`` as documents and upsert them into the index at ``path`` (a directory,
-    a Qdrant URL or a backend; ``settings`` lays out a new Qdrant collection); returns it open.
+    a Qdrant URL or a backend; ``settings`` lays out a new Qdrant collection, ``compression``
+    pools multi-vectors and prunes sparse weights in a new index); returns it open.
 
     The index is created if missing (under its lock, so concurrent builders make one index); an
     existing one must have been built by the same encoder, and ``parts``/``colbert_storage``, when
@@ -41,7 +43,7 @@ def index_records(
     """
     check_records(records)
     index, created = Index.open_or_create(path, encoder.identity, parts=parts, colbert_storage=colbert_storage,
-                                          wait=wait, settings=settings)
+                                          wait=wait, settings=settings, compression=compression)
     written = 0
     try:
         with progress_bar(len(records), "index", "doc", show_progress) as progress:

@@ -94,7 +94,8 @@ def _backend_for(target: str | Path | Backend, *, wait: float, create_dir: bool 
     return target
 
 
-def _new_manifest(encoder_identity: Mapping[str, Any], parts: Iterable[str] | None, colbert_storage: str) -> Manifest:
+def _new_manifest(encoder_identity: Mapping[str, Any], parts: Iterable[str] | None, colbert_storage: str,
+                  compression: Mapping[str, Any] | None = None) -> Manifest:
     parts = None if parts is None else tuple(parts)  # a generator is read once
     available = tuple(encoder_identity["parts"])
     chosen = tuple(p for p in PARTS if p in (available if parts is None else parts))
@@ -103,7 +104,23 @@ def _new_manifest(encoder_identity: Mapping[str, Any], parts: Iterable[str] | No
         raise ConfigurationError(f"parts {list(parts or ())} not all produced by the encoder, which gives {list(available)}")
     if colbert_storage not in COLBERT_STORAGE:
         raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {colbert_storage!r}")
-    return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=colbert_storage)
+    extra = {"compression": _check_compression(compression)} if compression else {}
+    return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=colbert_storage, extra=extra)
+
+
+COMPRESSION_KEYS = ("colbert_pool_factor", "sparse_top_k", "sparse_min_weight")
+
+
+def _check_compression(compression: Mapping[str, Any]) -> dict[str, Any]:
+    """The non-default storage reductions (see :mod:`~m3search.index.pooling`), checked."""
+    from .pooling import check_settings
+
+    unknown = set(compression) - set(COMPRESSION_KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown compression setting(s) {sorted(unknown)}; known: {list(COMPRESSION_KEYS)}")
+    check_settings(compression.get("colbert_pool_factor", 1), compression.get("sparse_top_k"),
+                   compression.get("sparse_min_weight"))
+    return {k: v for k, v in compression.items() if v is not None and not (k == "colbert_pool_factor" and v == 1)}
 
 
 class Index:
@@ -131,13 +148,14 @@ class Index:
         colbert_storage: str = "float16",
         wait: float = DEFAULT_WAIT,
         settings: Any = None,
+        compression: Mapping[str, Any] | None = None,
     ) -> Index:
         """A new empty index for the encoder described by ``encoder_identity``
         (:attr:`Encoder.identity <m3search.encode.Encoder.identity>`), holding ``parts``
         (default: all the encoder produces). An index already there is a
         :class:`ConfigurationError`; a directory holding a shard without a manifest an
         :class:`IndexFormatError` (nothing is deleted)."""
-        manifest = _new_manifest(encoder_identity, parts, colbert_storage)
+        manifest = _new_manifest(encoder_identity, parts, colbert_storage, compression)
         backend = _backend_for(target, wait=wait, create_dir=True, settings=settings)
         try:
             if backend.exists():
@@ -176,6 +194,7 @@ class Index:
         colbert_storage: str | None = None,
         wait: float = DEFAULT_WAIT,
         settings: Any = None,
+        compression: Mapping[str, Any] | None = None,
     ) -> tuple[Index, bool]:
         """``(index, created)``: the index in directory ``target``, made if missing, decided under
         its lock so that concurrent creators make one index (``target`` may also be a Qdrant URL
@@ -183,7 +202,7 @@ class Index:
         lays out a new collection). When it exists, it must have been
         built by this encoder, and ``parts``/``colbert_storage`` (when given) must be what it
         holds: a differing option is a :class:`ConfigurationError`, not silently ignored."""
-        wanted = _new_manifest(encoder_identity, parts, colbert_storage or "float16")
+        wanted = _new_manifest(encoder_identity, parts, colbert_storage or "float16", compression)
         backend = _backend_for(target, wait=wait, create_dir=True, settings=settings)
         try:
             if not backend.exists():
@@ -201,6 +220,11 @@ class Index:
                 raise ConfigurationError(
                     f"the index at {target} stores multi-vectors as {manifest.colbert_storage}, not {colbert_storage}: "
                     "an existing index keeps its storage (leave the option out, or build a new index)"
+                )
+            if compression is not None and wanted.compression != manifest.compression:
+                raise ConfigurationError(
+                    f"the index at {target} was built with compression {manifest.compression}, not {wanted.compression}: "
+                    "an existing index keeps its own (leave the options out, or build a new index)"
                 )
         except BaseException:
             backend.close()
@@ -263,6 +287,12 @@ class Index:
         if isinstance(ids, (str, bytes)):
             raise TypeError("ids must be a list of strings, not a single string: wrap it in a list")
         ids = list(ids)
+        if self.manifest.compression:
+            from .pooling import compress
+
+            options = self.manifest.compression
+            embeddings = compress(embeddings, pool_factor=options.get("colbert_pool_factor", 1),
+                                  top_k=options.get("sparse_top_k"), min_weight=options.get("sparse_min_weight"))
         self._validate(ids, embeddings, texts, metadata)
         with progress_bar(len(ids), "index", "doc", show_progress) as progress:
             for start in range(0, len(ids), batch_size):

@@ -48,6 +48,12 @@ class Manifest:
         return self.colbert_dim
 
     @property
+    def compression(self) -> dict[str, Any]:
+        """How documents are reduced before storage: ``colbert_pool_factor``, ``sparse_top_k``,
+        ``sparse_min_weight`` (only those set; see :mod:`~m3search.index.pooling`)."""
+        return dict(self.extra.get("compression") or {})
+
+    @property
     def dense_windows(self) -> bool:
         """Whether ``dense`` holds every window's vector of a document (scored by the best
         window, MaxSim over one query row) rather than one vector: the encoder's

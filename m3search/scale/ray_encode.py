@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,7 @@ def index_records_ray(
     wait: float = DEFAULT_WAIT,
     encoder: Any = None,
     settings: Any = None,
+    compression: Mapping[str, Any] | None = None,
 ) -> Index:
     """:func:`~m3search.index.index_records` with the encoding spread over Ray actors; returns the index open.
 
@@ -151,7 +152,7 @@ def index_records_ray(
         ray.init(address=address, log_to_driver=False, include_dashboard=False)
     encoder = encoder if encoder is not None else loader()
     index, created = Index.open_or_create(target, encoder.identity, parts=parts, colbert_storage=colbert_storage,
-                                          wait=wait, settings=settings)
+                                          wait=wait, settings=settings, compression=compression)
     try:
         dataset = ray.data.from_items([{"row": i, "text": r.text} for i, r in enumerate(records)],
                                       override_num_blocks=max(1, -(-len(records) // rows_per_task)))

@@ -232,6 +232,10 @@ class Explanation:
 
     sparse: tuple[TokenMatch, ...] = ()
     colbert: tuple[TokenMatch, ...] = ()
+    #: in an index of window vectors (``window_dense="best"``): which window gave the dense
+    #: score (0-based, in text order), and how many the document has
+    dense_window: int | None = None
+    dense_windows: int | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ def print_hits(queries: Sequence[str], results: Sequence[Sequence[Hit]], mode: s
             lang = f"[{hit.metadata['lang']}] " if "lang" in hit.metadata else ""
             print(f"{rank:>3}  {hit.id:<16}{hit.score:>8.3f}{per_mode}  {lang}{snippet(hit.text)}")
             if hit.explanation is not None:
+                if hit.explanation.dense_window is not None:
+                    print(f"{'':>5}dense   best window {hit.explanation.dense_window + 1} of {hit.explanation.dense_windows}")
                 if hit.explanation.sparse:
                     shared = ", ".join(f"{m.query_token} {m.score:.3f}" for m in hit.explanation.sparse)
                     print(f"{'':>5}sparse  {shared}")

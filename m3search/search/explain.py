@@ -1,5 +1,6 @@
 """Why a document matched (no torch): the shared sparse tokens with the largest weight products,
-and for multi-vector, the document token each query token matched best."""
+for multi-vector the document token each query token matched best, and for a document stored
+as window vectors the window that gave its dense score."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ def explain(encoder: Any, queries: Embeddings, i: int, query_text: str, doc: Doc
             if qi < len(q_tokens) and dj < len(d_tokens):
                 colbert.append(TokenMatch(encoder.decode_token(q_tokens[qi]), encoder.decode_token(d_tokens[dj]),
                                           float(sims[qi, dj])))
-    return Explanation(tuple(sparse), tuple(colbert))
+    window = count = None
+    if queries.dense is not None and doc.dense_windows is not None:
+        window, count = int(np.argmax(doc.dense_windows @ queries.dense[i])), len(doc.dense_windows)
+    return Explanation(tuple(sparse), tuple(colbert), window, count)
 
 
 def _row_tokens(encoder: Any, text: str, role: str) -> list[int]:

@@ -216,3 +216,11 @@ def test_best_window_dense_scores_a_document_by_its_best_window_in_one_query(tin
     results = json.loads(capsys.readouterr().out)
     for i, result in enumerate(results):
         assert {h["id"]: h["score"] for h in result["hits"]} == pytest.approx(dict(zip("abc", expected[i])), abs=1e-5)
+    # the explanation names the window that gave the dense score
+    assert main(["search", "--index", str(tmp_path / "cli"), "Kilimandscharo", "--mode", "dense", "--json", "-k", "3",
+                 "--explain"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    for hit in result["hits"]:
+        d = "abc".index(hit["id"])
+        assert hit["explanation"]["dense_window"] == int(np.argmax(windows[d] @ queries.dense[0]))
+        assert hit["explanation"]["dense_windows"] == len(windows[d])

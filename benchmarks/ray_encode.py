@@ -41,7 +41,7 @@ def main() -> None:
     from m3search.encode import Encoder
     from m3search.index import index_records
     from m3search.io.jsonl import Record
-    from m3search.scale.ray_encode import index_records_ray
+    from m3search.scale.ray_encode import LOCAL_RAY, index_records_ray
 
     texts = xquad(args.data, LANGS, args.paragraphs, 0)["paragraphs"]
     records = [Record(f"p{i}", t, {}) for i, t in enumerate(texts)]
@@ -50,7 +50,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
     tokens = sum(len(t) for t in encoder.tokenize(texts))
     loader = functools.partial(Encoder.load, "multilingual-e5-small", device="cpu")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False, **LOCAL_RAY)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for threads in (1, 2):

@@ -16,7 +16,7 @@ from m3search.io.jsonl import Record
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from m3search.scale.ray_encode import index_records_ray
+from m3search.scale.ray_encode import LOCAL_RAY, index_records_ray
 
 pytestmark = pytest.mark.slow
 RECORDS = [Record(f"d{i}", f"Dokument {i}: der Fluss und der Berg " * (1 + i % 5), {"n": i}) for i in range(120)]
@@ -24,7 +24,7 @@ RECORDS = [Record(f"d{i}", f"Dokument {i}: der Fluss und der Berg " * (1 + i % 5
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False, **LOCAL_RAY)
     yield
     ray.shutdown()
 

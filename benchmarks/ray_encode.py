@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--paragraphs", type=int, default=40, help="XQuAD paragraphs per language")
+    parser.add_argument("--rows-per-task", type=int, default=64, help="texts per Ray batch")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ray_encode.json")
     args = parser.parse_args()
 
@@ -65,7 +66,7 @@ def main() -> None:
             timings = []
             for name, chunk in (("startup", records[: 2 * actors]), ("all", records)):  # the fixed cost, then the run
                 started = time.perf_counter()
-                index_records_ray(loader, chunk, Path(tmp) / f"ray-{actors}-{name}", actors=actors, rows_per_task=32,
+                index_records_ray(loader, chunk, Path(tmp) / f"ray-{actors}-{name}", actors=actors, rows_per_task=args.rows_per_task,
                                   show_progress=False, encoder=encoder).close()
                 timings.append(time.perf_counter() - started)
             startup, seconds = timings
@@ -86,7 +87,7 @@ def main() -> None:
         extra = "" if less is None else f"{row['startup_s']:>11.1f}{less:>16.2f}x"
         print(f"{row['system']:<26}{row['seconds']:>9.1f}{row['tokens_per_s']:>10.0f}{row['vs_one_process']:>14.2f}x{extra}")
     result = {"benchmark": "ray_encode", "model": "multilingual-e5-small + shipped M3 heads", "paragraphs": len(texts),
-              "tokens": tokens, "model_load_s": load_s, "rows": rows, "ray": ray.__version__,
+              "tokens": tokens, "model_load_s": load_s, "rows_per_task": args.rows_per_task, "rows": rows, "ray": ray.__version__,
               "machine": platform.machine(), "python": platform.python_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

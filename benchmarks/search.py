@@ -110,13 +110,13 @@ def summarise(system: str, mode: str, size: int, latencies: list[float], rec: fl
 
 def real_xquad(data_dir: Path, n_queries: int, rng: np.random.Generator) -> tuple[Embeddings, Embeddings, dict]:
     """The 2,880 XQuAD paragraphs (12 languages) and a sample of their questions, encoded by the
-    offline model with baseline heads; cached with ``m3search eval``'s encodings."""
+    offline model with its shipped (trained) heads; cached with ``m3search eval``'s encodings."""
     from m3search.encode import Encoder, cache_dir
     from m3search.eval.beir import read_beir
     from m3search.eval.runner import cached_encode, file_hash
     from m3search.eval.suites import build_suite
 
-    encoder = Encoder.load("multilingual-e5-small").add_heads(init="baseline")
+    encoder = Encoder.load("multilingual-e5-small")
     docs, queries = [], []
     for subset in build_suite("xquad-mono", data_dir, cache_dir() / "suites"):
         data = read_beir(subset.path)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigurationError
 from ..identity import identity_hash
 from ..index import Index
-from ..index.pooling import compress
+from ..index.pooling import compress, compress_options
 from ..io import embeddings as embeddings_io
 from ..scoring import colbert_score, colbert_scores
 from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
@@ -229,8 +229,7 @@ def run_subsets(
             if corpus_key not in indexes:
                 doc_emb = cached_encode(encoder, doc_texts, "document", parts, cache, corpus_key, doc_ids)
                 if compression:  # reduced once, here, so that the engine and the numpy rows score the same
-                    doc_emb = compress(doc_emb, pool_factor=compression.get("colbert_pool_factor", 1),
-                                       top_k=compression.get("sparse_top_k"), min_weight=compression.get("sparse_min_weight"))
+                    doc_emb = compress(doc_emb, **compress_options(compression))
                 index = Index.create(Path(tmp) / corpus_key, encoder.identity, parts=parts)
                 index.add(doc_ids, doc_emb)
                 indexes[corpus_key] = index

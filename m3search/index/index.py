@@ -288,11 +288,9 @@ class Index:
             raise TypeError("ids must be a list of strings, not a single string: wrap it in a list")
         ids = list(ids)
         if self.manifest.compression:
-            from .pooling import compress
+            from .pooling import compress, compress_options
 
-            options = self.manifest.compression
-            embeddings = compress(embeddings, pool_factor=options.get("colbert_pool_factor", 1),
-                                  top_k=options.get("sparse_top_k"), min_weight=options.get("sparse_min_weight"))
+            embeddings = compress(embeddings, **compress_options(self.manifest.compression))
         self._validate(ids, embeddings, texts, metadata)
         with progress_bar(len(ids), "index", "doc", show_progress) as progress:
             for start in range(0, len(ids), batch_size):

@@ -19,6 +19,9 @@ Pool factor 2 halves the multi-vector bytes; the paper finds quality "virtually"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from ..errors import ConfigurationError
@@ -84,3 +87,14 @@ def compress(e: Embeddings, *, pool_factor: int = 1, top_k: int | None = None,
     if colbert is not None and pool_factor > 1:
         colbert = Ragged.from_arrays([pool_rows(rows, pool_factor) for rows in colbert], dim=colbert.dim)
     return Embeddings(dense=e.dense, sparse=sparse, colbert=colbert, dense_windows=e.dense_windows)
+
+
+
+def compress_options(compression: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`compress`'s keyword arguments from an index's settings as the manifest records them.
+
+    >>> compress_options({"colbert_pool_factor": 2})
+    {'pool_factor': 2, 'top_k': None, 'min_weight': None}
+    """
+    return {"pool_factor": compression.get("colbert_pool_factor", 1), "top_k": compression.get("sparse_top_k"),
+            "min_weight": compression.get("sparse_min_weight")}

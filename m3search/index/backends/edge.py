@@ -89,6 +89,13 @@ def _filter(query_conditions: dict[str, Any] | None, point_ids: tuple[str, ...] 
     return qe.Filter(must=must) if must else None
 
 
+def _stored(record: Any) -> StoredPoint:
+    """A record the engine returned, with plain vectors."""
+    r = record
+    vectors = r.vector if isinstance(r.vector, dict) else {}
+    return StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in vectors.items()})
+
+
 def _plain(vector: Any) -> Any:
     if isinstance(vector, qe.SparseVector):
         return (list(vector.indices), list(vector.values))
@@ -211,7 +218,7 @@ class EdgeBackend:
         shard = self.shard
         records = self._engine("read", lambda: shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors))
         return [
-            StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
+            _stored(r)
             for r in records
         ]
 
@@ -219,7 +226,7 @@ class EdgeBackend:
         request = qe.ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=True)
         shard = self.shard
         records, next_offset = self._engine("read", lambda: shard.scroll(request))
-        points = [StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
+        points = [_stored(r)
                   for r in records]
         return points, next_offset
 

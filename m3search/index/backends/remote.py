@@ -108,6 +108,13 @@ def _filter(conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None
     return models.Filter(must=must) if must else None
 
 
+def _stored(record: Any) -> StoredPoint:
+    """A record the engine returned, with plain vectors."""
+    r = record
+    vectors = r.vector if isinstance(r.vector, dict) else {}
+    return StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in vectors.items()})
+
+
 def _plain(vector: Any) -> Any:
     if isinstance(vector, models.SparseVector):
         return (list(vector.indices), list(vector.values))
@@ -179,14 +186,14 @@ class QdrantClientBackend:
     def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
         records = self.client.retrieve(self.collection, ids=list(pids), with_payload=True, with_vectors=with_vectors)
         return [
-            StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
+            _stored(r)
             for r in records
         ]
 
     def scroll(self, offset: Any, limit: int) -> tuple[list[StoredPoint], Any]:
         records, next_offset = self.client.scroll(self.collection, offset=offset, limit=limit, with_payload=True,
                                                   with_vectors=True)
-        points = [StoredPoint(str(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in (r.vector if isinstance(r.vector, dict) else {}).items()})
+        points = [_stored(r)
                   for r in records]
         return points, next_offset
 

@@ -66,6 +66,9 @@ class QuerySpec:
     filter: Mapping[str, Any] | None = None
     exact: bool = False
     restrict_to: Sequence[Sequence[str]] | None = None
+    #: read each hit's document id from its payload; without it hits carry their point id only
+    #: (``doc_id == ""``) and :meth:`Index.doc_ids` names the few a caller keeps
+    doc_ids: bool = True
 
 
 def _stored_dense(stored: Any, windows: bool) -> np.ndarray:
@@ -334,6 +337,25 @@ class Index:
             ))
         return out
 
+    def doc_ids(self, pids: Iterable[Any]) -> dict[str, str]:
+        """``{str(point id): document id}`` for hits that came without document ids
+        (:class:`QuerySpec` with ``doc_ids=False``); points deleted since are left out.
+
+        >>> import tempfile; import numpy as np
+        >>> index = Index.create(tempfile.mkdtemp() + "/idx", {"name": "toy", "dim": 2, "parts": ["dense"]})
+        >>> _ = index.add(["a", "b"], Embeddings(dense=np.eye(2, dtype=np.float32)))
+        >>> q = Embeddings(dense=np.array([[0.6, 0.8]], np.float32))
+        >>> hits = index.query_many([QuerySpec("dense", q, 2, doc_ids=False)])[0][0]
+        >>> [h.doc_id for h in hits], list(index.doc_ids(h.pid for h in hits).values())
+        (['', ''], ['b', 'a'])
+        >>> index.close()
+        """
+        wanted = list(dict.fromkeys(str(p) for p in pids))
+        if not wanted:
+            return {}
+        found = {str(p.pid): p.payload["id"] for p in self.backend.retrieve(wanted, False, fields=["id"])}
+        return {p: found[p] for p in wanted if p in found}
+
     @property
     def _uint8(self) -> bool:
         return self.manifest.colbert_storage == "uint8"
@@ -421,16 +443,17 @@ class Index:
                 requests.append(None)
                 continue
             requests.append(VectorQuery(mode, vector, spec.limit, dict(spec.filter) if spec.filter else None, ids,
-                                        spec.exact, with_doc_ids=ids is None))
+                                        spec.exact, with_doc_ids=ids is None and spec.doc_ids))
         return requests, encoded
 
     def _finish(self, spec: QuerySpec, results: list[list[ScoredId]], encoded: dict[int, np.ndarray]) -> list[list[ScoredId]]:
         """Ranked (or, for restricted requests, looked-up) hits with scores on m3search's scale."""
         # Ties come back in engine order, and engines round differently (float32 vs float64
         # accumulation): treat scores equal to 6 decimals as tied and break ties by id, so that
-        # every backend ranks the same.
+        # every backend ranks the same (hits without document ids: by point id, the same UUID5 on
+        # every backend).
         if spec.restrict_to is None:  # rescoring hits are looked up by id, not ranked
-            results = [sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id)) for hits in results]
+            results = [sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id or str(s.pid))) for hits in results]
         if spec.mode == "colbert":
             lengths = spec.queries.need_colbert().lengths
             dim = self.manifest.colbert_dim or 0

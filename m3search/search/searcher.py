@@ -218,15 +218,22 @@ class Searcher:
     # ------------------------------------------------------------------ fusion
     def _fused(self, mode: str, queries: Embeddings, k: int, filter: Mapping[str, Any] | None,
                exact: bool) -> Ranked:
-        stage = self._first_stage(queries, max(self.candidates, k), filter, exact, colbert=mode in ("all", "rrf"))
+        # RRF ranks by position, ties broken by document id, so it needs every candidate's id;
+        # a weighted sum reads the ids of the final k only (payload reads are a third of a
+        # first stage's cost)
+        doc_ids = mode == "rrf" or self.colbert_scorer is not None
+        stage = self._first_stage(queries, max(self.candidates, k), filter, exact, colbert=mode in ("all", "rrf"),
+                                  doc_ids=doc_ids)
         return self._combine(mode, stage, k)
 
     def _first_stage(self, queries: Embeddings, depth: int, filter: Mapping[str, Any] | None, exact: bool, *,
-                     colbert: bool) -> _Stage:
+                     colbert: bool, doc_ids: bool = True) -> _Stage:
         """Dense and sparse candidates, their union per query, and every candidate's exact
-        score in each part the fused modes need."""
+        score in each part the fused modes need (``doc_ids=False``: candidates known by point
+        id only; :meth:`_combine` names the ones it keeps)."""
         # one engine round trip for both first stages, one for all the rescoring
-        first = self.index.query_many([QuerySpec(part, queries, depth, filter, exact) for part in ("dense", "sparse")])
+        first = self.index.query_many([QuerySpec(part, queries, depth, filter, exact, doc_ids=doc_ids)
+                                       for part in ("dense", "sparse")])
         hits = dict(zip(("dense", "sparse"), first))
         unions: list[list[str]] = []
         doc_of: dict[str, str] = {}
@@ -234,7 +241,8 @@ class Searcher:
             seen: dict[str, None] = {}
             for s in list(d_hits) + list(s_hits):
                 seen.setdefault(s.pid)
-                doc_of[s.pid] = s.doc_id
+                if s.doc_id:
+                    doc_of[s.pid] = s.doc_id
             unions.append(list(seen))
         score_parts = ["dense", "sparse"]
         if colbert and "colbert" in self.index.parts and queries.colbert is not None:
@@ -259,9 +267,13 @@ class Searcher:
         return _Stage(hits, unions, doc_of, score_parts, scores)
 
     def _combine(self, mode: str, stage: _Stage, k: int) -> Ranked:
-        """One fused mode's ranking from a shared first stage."""
+        """One fused mode's ranking from a shared first stage.
+
+        Ties are broken by document id, as brute force does. Candidates known by point id only
+        are named after scoring: the k best and any tied with the k-th, in one read.
+        """
         parts = [p for p in stage.score_parts if p != "colbert" or mode in ("all", "rrf")]
-        out: Ranked = []
+        scored = []
         for i, union in enumerate(stage.unions):
             per_doc = {pid: {part: stage.scores[part][i].get(pid, 0.0) for part in parts} for pid in union}
             if mode == "rrf":
@@ -271,7 +283,16 @@ class Searcher:
                 final = reciprocal_rank_fusion(rankings, self.rrf_k)
             else:
                 final = weighted_sum(per_doc, MODE_PARTS[mode], self.weights)
-            best = sorted(union, key=lambda p: (-final[p], stage.doc_of[p]))[:k]
+            order = sorted(union, key=lambda p: -final[p])
+            cut = final[order[k - 1]] if len(order) > k else None
+            scored.append(([p for p in order if cut is None or final[p] >= cut], final, per_doc))
+        unnamed = [p for kept, _, _ in scored for p in kept if p not in stage.doc_of]
+        if unnamed:
+            names = self.index.doc_ids(unnamed)
+            stage.doc_of.update({p: names[str(p)] for p in unnamed if str(p) in names})  # deleted since: dropped
+        out: Ranked = []
+        for kept, final, per_doc in scored:
+            best = sorted((p for p in kept if p in stage.doc_of), key=lambda p: (-final[p], stage.doc_of[p]))[:k]
             out.append([(stage.doc_of[p], float(final[p]), per_doc[p]) for p in best])
         return out
 

@@ -160,6 +160,34 @@ def test_a_fused_search_makes_two_engine_round_trips_and_equals_brute_force(inde
                 assert hit.scores[part] == pytest.approx(float(matrix[i, position[hit.id]]), abs=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["dense+sparse", "all"])
+def test_a_weighted_fused_search_reads_document_ids_of_the_final_k_only(index, fake_encoder, monkeypatch, mode):
+    encoded = fake_encoder.encode(QUERIES, role="query", parts="all")
+    ids = [f"q{i}" for i in range(len(QUERIES))]
+    expected = Searcher(fake_encoder, index, candidates=20).run_modes(ids, encoded, [mode], k=5)[mode]  # reads every id
+    asked_ids, read = [], []
+    query_batch, retrieve = index.backend.query_batch, index.backend.retrieve
+    monkeypatch.setattr(index.backend, "query_batch",
+                        lambda requests: asked_ids.extend(r.with_doc_ids for r in requests) or query_batch(requests))
+    monkeypatch.setattr(index.backend, "retrieve",
+                        lambda pids, vectors, fields=None: read.append((len(pids), fields)) or retrieve(pids, vectors, fields))
+    hits = Searcher(fake_encoder, index, candidates=20).search_embeddings(encoded, k=5, mode=mode, fetch_documents=False)
+    assert not any(asked_ids)  # no candidate's payload is read by the engine queries
+    assert len(read) == 1 and read[0][1] == ["id"] and read[0][0] <= 5 * len(QUERIES) + 5  # the final k (and ties)
+    assert [[h.id for h in row] for row in hits] == [list(expected[qid]) for qid in ids]
+    assert [[h.score for h in row] for row in hits] == [pytest.approx(list(expected[qid].values())) for qid in ids]
+
+
+def test_ties_at_the_cut_off_go_to_the_smallest_document_id_as_in_brute_force(tmp_path, fake_encoder):
+    twins = [{"id": f"twin-{c}", "text": "river delta island", "lang": "en"} for c in "dcbea"]
+    idx = build_index(tmp_path / "ties", fake_encoder, make_corpus(30) + twins, colbert_storage="float32")
+    encoded = fake_encoder.encode(["river delta island"], role="query", parts="all")
+    for mode in ("dense+sparse", "all"):
+        hits = Searcher(fake_encoder, idx, candidates=40).search_embeddings(encoded, k=3, mode=mode, fetch_documents=False)
+        assert [h.id for h in hits[0]] == ["twin-a", "twin-b", "twin-c"], mode
+    idx.close()
+
+
 def test_an_in_memory_colbert_scorer_gives_the_engines_rescoring(index, fake_encoder, corpus, monkeypatch):
     from m3search.eval.runner import colbert_scorer
 

@@ -214,21 +214,17 @@ class EdgeBackend:
         shard = self.shard
         self._engine("delete", lambda: shard.update(qe.UpdateOperation.delete_points(list(pids))))
 
-    def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
+    def retrieve(self, pids: list[str], with_vectors: bool, fields: list[str] | None = None) -> list[StoredPoint]:
         shard = self.shard
-        records = self._engine("read", lambda: shard.retrieve(list(pids), with_payload=True, with_vector=with_vectors))
-        return [
-            _stored(r)
-            for r in records
-        ]
+        payload: Any = True if fields is None else list(fields)
+        records = self._engine("read", lambda: shard.retrieve(list(pids), with_payload=payload, with_vector=with_vectors))
+        return [_stored(r) for r in records]
 
     def scroll(self, offset: Any, limit: int) -> tuple[list[StoredPoint], Any]:
         request = qe.ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=True)
         shard = self.shard
         records, next_offset = self._engine("read", lambda: shard.scroll(request))
-        points = [_stored(r)
-                  for r in records]
-        return points, next_offset
+        return [_stored(r) for r in records], next_offset
 
     def count(self, conditions: dict[str, Any] | None) -> int:
         request = qe.CountRequest(filter=_filter(conditions), exact=True)

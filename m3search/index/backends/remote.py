@@ -183,19 +183,15 @@ class QdrantClientBackend:
     def delete(self, pids: list[str]) -> None:
         self.client.delete(self.collection, points_selector=models.PointIdsList(points=list(pids)), wait=True)
 
-    def retrieve(self, pids: list[str], with_vectors: bool) -> list[StoredPoint]:
-        records = self.client.retrieve(self.collection, ids=list(pids), with_payload=True, with_vectors=with_vectors)
-        return [
-            _stored(r)
-            for r in records
-        ]
+    def retrieve(self, pids: list[str], with_vectors: bool, fields: list[str] | None = None) -> list[StoredPoint]:
+        payload: Any = True if fields is None else list(fields)
+        records = self.client.retrieve(self.collection, ids=list(pids), with_payload=payload, with_vectors=with_vectors)
+        return [_stored(r) for r in records]
 
     def scroll(self, offset: Any, limit: int) -> tuple[list[StoredPoint], Any]:
         records, next_offset = self.client.scroll(self.collection, offset=offset, limit=limit, with_payload=True,
                                                   with_vectors=True)
-        points = [_stored(r)
-                  for r in records]
-        return points, next_offset
+        return [_stored(r) for r in records], next_offset
 
     def count(self, conditions: dict[str, Any] | None) -> int:
         return int(self.client.count(self.collection, count_filter=_filter(conditions), exact=True).count)

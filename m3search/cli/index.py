@@ -32,11 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("--to", default=None, help="with 'export': the new index (directory or Qdrant URL)")
     index.add_argument("--from", dest="source", default=None, help="with 'import': the index to copy (directory or Qdrant URL)")
-    cluster = index.add_argument_group("a new collection on a Qdrant server (--index http://...)")
+    cluster = index.add_argument_group("a new collection on a Qdrant server (--index http://...); --on-disk also for a directory")
     cluster.add_argument("--shards", type=int, default=None, help="shard_number")
     cluster.add_argument("--replicas", type=int, default=None, help="replication_factor")
     cluster.add_argument("--write-consistency", type=int, default=None, help="write_consistency_factor")
-    cluster.add_argument("--on-disk", action="store_true", help="vectors, sparse index and payload on disk (memory-mapped)")
+    cluster.add_argument("--on-disk", action="store_true",
+                         help="vectors, sparse index and payload on disk, memory-mapped and read on first use rather "
+                              "than warmed into RAM: for an index larger than memory")
     cluster.add_argument("--payload-index", action="append", default=[], metavar="FIELD:TYPE",
                          help="index a metadata field used in filters (TYPE: keyword, integer, float, bool, datetime, "
                               "text, uuid); repeatable")
@@ -101,14 +103,18 @@ def transfer(args: argparse.Namespace) -> int:
 
 
 def cluster_settings(args: argparse.Namespace, target: str) -> Any:
-    """The collection settings the flags give, or ``None``; refused for an index directory."""
+    """The collection settings the flags give, or ``None``; for an index directory, only ``--on-disk``."""
     given = [args.shards, args.replicas, args.write_consistency, args.on_disk or None, args.payload_index or None]
     if all(v is None for v in given):
         return None
     from ..index.backends.base import is_url
 
+    if not is_url(target) and given[:3] == [None, None, None] and not args.payload_index:
+        from ..index.backends.edge import ShardSettings
+
+        return ShardSettings(on_disk=True)
     if not is_url(target):
-        raise ConfigurationError("--shards, --replicas, --write-consistency, --on-disk and --payload-index lay out a "
+        raise ConfigurationError("--shards, --replicas, --write-consistency and --payload-index lay out a "
                                  f"collection on a Qdrant server (http://host:6333/name), not {target!r}")
     from ..index.backends.remote import CollectionSettings
 

@@ -15,17 +15,18 @@ from .manifest import Manifest
 from .transfer import copy_index
 
 if TYPE_CHECKING:
-    from .backends.edge import EdgeBackend
+    from .backends.edge import EdgeBackend, ShardSettings
     from .backends.remote import QdrantClientBackend
 
-__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "copy_index", "index_records", "point_id"]
+__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "ShardSettings", "copy_index",
+           "index_records", "point_id"]
 
 
 def __getattr__(name: str) -> Any:  # each backend imports its engine only when asked for
-    if name == "EdgeBackend":
-        from .backends.edge import EdgeBackend
+    if name in ("EdgeBackend", "ShardSettings"):
+        from .backends import edge
 
-        return EdgeBackend
+        return getattr(edge, name)
     if name == "QdrantClientBackend":
         from .backends.remote import QdrantClientBackend
 

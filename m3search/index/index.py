@@ -89,11 +89,19 @@ def _backend_for(target: str | Path | Backend, *, wait: float, create_dir: bool 
             from .backends.remote import from_url
         except ImportError as exc:
             raise ConfigurationError(f'an index on a Qdrant server ({target}) needs qdrant-client: pip install "m3search[remote]"') from exc
+        from .backends.edge import ShardSettings
+        from .backends.remote import CollectionSettings
+
+        if isinstance(settings, ShardSettings):  # --on-disk means the same on a server
+            settings = CollectionSettings(on_disk=settings.on_disk)
         return from_url(str(target), settings)
     if isinstance(target, (str, Path)):
-        from .backends.edge import EdgeBackend
+        from .backends.edge import EdgeBackend, ShardSettings
 
-        return EdgeBackend(target, wait=wait, create_dir=create_dir)
+        if settings is not None and not isinstance(settings, ShardSettings):
+            raise ConfigurationError(f"{target} is an index directory: shards, replicas and payload indexes lay out a "
+                                     "collection on a Qdrant server (http://host:6333/name)")
+        return EdgeBackend(target, wait=wait, create_dir=create_dir, settings=settings)
     return target
 
 
@@ -202,7 +210,8 @@ class Index:
         """``(index, created)``: the index in directory ``target``, made if missing, decided under
         its lock so that concurrent creators make one index (``target`` may also be a Qdrant URL
         or backend; ``settings``, a :class:`~m3search.index.backends.remote.CollectionSettings`,
-        lays out a new collection). When it exists, it must have been
+        lays out a new collection, a :class:`~m3search.index.backends.edge.ShardSettings` a new
+        embedded shard). When it exists, it must have been
         built by this encoder, and ``parts``/``colbert_storage`` (when given) must be what it
         holds: a differing option is a :class:`ConfigurationError`, not silently ignored."""
         wanted = _new_manifest(encoder_identity, parts, colbert_storage or "float16", compression)
@@ -223,6 +232,12 @@ class Index:
                 raise ConfigurationError(
                     f"the index at {target} stores multi-vectors as {manifest.colbert_storage}, not {colbert_storage}: "
                     "an existing index keeps its storage (leave the option out, or build a new index)"
+                )
+            on_disk = getattr(backend, "on_disk", None)
+            if getattr(settings, "on_disk", False) and callable(on_disk) and not on_disk():
+                raise ConfigurationError(
+                    f"the index at {target} keeps its vectors in memory, not on disk: an existing index keeps its "
+                    "layout (leave --on-disk out, or build a new index with it)"
                 )
             if compression is not None and wanted.compression != manifest.compression:
                 raise ConfigurationError(

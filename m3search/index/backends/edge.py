@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,12 +31,30 @@ SHARD_DIR = "shard"
 T = TypeVar("T")
 
 
-def _config(manifest: Manifest) -> qe.EdgeConfig:
+@dataclass(frozen=True)
+class ShardSettings:
+    """How a new embedded shard lays out its data (the engine records it in the shard).
+
+    ``on_disk``: vectors (dense and multi-vector), the sparse index and payloads are
+    memory-mapped and read from disk on first use (Qdrant's ``cold`` memory tier) instead of
+    being warmed into RAM when the shard opens (``cached``, the default): an index larger than
+    RAM still serves, at the cost of disk reads for pages the OS has not cached.
+
+    >>> ShardSettings(on_disk=True).on_disk
+    True
+    """
+
+    on_disk: bool = False
+
+
+def _config(manifest: Manifest, settings: ShardSettings | None = None) -> qe.EdgeConfig:
+    cold = qe.Memory.Cold if settings is not None and settings.on_disk else None
     vectors: dict[str, qe.EdgeVectorParams] = {}
     if "dense" in manifest.parts:
         # windows: every window's vector, a document scored by its best one (MaxSim of one query row)
         windows = qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if manifest.dense_windows else None
-        vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot, multivector_config=windows)
+        vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot, multivector_config=windows,
+                                               memory=cold)
     if "colbert" in manifest.parts:
         datatypes = {"float16": qe.VectorStorageDatatype.Float16, "float32": qe.VectorStorageDatatype.Float32,
                      "uint8": qe.VectorStorageDatatype.Uint8}
@@ -44,9 +63,10 @@ def _config(manifest: Manifest) -> qe.EdgeConfig:
             multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
             datatype=datatypes[manifest.colbert_storage],
             hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),  # rescoring only
+            memory=cold,
         )
-    sparse = {"sparse": qe.EdgeSparseVectorParams()} if "sparse" in manifest.parts else None  # no IDF modifier
-    return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse)
+    sparse = {"sparse": qe.EdgeSparseVectorParams(memory=cold)} if "sparse" in manifest.parts else None  # no IDF modifier
+    return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse, payload_memory=cold)
 
 
 def _schema(manifest: Manifest) -> dict[str, tuple[Any, Any]]:
@@ -110,8 +130,10 @@ class EdgeBackend:
     process's lock before :class:`~m3search.errors.IndexLockedError`.
     """
 
-    def __init__(self, path: str | Path, *, wait: float = DEFAULT_WAIT, create_dir: bool = False) -> None:
+    def __init__(self, path: str | Path, *, wait: float = DEFAULT_WAIT, create_dir: bool = False,
+                 settings: ShardSettings | None = None) -> None:
         self.path = Path(path)
+        self.settings = settings  # used by create() only: an existing shard keeps its own layout
         self._shard: qe.EdgeShard | None = None
         self._made_dir = False
         if self.path.exists() and not self.path.is_dir():
@@ -162,7 +184,7 @@ class EdgeBackend:
                 "not needed, or restore its manifest"
             )
         try:
-            self._shard = self._engine("be created", lambda: qe.EdgeShard.create(str(shard_dir), _config(manifest)))
+            self._shard = self._engine("be created", lambda: qe.EdgeShard.create(str(shard_dir), _config(manifest, self.settings)))
             self._engine("flush", self._shard.flush)
             write_manifest(self.path, manifest)
         except BaseException:  # undo this call's own work only
@@ -280,6 +302,14 @@ class EdgeBackend:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+    def on_disk(self) -> bool:
+        """Whether the shard's vectors live on disk (the ``cold`` tier), as its configuration records."""
+        try:
+            stored = json.loads((self.path / SHARD_DIR / "edge_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return any(v.get("memory") == "cold" for v in stored.get("vectors", {}).values())
 
     def disk_bytes(self) -> int | None:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())

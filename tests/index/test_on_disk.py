@@ -1,0 +1,55 @@
+"""An embedded index whose vectors, sparse index and payloads stay on disk (Qdrant's cold tier)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from m3search.cli import main
+from m3search.errors import ConfigurationError
+from m3search.index import Index, ShardSettings
+from m3search.io.jsonl import write_jsonl
+from m3search.search import MODES, Searcher
+from tests.corpora import build_index, make_queries
+from tests.search.test_searcher import assert_same_ranking
+
+
+def _memory(path) -> dict:
+    config = json.loads((path / "shard" / "edge_config.json").read_text())
+    tiers = {name: v.get("memory") for name, v in config["vectors"].items()}
+    tiers.update({name: v.get("memory") for name, v in config["sparse_vectors"].items()})
+    tiers["payload"] = config.get("payload_memory")
+    return tiers
+
+
+def test_an_on_disk_index_is_cold_everywhere_and_searches_like_the_default(tmp_path, fake_encoder, corpus):
+    cold = build_index(tmp_path / "cold", fake_encoder, corpus, settings=ShardSettings(on_disk=True))
+    warm = build_index(tmp_path / "warm", fake_encoder, corpus)
+    assert _memory(tmp_path / "cold") == {"dense": "cold", "colbert": "cold", "sparse": "cold", "payload": "cold"}
+    assert set(_memory(tmp_path / "warm").values()) == {None}  # the engine's default: warmed into RAM
+    queries = make_queries(6)
+    for mode in MODES:
+        a = Searcher(fake_encoder, cold).search(queries, k=5, mode=mode)
+        b = Searcher(fake_encoder, warm).search(queries, k=5, mode=mode)
+        for row_a, row_b in zip(a, b):  # the same hits, but where the engine cut among exact ties
+            assert_same_ranking(row_a, row_b)
+            assert all(h.text == corpus[int(h.id.split("-")[1])]["text"] for h in row_a)
+    cold.close()
+    warm.close()
+    with Index.open(tmp_path / "cold") as reopened:  # the layout is the shard's own, kept on reopening
+        assert reopened.backend.on_disk() and reopened.count() == len(corpus)
+
+
+def test_on_disk_from_the_cli_and_refused_for_an_index_built_in_memory(tmp_path, tiny_m3_path, capsys):
+    corpus = tmp_path / "c.jsonl"
+    write_jsonl(corpus, [{"id": "a", "text": "Der Rhein fließt durch Köln."}, {"id": "b", "text": "Everest"}])
+    model = ["--model", str(tiny_m3_path), "-q"]
+    assert main(["index", str(corpus), "--index", str(tmp_path / "cold"), *model, "--on-disk"]) == 0
+    assert set(_memory(tmp_path / "cold").values()) == {"cold"}
+    assert main(["index", str(corpus), "--index", str(tmp_path / "warm"), *model]) == 0
+    capsys.readouterr()
+    assert main(["index", str(corpus), "--index", str(tmp_path / "warm"), *model, "--on-disk"]) == 2
+    assert "keeps its vectors in memory, not on disk" in capsys.readouterr().err
+    with pytest.raises(ConfigurationError, match="is an index directory"):
+        Index.create(tmp_path / "x", {"name": "toy", "dim": 2, "parts": ["dense"]}, settings=object())

@@ -1,30 +1,43 @@
 """Search latency, throughput, recall and size: m3search (qdrant-edge) against brute-force numpy
 and qdrant-client's local mode, side by side on the same data and queries.
 
-Data: synthetic vectors shaped like the offline model's output (dense 384-d; sparse ~60 token
-ids from a 250k vocabulary, Zipf-distributed; multi-vector ``--colbert-tokens`` rows of 384-d),
-with queries made from perturbed documents so that each has true neighbours. For every mode:
-p50/p95 latency of one query at a time, QPS (1 / mean latency), recall@10 against exact brute
-force of the same mode, and bytes per document on disk. Prints a table and writes JSON.
+Data: synthetic vectors shaped like the offline model's output on real paragraphs (dense 384-d
+in topical clusters; ~130 sparse token ids from a 250k vocabulary, Zipf-distributed; multi-vector
+rows of 384-d, as many per document as the real XQuAD paragraphs have: log-normal around 190,
+or ``--rows N``, divided by ``--pool-factor``), with queries made from perturbed documents so that
+each has true neighbours. Documents are generated in chunks, so that 100K real-shaped documents
+(~16 GB of float16 rows) never sit in memory at once: a chunk is indexed, and later regenerated
+(same seed) to compute the exact top-10 of every mode by numpy brute force. The index is then
+searched by a fresh process, whose peak RSS is the memory serving takes. For every mode: p50/p95
+latency of one query at a time, QPS (1 / mean latency), recall@10 against exact brute force of the
+same mode, bytes per document on disk, build time. Prints a table and writes JSON.
 
     .venv/bin/python benchmarks/search.py --sizes 10000,100000
+    .venv/bin/python benchmarks/search.py --sizes 10000 --pool-factor 2 --storage uint8 --candidates 100,50
+    .venv/bin/python benchmarks/search.py --sizes "" --real      # the 2,880 real XQuAD paragraphs
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from m3search.index import Index
 from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
 from m3search.search import Searcher
+from m3search.search.modes import MODE_PARTS
 from m3search.types import Embeddings, Ragged, SparseBatch, SparseVector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,52 +51,115 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def synthetic_docs(n: int, tokens: int, rng: np.random.Generator) -> Embeddings:
-    centres = _normalise(rng.normal(size=(64, DIM)))  # topical clusters, like real text
+#: Multi-vector rows per document, fitted to the offline model's 2,880 XQuAD paragraphs
+#: (median 190, 5th/95th percentiles ~105/~370, mean ~206): log-normal, clipped to [16, 512].
+REAL_ROWS_MEDIAN, REAL_ROWS_SIGMA = 190.0, 0.406
+#: Lexical weights per document (the real paragraphs average ~133) and per query.
+DOC_TERMS, QUERY_TERMS, QUERY_ROWS = 130, 10, 16
+
+
+def row_counts(n: int, rows: int | None, pool_factor: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows per document: ``rows`` each, or real-shaped (``None``); divided by the pool factor."""
+    if rows is None:
+        counts = np.clip(np.rint(REAL_ROWS_MEDIAN * np.exp(rng.normal(0, REAL_ROWS_SIGMA, n))), 16, 512)
+    else:
+        counts = np.full(n, rows)
+    return np.maximum(counts // pool_factor, 1).astype(np.int64)
+
+
+def synthetic_docs(n: int, rows: int | None, rng: np.random.Generator, pool_factor: int = 1,
+                   centres: np.ndarray | None = None) -> Embeddings:
+    """``n`` documents: dense in topical clusters, ~130 Zipf-distributed token weights, and
+    multi-vector rows around the dense vector (float16, what the index stores)."""
+    if centres is None:
+        centres = _normalise(np.random.default_rng(12345).normal(size=(64, DIM)))  # topical clusters, like real text
     # a document is its topic's centre plus its own direction (norm ~1): cosines between documents of
     # one topic land near 0.5 and across topics near 0, a spread like real text embeddings'
     dense = _normalise(centres[rng.integers(0, 64, n)] + rng.normal(size=(n, DIM)) / np.sqrt(DIM))
     vectors = []
     for _ in range(n):
-        ids = np.unique(np.minimum(rng.zipf(1.3, 60) + rng.integers(0, 2000), VOCAB - 1))
+        ids = np.unique(np.minimum(rng.zipf(1.3, DOC_TERMS) + rng.integers(0, 2000), VOCAB - 1))
         vectors.append(SparseVector(ids.astype(np.int64), rng.uniform(0.01, 0.3, len(ids)).astype(np.float32)))
-    # multi-vectors in float16 (what the index stores), generated in chunks to bound memory
-    colbert = np.empty((n * tokens, DIM), dtype=np.float16)
-    for a in range(0, n, 5000):
-        b = min(a + 5000, n)
-        noise = rng.standard_normal(size=(b - a, tokens, DIM), dtype=np.float32) / np.sqrt(DIM) * 1.5
-        colbert[a * tokens : b * tokens] = _normalise(dense[a:b, None, :] + noise).reshape(-1, DIM)
-    offsets = np.arange(0, n * tokens + 1, tokens, dtype=np.int64)
+    counts = row_counts(n, rows, pool_factor, rng)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    colbert = np.empty((int(offsets[-1]), DIM), dtype=np.float16)
+    owner = np.repeat(np.arange(n), counts)
+    for a in range(0, len(colbert), 200_000):  # in chunks, to bound memory
+        b = min(a + 200_000, len(colbert))
+        noise = rng.standard_normal(size=(b - a, DIM), dtype=np.float32) / np.sqrt(DIM) * 1.5
+        colbert[a:b] = _normalise(dense[owner[a:b]] + noise)
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors), colbert=Ragged(colbert, offsets))
 
 
-def synthetic_queries(docs: Embeddings, n: int, rng: np.random.Generator) -> Embeddings:
-    picks = rng.integers(0, len(docs), n)
-    # a query is a perturbed document (noise norm 0.7): its source is usually, not always, the best match
+def synthetic_queries(docs: Embeddings, picks: np.ndarray, rng: np.random.Generator) -> Embeddings:
+    """A query per picked document: the document perturbed (noise norm 0.7), so that its source is
+    usually, not always, the best match; ~10 of its terms and 16 of its rows."""
+    n = len(picks)
     dense = _normalise(docs.dense[picks] + rng.normal(size=(n, DIM)).astype(np.float32) / np.sqrt(DIM) * 0.7)
     sparse, colbert = [], []
     for j in picks:
         v = docs.sparse[int(j)]
-        keep = np.sort(rng.choice(len(v), size=min(8, len(v)), replace=False))
+        keep = np.sort(rng.choice(len(v), size=min(QUERY_TERMS, len(v)), replace=False))
         sparse.append(SparseVector(v.ids[keep], v.weights[keep]))
-        rows = docs.colbert[int(j)][:12].astype(np.float32)
+        rows = docs.colbert[int(j)][:QUERY_ROWS].astype(np.float32)
         colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 0.7))
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(sparse), colbert=Ragged.from_arrays(colbert))
 
 
+def exact_scores(docs: Embeddings, queries: Embeddings, modes: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Every query's exact score against every document, per part needed by ``modes``."""
+    return timed_exact_scores(docs, queries, modes)[0]
+
+
+def timed_exact_scores(docs: Embeddings, queries: Embeddings, modes: tuple[str, ...]) -> tuple[dict, dict]:
+    """:func:`exact_scores` and the seconds each part took."""
+    needed = {p for m in modes for p in MODE_PARTS[m]}
+    scores, seconds = {}, {}
+    for part in ("dense", "sparse", "colbert"):
+        if part not in needed:
+            continue
+        start = time.perf_counter()
+        if part == "dense":
+            scores[part] = dense_scores(queries.dense, docs.dense)
+        elif part == "sparse":
+            scores[part] = sparse_scores(queries.sparse, docs.sparse)
+        else:
+            chunks = range(0, len(docs), 2000)  # bounded memory
+            scores[part] = np.concatenate(
+                [colbert_scores(queries.colbert, docs.colbert.take(range(a, min(a + 2000, len(docs))))) for a in chunks],
+                axis=1)
+        seconds[part] = time.perf_counter() - start
+    return scores, seconds
+
+
+def mode_scores(scores: dict[str, np.ndarray], mode: str) -> np.ndarray:
+    parts = MODE_PARTS[mode]
+    return scores[mode] if len(parts) == 1 else combine({p: scores[p] for p in parts}, DEFAULT_WEIGHTS)
+
+
 def brute_force(docs: Embeddings, queries: Embeddings, mode: str, k: int) -> list[list[int]]:
     """Exact top-k doc indices of each query for one mode, in numpy."""
-    scores = {}
-    if mode in ("dense", "dense+sparse", "all"):
-        scores["dense"] = dense_scores(queries.dense, docs.dense)
-    if mode in ("sparse", "dense+sparse", "all"):
-        scores["sparse"] = sparse_scores(queries.sparse, docs.sparse)
-    if mode in ("colbert", "all"):
-        chunks = range(0, len(docs), 5000)  # bounded memory
-        scores["colbert"] = np.concatenate(
-            [colbert_scores(queries.colbert, docs.colbert.take(range(a, min(a + 5000, len(docs))))) for a in chunks], axis=1)
-    final = scores[mode] if mode in scores else combine(scores, DEFAULT_WEIGHTS)
+    final = mode_scores(exact_scores(docs, queries, (mode,)), mode)
     return [list(np.argsort(-row, kind="stable")[:k]) for row in final]
+
+
+class TopK:
+    """Running exact top-k document indices per query and mode over chunks of documents."""
+
+    def __init__(self, n_queries: int, modes: tuple[str, ...], k: int) -> None:
+        self.k, self.modes = k, modes
+        self.best = {m: [np.empty((0, 2)) for _ in range(n_queries)] for m in modes}
+
+    def update(self, scores: dict[str, np.ndarray], first_doc: int) -> None:
+        for mode in self.modes:
+            final = mode_scores(scores, mode)
+            for i, row in enumerate(final):
+                top = np.argsort(-row, kind="stable")[: self.k]
+                merged = np.concatenate([self.best[mode][i], np.stack([row[top], top + first_doc], axis=1)])
+                self.best[mode][i] = merged[np.lexsort((merged[:, 1], -merged[:, 0]))][: self.k]
+
+    def ids(self, mode: str) -> list[list[int]]:
+        return [[int(j) for j in b[:, 1]] for b in self.best[mode]]
 
 
 def time_queries(fn, queries: Embeddings, limit: int) -> tuple[list[float], list]:
@@ -136,92 +212,194 @@ def _concat(batches: list[Embeddings]) -> Embeddings:
     )
 
 
-def bench_size(size: int, args, rng, real: bool = False) -> list[dict]:
-    print(f"\n== {'real XQuAD paragraphs' if real else f'{size} synthetic documents'} ==")
-    identity = IDENTITY
-    if real:
-        docs, queries, identity = real_xquad(args.data, args.queries, rng)
-        size = len(docs)
-    else:
-        docs = synthetic_docs(size, args.colbert_tokens, rng)
-        queries = synthetic_queries(docs, args.queries, rng)
-    ids = [f"d{i}" for i in range(size)]
+def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[int]]], args, size: int,
+                numpy_ms: dict[str, float], local: Index | None = None) -> list[dict]:
+    """Time every mode (and every candidate depth of the fused modes) one query at a time."""
     rows = []
-    work = Path(tempfile.mkdtemp(prefix="m3search-bench-"))
+    for mode in MODES:
+        limit = args.colbert_queries if mode == "colbert" else args.queries
+        if mode in numpy_ms:
+            rows.append(summarise("numpy brute force", mode, size, [numpy_ms[mode] / 1000] * limit, 1.0, None))
+            print(_format(rows[-1]))
+        depths = args.candidates if mode in ("dense+sparse", "all", "rrf") else args.candidates[:1]
+        systems = [("m3search (qdrant-edge)", index)] + ([("qdrant-client local", local)] if local is not None else [])
+        for name, target in systems:
+            for depth in depths if name.startswith("m3search") else depths[:1]:
+                searcher = Searcher(None, target, candidates=depth)
+                latencies, results = time_queries(
+                    lambda q, s=searcher, m=mode: s.search_embeddings(q, 10, mode=m, fetch_documents=False), queries, limit)
+                found = [[h.id for h in r[0]] for r in results]
+                row = summarise(name, mode, size, latencies, recall(found, exact[mode], 10) if mode in exact else None,
+                                target.disk_bytes() / size if target.disk_bytes() else None)
+                row["candidates"] = depth
+                rows.append(row)
+                print(_format(row))
+    return rows
+
+
+def bench_real(args, rng) -> list[dict]:
+    """The 2,880 real XQuAD paragraphs, encoded by the offline model (in-process)."""
+    print("\n== real XQuAD paragraphs ==")
+    docs, queries, identity = real_xquad(args.data, args.queries, rng)
+    size = len(docs)
+    ids = [f"d{i}" for i in range(size)]
+    work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
-        index = Index.create(work / "edge", identity)
+        index = Index.create(work / "edge", identity, colbert_storage=args.storage)
         start = time.perf_counter()
         index.add(ids, docs, batch_size=500, show_progress=True)
         index.optimize()
-        build_s = time.perf_counter() - start
-        disk = index.disk_bytes() / size
-        print(f"built in {build_s:.1f}s, {disk:.0f} bytes/doc")
-        searcher = Searcher(None, index, candidates=args.candidates)
-        backends = [("m3search (qdrant-edge)", searcher, disk)]
-        if size <= args.local_max:
+        print(f"built in {time.perf_counter() - start:.1f}s, {index.disk_bytes() / size:.0f} bytes/doc")
+        local = None
+        if args.local_max >= size:
             from qdrant_client import QdrantClient
 
             from m3search.index import QdrantClientBackend
 
             local = Index.create(QdrantClientBackend(QdrantClient(":memory:"), "bench"), identity)
             local.add(ids, docs, batch_size=500, show_progress=True)
-            backends.append(("qdrant-client local", Searcher(None, local, candidates=args.candidates), None))
+        exact, numpy_ms = {}, {}
         for mode in MODES:
-            limit = args.colbert_queries if mode == "colbert" else args.queries
-            exact = None
-            if mode != "rrf":
-                start = time.perf_counter()
-                exact = brute_force(docs, queries.take(range(limit)), mode, 10)
-                numpy_lat = (time.perf_counter() - start) / limit
-                rows.append(summarise("numpy brute force", mode, size, [numpy_lat] * limit, 1.0, None))
-            for name, searcher_, disk_bytes in backends:
-                latencies, results = time_queries(
-                    lambda q, s=searcher_, m=mode: s.search_embeddings(q, 10, mode=m, fetch_documents=False),
-                    queries, limit)
-                found = [[h.id for h in r[0]] for r in results]
-                rows.append(summarise(name, mode, size, latencies, recall(found, exact, 10) if exact else None, disk_bytes))
-                rows[-1]["data"] = "xquad" if real else "synthetic"
-            for row in rows[-(len(backends) + (mode != "rrf")):]:
-                print(_format(row))
+            if mode == "rrf":
+                continue
+            start = time.perf_counter()
+            exact[mode] = brute_force(docs, queries, mode, 10)
+            numpy_ms[mode] = (time.perf_counter() - start) / len(queries) * 1000
+        rows = search_rows(index, queries, exact, args, size, numpy_ms, local)
         index.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for row in rows:
+        row["data"] = "xquad"
     return rows
+
+
+def _chunk(args, size: int, a: int) -> Embeddings:
+    """Documents ``a .. a + chunk`` of the synthetic collection of ``size``: the same on every call."""
+    n = min(args.chunk, size - a)
+    return synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor)
+
+
+def bench_scale(size: int, args) -> list[dict]:
+    """``size`` synthetic real-shaped documents, streamed in chunks (built, then regenerated for
+    the exact answers), searched by a fresh process (its peak RSS is the serving memory)."""
+    shape = "real-shaped" if args.rows is None else f"{args.rows}-row"
+    print(f"\n== {size} synthetic {shape} documents, pool factor {args.pool_factor}, {args.storage} ==")
+    from m3search.index import ShardSettings
+
+    picks = np.sort(np.random.default_rng([args.seed, size]).choice(size, args.queries, replace=False))
+    work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
+    try:
+        index = Index.create(work / "edge", IDENTITY, colbert_storage=args.storage,
+                             settings=ShardSettings(on_disk=True) if args.on_disk else None)
+        parts, generate_s, rows_total = [], 0.0, 0
+        start = time.perf_counter()
+        bar = tqdm(total=size, desc=f"build {size}", unit="doc")
+        for a in range(0, size, args.chunk):
+            g = time.perf_counter()
+            docs = _chunk(args, size, a)
+            generate_s += time.perf_counter() - g
+            rows_total += len(docs.colbert.data)
+            index.add([f"d{a + i}" for i in range(len(docs))], docs, batch_size=500, show_progress=False)
+            local = picks[(picks >= a) & (picks < a + len(docs))] - a
+            if len(local):
+                parts.append(synthetic_queries(docs, local, np.random.default_rng([args.seed, size, a, 1])))
+            bar.update(len(docs))
+        bar.close()
+        index.optimize()
+        build_s = time.perf_counter() - start - generate_s
+        disk = index.disk_bytes()
+        index.close()
+        build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        queries = _concat(parts)
+        print(f"built in {build_s:.0f}s (+{generate_s:.0f}s generating), {disk / size:.0f} bytes/doc, "
+              f"{rows_total / size:.0f} multi-vector rows/doc")
+        # the exact answers: every chunk again, numpy brute force timed per part
+        top = TopK(len(queries), tuple(m for m in MODES if m != "rrf"), 10)
+        seconds = {"dense": 0.0, "sparse": 0.0, "colbert": 0.0}
+        for a in tqdm(range(0, size, args.chunk), desc="exact", unit="chunk"):
+            docs = _chunk(args, size, a)
+            scores, spent = timed_exact_scores(docs, queries, top.modes)
+            for part, sec in spent.items():
+                seconds[part] += sec
+            top.update(scores, a)
+        numpy_ms = {m: sum(seconds[p] for p in MODE_PARTS[m]) / len(queries) * 1000 for m in top.modes}
+        exact = {m: top.ids(m) for m in top.modes}
+        with open(work / "phase.pkl", "wb") as f:
+            pickle.dump({"queries": queries, "exact": exact, "numpy_ms": numpy_ms, "size": size}, f)
+        cmd = [sys.executable, __file__, "--search-phase", str(work), "--queries", str(args.queries),
+               "--colbert-queries", str(args.colbert_queries), "--candidates", ",".join(map(str, args.candidates))]
+        subprocess.run(cmd, check=True)
+        with open(work / "rows.json") as f:
+            rows = json.load(f)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for row in rows:
+        row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage, "on_disk": args.on_disk,
+                    "rows_per_doc": rows_total / size, "build_s": build_s, "build_peak_rss": build_rss})
+    return rows
+
+
+def search_phase(work: Path, args) -> None:
+    """The search half of :func:`bench_scale`, in its own process."""
+    with open(work / "phase.pkl", "rb") as f:
+        phase = pickle.load(f)
+    index = Index.open(work / "edge")
+    rows = search_rows(index, phase["queries"], phase["exact"], args, phase["size"], phase["numpy_ms"])
+    index.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    for row in rows:
+        row["search_peak_rss"] = rss
+    (work / "rows.json").write_text(json.dumps(rows))
+    print(f"search process peak RSS {rss / 2**30:.2f} GiB")
 
 
 def _format(row: dict) -> str:
     rec = "" if row["recall@10"] is None else f"{row['recall@10']:.3f}"
     size = "" if row["bytes_per_doc"] is None else f"{row['bytes_per_doc']:.0f}"
-    return (f"{row['documents']:>7} {row['mode']:<13}{row['system']:<24}{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}"
-            f"{row['qps']:>9.1f}{rec:>10}{size:>11}")
+    depth = row.get("candidates", "")
+    return (f"{row['documents']:>7} {row['mode']:<13}{row['system']:<24}{depth!s:>5}{row['p50_ms']:>9.2f}"
+            f"{row['p95_ms']:>9.2f}{row['qps']:>9.1f}{rec:>10}{size:>11}")
+
+
+HEADER = f"{'docs':>7} {'mode':<13}{'system':<24}{'cand':>5}{'p50 ms':>9}{'p95 ms':>9}{'QPS':>9}{'recall@10':>10}{'bytes/doc':>11}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--colbert-queries", type=int, default=10, help="queries for the colbert-only mode (a full scan)")
-    parser.add_argument("--colbert-tokens", type=int, default=32, help="multi-vector rows per synthetic document")
-    parser.add_argument("--candidates", type=int, default=100)
-    parser.add_argument("--local-max", type=int, default=10000, help="largest size to run qdrant-client local mode on")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="multi-vector rows per synthetic document (default: real-shaped, median 190)")
+    parser.add_argument("--pool-factor", type=int, default=1, help="the shape of a pooled index: rows divided by N")
+    parser.add_argument("--storage", default="float16", choices=["float16", "float32", "uint8"])
+    parser.add_argument("--on-disk", action="store_true", help="build the index with ShardSettings(on_disk=True)")
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--colbert-queries", type=int, default=3, help="queries for the colbert-only mode (a full scan)")
+    parser.add_argument("--candidates", default="100", help="first-stage depths per mode, comma-separated (e.g. 100,50)")
+    parser.add_argument("--chunk", type=int, default=2000, help="documents generated (and held) at a time")
+    parser.add_argument("--local-max", type=int, default=3000, help="largest real set to run qdrant-client local mode on")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--real", action="store_true", help="also run on the real XQuAD paragraphs (encoded once, cached)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--workdir", default=None, help="where indexes are built (default: the temporary directory)")
+    parser.add_argument("--search-phase", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search.json")
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
+    args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
+    if args.search_phase is not None:
+        return search_phase(args.search_phase, args)
     rows = []
-    header = f"{'docs':>7} {'mode':<13}{'system':<24}{'p50 ms':>9}{'p95 ms':>9}{'QPS':>9}{'recall@10':>10}{'bytes/doc':>11}"
-    print(header)
+    print(HEADER)
     for size in [int(s) for s in args.sizes.split(",") if s]:
-        rows.extend(bench_size(size, args, rng))
+        rows.extend(bench_scale(size, args))
     if args.real:
-        rows.extend(bench_size(0, args, rng, real=True))
-    print("\n" + header)
+        rows.extend(bench_real(args, np.random.default_rng(args.seed)))
+    print("\n" + HEADER)
     for row in rows:
         print(_format(row))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "search", "rows": rows, "colbert_tokens": args.colbert_tokens,
+    args.out.write_text(json.dumps({"benchmark": "search", "rows": rows, "rows_per_doc": args.rows or "real-shaped",
+                                    "pool_factor": args.pool_factor, "storage": args.storage,
                                     "candidates": args.candidates, "machine": platform.machine()}, indent=2))
     print(f"wrote {args.out}")
 

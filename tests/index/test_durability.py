@@ -66,3 +66,57 @@ def test_sigkill_during_add(tmp_path, delay):
         encoder = FakeEncoder()
         index.add(["after"], encoder.encode(["still writable"], parts="all"))
         assert index.count() == total + 1
+
+
+REWRITER = textwrap.dedent(f"""
+    import sys
+    from m3search.index import Index
+    from tests.fakes import FakeEncoder
+    encoder = FakeEncoder()
+    index = Index.create(sys.argv[1], encoder.identity)
+    ids = [f"doc-{{i}}" for i in range({PER_CALL})]
+    for call in range(1000):
+        texts = [f"version {{call}} river word{{i}}" for i in range({PER_CALL})]
+        index.add(ids, encoder.encode(texts, parts="all"), texts=texts, batch_size=100)
+        print(f"returned {{call}}", flush=True)
+""")
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3])
+def test_sigkill_while_replacing_documents_keeps_every_document_whole(tmp_path, delay):
+    """Re-adding stored ids and being killed: every document is still there, whole, in the
+    version of a call that returned or of the call that was running."""
+    path = tmp_path / "idx"
+    proc = subprocess.Popen([sys.executable, "-c", REWRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    returned = -1
+    try:
+        for line in proc.stdout:
+            returned = int(line.split()[1])
+            if returned >= 1:
+                time.sleep(delay)
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert returned >= 1, "the writer died before two calls returned"
+    with Index.open(path, encoder_identity=FakeEncoder().identity) as index:
+        assert index.count() == PER_CALL
+        docs = index.get([f"doc-{i}" for i in range(PER_CALL)], with_vectors=True)
+        assert all(d is not None for d in docs), "a stored document was lost"
+        for doc in docs:
+            assert doc.dense is not None and doc.sparse is not None and doc.colbert is not None
+            assert int(doc.text.split()[1]) >= returned  # no older than the last call that returned
+            assert doc.text.endswith(f"word{doc.id.split('-')[1]}")
+
+
+def test_the_shard_keeps_no_write_ahead_log(tmp_path):
+    """qdrant-edge would replay a whole log on every open and never truncate it: the index runs
+    without one (every add flushes), so opening costs the same after a million writes."""
+    encoder = FakeEncoder()
+    with Index.create(tmp_path / "idx", encoder.identity) as index:
+        for call in range(3):
+            index.add([f"d{call}-{i}" for i in range(50)], encoder.encode([f"river {i}" for i in range(50)], parts="all"))
+    config = (tmp_path / "idx" / "shard" / "edge_config.json").read_text()
+    assert '"wal_enabled":false' in config.replace(" ", "")
+    assert not any((tmp_path / "idx" / "shard" / "wal").glob("*"))

@@ -63,10 +63,18 @@ def encode_queries(vectors: np.ndarray) -> np.ndarray:
     return np.concatenate([codes, np.full((t, extra_dims(dim)), ZERO)], axis=1).astype(np.float32)
 
 
-def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int) -> float:
-    """The sum over query tokens of ``max_j q~_i . d~_j`` from Qdrant's raw MaxSim score."""
+def query_offset(query_bytes: np.ndarray, dim: int) -> float:
+    """The part of every raw MaxSim score of this query that the byte encoding adds (computed
+    once per query, subtracted from each hit's score)."""
     offsets = ZERO * (query_bytes[:, :dim].sum(axis=1) - ZERO * dim) + ZERO * _target(dim)
-    return float((raw_score - offsets.sum()) / SCALE**2)
+    return float(offsets.sum())
+
+
+def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int, offset: float | None = None) -> float:
+    """The sum over query tokens of ``max_j q~_i . d~_j`` from Qdrant's raw MaxSim score
+    (``offset``: :func:`query_offset`, when already known)."""
+    offset = query_offset(query_bytes, dim) if offset is None else offset
+    return float((raw_score - offset) / SCALE**2)
 
 
 def decode_documents(stored: np.ndarray, dim: int) -> np.ndarray:

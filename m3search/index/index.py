@@ -473,8 +473,10 @@ class Index:
             lengths = spec.queries.need_colbert().lengths
             dim = self.manifest.colbert_dim or 0
 
+            offsets = {i: codecs.query_offset(q, dim) for i, q in encoded.items()}  # once per query, not per hit
+
             def maxsim(i: int, raw: float) -> float:
-                total = codecs.decode_maxsim(raw, encoded[i], dim) if i in encoded else raw
+                total = codecs.decode_maxsim(raw, encoded[i], dim, offsets[i]) if i in encoded else raw
                 return total / int(lengths[i])
 
             results = [[ScoredId(s.pid, maxsim(i, s.score), s.doc_id) for s in hits] for i, hits in enumerate(results)]

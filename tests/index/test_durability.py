@@ -34,10 +34,10 @@ WRITER = textwrap.dedent(f"""
 """)
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.3])
-def test_sigkill_during_add(tmp_path, delay):
-    path = tmp_path / "idx"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+def kill_during_the_third_call(script: str, path: Path, delay: float) -> int:
+    """Run ``script`` (which prints ``returned N`` after each add) until two calls returned, let
+    the next get under way for ``delay`` seconds, SIGKILL it; the last call it said returned."""
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     returned = -1
     try:
@@ -50,6 +50,13 @@ def test_sigkill_during_add(tmp_path, delay):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert returned >= 1, "the writer died before two calls returned"
+    return returned
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3])
+def test_sigkill_during_add(tmp_path, delay):
+    path = tmp_path / "idx"
+    returned = kill_during_the_third_call(WRITER, path, delay)
     # the child may have returned more calls between our read and the kill; count from the index
     with Index.open(path, encoder_identity=FakeEncoder().identity) as index:
         total = index.count()
@@ -87,19 +94,7 @@ def test_sigkill_while_replacing_documents_keeps_every_document_whole(tmp_path, 
     """Re-adding stored ids and being killed: every document is still there, whole, in the
     version of a call that returned or of the call that was running."""
     path = tmp_path / "idx"
-    proc = subprocess.Popen([sys.executable, "-c", REWRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    returned = -1
-    try:
-        for line in proc.stdout:
-            returned = int(line.split()[1])
-            if returned >= 1:
-                time.sleep(delay)
-                break
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert returned >= 1, "the writer died before two calls returned"
+    returned = kill_during_the_third_call(REWRITER, path, delay)
     with Index.open(path, encoder_identity=FakeEncoder().identity) as index:
         assert index.count() == PER_CALL
         docs = index.get([f"doc-{i}" for i in range(PER_CALL)], with_vectors=True)

@@ -27,7 +27,8 @@ def quality(args, encoder) -> list[dict]:
     from m3search.encode.checkpoints.cache import cache_dir
     from m3search.eval.runner import run_suite
 
-    settings: list[tuple[str, dict, list[str]]] = [("none", {}, ["sparse", "colbert", "dense+sparse", "all"])]
+    settings: list[tuple[str, dict, list[str]]] = [] if args.skip_unreduced else [
+        ("none", {}, ["sparse", "colbert", "dense+sparse", "all"])]
     settings += [(f"pool {p}", {"colbert_pool_factor": p}, ["colbert", "all"]) for p in args.pool_factors]
     settings += [(f"top-{k}", {"sparse_top_k": k}, ["sparse", "dense+sparse", "all"]) for k in args.top_k]
     rows = []
@@ -101,6 +102,9 @@ def main() -> None:
     parser.add_argument("--pool-factors", default="2,3")
     parser.add_argument("--top-k", default="64,32")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-sizes", action="store_true")
+    parser.add_argument("--skip-unreduced", action="store_true",
+                        help="no unreduced row (the same numbers as `m3search eval` without the flags)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compression.json")
     args = parser.parse_args()
@@ -111,7 +115,7 @@ def main() -> None:
     from m3search.encode import Encoder
 
     encoder = Encoder.load("multilingual-e5-small")
-    size_rows = sizes(args, encoder)
+    size_rows = [] if args.skip_sizes else sizes(args, encoder)
     quality_rows = [] if args.skip_quality else quality(args, encoder)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"benchmark": "compression", "quality": quality_rows, "sizes": size_rows}, indent=2))

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def row_counts(n: int, rows: int | None, pool_factor: int, rng: np.random.Genera
 
 
 def synthetic_docs(n: int, rows: int | None, rng: np.random.Generator, pool_factor: int = 1,
-                   centres: np.ndarray | None = None) -> Embeddings:
+                   centres: np.ndarray | None = None, multivector: bool = True) -> Embeddings:
     """``n`` documents: dense in topical clusters, ~130 Zipf-distributed token weights, and
     multi-vector rows around the dense vector (float16, what the index stores)."""
     if centres is None:
@@ -80,6 +81,8 @@ def synthetic_docs(n: int, rows: int | None, rng: np.random.Generator, pool_fact
     for _ in range(n):
         ids = np.unique(np.minimum(rng.zipf(1.3, DOC_TERMS) + rng.integers(0, 2000), VOCAB - 1))
         vectors.append(SparseVector(ids.astype(np.int64), rng.uniform(0.01, 0.3, len(ids)).astype(np.float32)))
+    if not multivector:
+        return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors))
     counts = row_counts(n, rows, pool_factor, rng)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     colbert = np.empty((int(offsets[-1]), DIM), dtype=np.float16)
@@ -101,9 +104,11 @@ def synthetic_queries(docs: Embeddings, picks: np.ndarray, rng: np.random.Genera
         v = docs.sparse[int(j)]
         keep = np.sort(rng.choice(len(v), size=min(QUERY_TERMS, len(v)), replace=False))
         sparse.append(SparseVector(v.ids[keep], v.weights[keep]))
-        rows = docs.colbert[int(j)][:QUERY_ROWS].astype(np.float32)
-        colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 0.7))
-    return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(sparse), colbert=Ragged.from_arrays(colbert))
+        if docs.colbert is not None:
+            rows = docs.colbert[int(j)][:QUERY_ROWS].astype(np.float32)
+            colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 0.7))
+    return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(sparse),
+                      colbert=Ragged.from_arrays(colbert) if colbert else None)
 
 
 def exact_scores(docs: Embeddings, queries: Embeddings, modes: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -208,7 +213,7 @@ def _concat(batches: list[Embeddings]) -> Embeddings:
     return Embeddings(
         dense=np.concatenate([b.dense for b in batches]),
         sparse=SparseBatch.from_vectors([v for b in batches for v in b.sparse]),
-        colbert=Ragged.from_arrays([m for b in batches for m in b.colbert]),
+        colbert=Ragged.from_arrays([m for b in batches for m in b.colbert]) if batches[0].colbert is not None else None,
     )
 
 
@@ -218,11 +223,16 @@ def directory_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
+def modes_of(parts: Sequence[str]) -> tuple[str, ...]:
+    """The modes an index of ``parts`` can run."""
+    return tuple(m for m in MODES if set(MODE_PARTS[m]) <= set(parts))
+
+
 def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[int]]], args, size: int,
                 numpy_ms: dict[str, float], local: Index | None = None, disk_bytes: float | None = None) -> list[dict]:
     """Time every mode (and every candidate depth of the fused modes) one query at a time."""
     rows = []
-    for mode in MODES:
+    for mode in modes_of(index.parts):
         limit = args.colbert_queries if mode == "colbert" else args.queries
         if mode in numpy_ms:
             rows.append(summarise("numpy brute force", mode, size, [numpy_ms[mode] / 1000] * limit, 1.0, None))
@@ -286,7 +296,8 @@ def bench_real(args, rng) -> list[dict]:
 def _chunk(args, size: int, a: int) -> Embeddings:
     """Documents ``a .. a + chunk`` of the synthetic collection of ``size``: the same on every call."""
     n = min(args.chunk, size - a)
-    return synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor)
+    return synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor,
+                          multivector="colbert" in args.parts)
 
 
 def bench_scale(size: int, args) -> list[dict]:
@@ -299,7 +310,7 @@ def bench_scale(size: int, args) -> list[dict]:
     picks = np.sort(np.random.default_rng([args.seed, size]).choice(size, args.queries, replace=False))
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
-        index = Index.create(work / "edge", IDENTITY, colbert_storage=args.storage,
+        index = Index.create(work / "edge", {**IDENTITY, "parts": list(args.parts)}, colbert_storage=args.storage,
                              settings=ShardSettings(on_disk=True) if args.on_disk else None)
         parts, generate_s, rows_total = [], 0.0, 0
         start = time.perf_counter()
@@ -308,7 +319,7 @@ def bench_scale(size: int, args) -> list[dict]:
             g = time.perf_counter()
             docs = _chunk(args, size, a)
             generate_s += time.perf_counter() - g
-            rows_total += len(docs.colbert.data)
+            rows_total += len(docs.colbert.data) if docs.colbert is not None else 0
             index.add([f"d{a + i}" for i in range(len(docs))], docs, batch_size=500, show_progress=False)
             local = picks[(picks >= a) & (picks < a + len(docs))] - a
             if len(local):
@@ -324,7 +335,7 @@ def bench_scale(size: int, args) -> list[dict]:
         print(f"built in {build_s:.0f}s (+{generate_s:.0f}s generating), {disk / size:.0f} bytes/doc, "
               f"{rows_total / size:.0f} multi-vector rows/doc")
         # the exact answers: every chunk again, numpy brute force timed per part
-        top = TopK(len(queries), tuple(m for m in MODES if m != "rrf"), 10)
+        top = TopK(len(queries), tuple(m for m in modes_of(args.parts) if m != "rrf"), 10)
         seconds = {"dense": 0.0, "sparse": 0.0, "colbert": 0.0}
         for a in tqdm(range(0, size, args.chunk), desc="exact", unit="chunk"):
             docs = _chunk(args, size, a)
@@ -383,6 +394,7 @@ def main() -> None:
     parser.add_argument("--pool-factor", type=int, default=1, help="the shape of a pooled index: rows divided by N")
     parser.add_argument("--storage", default="float16", choices=["float16", "float32", "uint8"])
     parser.add_argument("--on-disk", action="store_true", help="build the index with ShardSettings(on_disk=True)")
+    parser.add_argument("--parts", default="dense,sparse,colbert", help="what the index holds (dense,sparse: no multi-vectors)")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--colbert-queries", type=int, default=3, help="queries for the colbert-only mode (a full scan)")
     parser.add_argument("--candidates", default="100", help="first-stage depths per mode, comma-separated (e.g. 100,50)")
@@ -396,6 +408,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search.json")
     args = parser.parse_args()
     args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
+    args.parts = tuple(p for p in args.parts.split(",") if p)
     if args.search_phase is not None:
         return search_phase(args.search_phase, args)
     rows = []

@@ -468,7 +468,8 @@ class Index:
         # every backend ranks the same (hits without document ids: by point id, the same UUID5 on
         # every backend).
         if spec.restrict_to is None:  # rescoring hits are looked up by id, not ranked
-            results = [sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id or str(s.pid))) for hits in results]
+            # (a request's hits all have document ids or none: the key compares like with like)
+            results = [sorted(hits, key=lambda s: (-round(s.score, 6), s.doc_id or s.pid)) for hits in results]
         if spec.mode == "colbert":
             lengths = spec.queries.need_colbert().lengths
             dim = self.manifest.colbert_dim or 0

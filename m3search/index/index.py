@@ -365,11 +365,12 @@ class Index:
         (['', ''], ['b', 'a'])
         >>> index.close()
         """
-        wanted = list(dict.fromkeys(str(p) for p in pids))
+        wanted = {uuid.UUID(str(p)).hex: str(p) for p in pids}  # a backend may spell ids its own way
         if not wanted:
             return {}
-        found = {str(p.pid): p.payload["id"] for p in self.backend.retrieve(wanted, False, fields=["id"])}
-        return {p: found[p] for p in wanted if p in found}
+        found = {uuid.UUID(str(p.pid)).hex: p.payload["id"] for p in self.backend.retrieve(list(wanted.values()), False,
+                                                                                             fields=["id"])}
+        return {given: found[key] for key, given in wanted.items() if key in found}
 
     @property
     def _uint8(self) -> bool:

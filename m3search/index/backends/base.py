@@ -39,7 +39,7 @@ class ScoredId(NamedTuple):
     """One hit (a tuple: a search makes hundreds of them, and a tuple is made several times
     faster than a frozen dataclass)."""
 
-    pid: Any  # the engine's own id object (str or UUID): hand it back unchanged
+    pid: Any  # the engine's own spelling of the point id (a UUID string): hand it back unchanged
     score: float
     doc_id: str  # "" when the query asked for no document ids
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import UUID
 
 import numpy as np
 import qdrant_edge as qe
@@ -276,7 +277,8 @@ class EdgeBackend:
         # point ids as 32 hex digits: the engine reads them back (HasId filters, retrieve), and a
         # string hashes at C speed where a uuid.UUID hashes in Python (a fused search keys
         # thousands of lookups by them)
-        return [[ScoredId(p.id.hex, p.score, p.payload["id"] if p.payload else "") for p in points] for points in results]
+        return [[ScoredId(p.id.hex if isinstance(p.id, UUID) else str(p.id), p.score, p.payload["id"] if p.payload else "")
+                 for p in points] for points in results]
 
     def flush(self) -> None:
         self._engine("flush", self.shard.flush)

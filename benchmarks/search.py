@@ -217,6 +217,15 @@ def _concat(batches: list[Embeddings]) -> Embeddings:
     )
 
 
+def current_rss() -> int:
+    """Resident bytes of this process now (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 def directory_bytes(path: Path) -> int:
     """Bytes of the files under ``path`` (measured with the index closed: an open shard may still
     hold the segments an optimisation replaced)."""
@@ -248,6 +257,7 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
                 row = summarise(name, mode, size, latencies, recall(found, exact[mode], 10) if mode in exact else None,
                                 disk_bytes / size if disk_bytes and target is index else None)
                 row["candidates"] = depth
+                row["rss_after_mib"] = current_rss() / 2**20  # this process, after the mode ran
                 rows.append(row)
                 print(_format(row))
     return rows

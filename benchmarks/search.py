@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -238,11 +239,15 @@ def modes_of(parts: Sequence[str]) -> tuple[str, ...]:
 
 
 def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[int]]], args, size: int,
-                numpy_ms: dict[str, float], local: Index | None = None, disk_bytes: float | None = None) -> list[dict]:
-    """Time every mode (and every candidate depth of the fused modes) one query at a time."""
+                numpy_ms: dict[str, float], local: Index | None = None, disk_bytes: float | None = None,
+                on_row: Any = None) -> list[dict]:
+    """Time every mode (and every candidate depth of the fused modes) one query at a time
+    (``on_row(rows)`` after each row: the search process saves what it has measured)."""
     rows = []
     for mode in modes_of(index.parts):
         limit = args.colbert_queries if mode == "colbert" else args.queries
+        if limit == 0:
+            continue
         if mode in numpy_ms:
             rows.append(summarise("numpy brute force", mode, size, [numpy_ms[mode] / 1000] * limit, 1.0, None))
             print(_format(rows[-1]))
@@ -259,6 +264,8 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
                 row["candidates"] = depth
                 row["rss_after_mib"] = current_rss() / 2**20  # this process, after the mode ran
                 rows.append(row)
+                if on_row is not None:
+                    on_row(rows)
                 print(_format(row))
     return rows
 
@@ -359,9 +366,13 @@ def bench_scale(size: int, args) -> list[dict]:
             pickle.dump({"queries": queries, "exact": exact, "numpy_ms": numpy_ms, "size": size, "disk": disk}, f)
         cmd = [sys.executable, __file__, "--search-phase", str(work), "--queries", str(args.queries),
                "--colbert-queries", str(args.colbert_queries), "--candidates", ",".join(map(str, args.candidates))]
-        subprocess.run(cmd, check=True)
-        with open(work / "rows.json") as f:
-            rows = json.load(f)
+        code = subprocess.run(cmd, check=False).returncode
+        rows = json.loads((work / "rows.json").read_text()) if (work / "rows.json").exists() else []
+        if code != 0:  # keep what it measured before it died (e.g. killed for memory)
+            print(f"the search process exited with {code} after {len(rows)} rows", flush=True)
+            rows.append({"system": "m3search (qdrant-edge)", "mode": "search process died", "documents": size,
+                         "exit_code": code, "p50_ms": float("nan"), "p95_ms": float("nan"), "qps": float("nan"),
+                         "recall@10": None, "bytes_per_doc": None})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
@@ -375,13 +386,17 @@ def search_phase(work: Path, args) -> None:
     with open(work / "phase.pkl", "rb") as f:
         phase = pickle.load(f)
     index = Index.open(work / "edge")
+    def save(rows: list[dict]) -> None:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        for row in rows:
+            row["search_peak_rss"] = rss
+        (work / "rows.json").write_text(json.dumps(rows))
+
     rows = search_rows(index, phase["queries"], phase["exact"], args, phase["size"], phase["numpy_ms"],
-                       disk_bytes=phase["disk"])
+                       disk_bytes=phase["disk"], on_row=save)
     index.close()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    for row in rows:
-        row["search_peak_rss"] = rss
-    (work / "rows.json").write_text(json.dumps(rows))
+    save(rows)
+    rss = rows[-1]["search_peak_rss"] if rows else 0
     print(f"search process peak RSS {rss / 2**30:.2f} GiB")
 
 

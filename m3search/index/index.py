@@ -365,12 +365,11 @@ class Index:
         (['', ''], ['b', 'a'])
         >>> index.close()
         """
-        wanted = {uuid.UUID(str(p)).hex: str(p) for p in pids}  # a backend may spell ids its own way
+        wanted = list(dict.fromkeys(str(p) for p in pids))  # a backend spells ids the same way in and out
         if not wanted:
             return {}
-        found = {uuid.UUID(str(p.pid)).hex: p.payload["id"] for p in self.backend.retrieve(list(wanted.values()), False,
-                                                                                             fields=["id"])}
-        return {given: found[key] for key, given in wanted.items() if key in found}
+        found = {str(p.pid): p.payload["id"] for p in self.backend.retrieve(wanted, False, fields=["id"])}
+        return {p: found[p] for p in wanted if p in found}
 
     @property
     def _uint8(self) -> bool:

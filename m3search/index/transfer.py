@@ -17,6 +17,7 @@ removes what it created, so a target is either whole or absent.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -66,4 +67,4 @@ def copy_index(source: Index, target: str | Path | Backend, *, settings: Any = N
 def _as_written(point: StoredPoint) -> PointData:
     """A stored point as the engines take it: dense and multi-vectors as float32 arrays."""
     vectors = {name: value if name == "sparse" else np.asarray(value, np.float32) for name, value in point.vectors.items()}
-    return PointData(str(point.pid), vectors, point.payload)
+    return PointData(str(uuid.UUID(str(point.pid))), vectors, point.payload)  # the canonical spelling every engine takes

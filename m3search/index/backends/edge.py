@@ -117,11 +117,18 @@ def _filter(query_conditions: dict[str, Any] | None, point_ids: tuple[str, ...] 
     return qe.Filter(must=must) if must else None
 
 
+def _pid(point_id: Any) -> str:
+    """A point id as this backend hands it out: 32 hex digits. The engine reads them back
+    (HasId filters, retrieve), and a string hashes at C speed where a ``uuid.UUID`` hashes in
+    Python (a fused search keys thousands of lookups by them)."""
+    return point_id.hex if isinstance(point_id, UUID) else str(point_id)
+
+
 def _stored(record: Any) -> StoredPoint:
     """A record the engine returned, with plain vectors."""
     r = record
     vectors = r.vector if isinstance(r.vector, dict) else {}
-    return StoredPoint(r.id, dict(r.payload or {}), {k: _plain(v) for k, v in vectors.items()})
+    return StoredPoint(_pid(r.id), dict(r.payload or {}), {k: _plain(v) for k, v in vectors.items()})
 
 
 def _plain(vector: Any) -> Any:
@@ -274,11 +281,7 @@ class EdgeBackend:
         ]
         shard = self.shard
         results = self._engine("search", lambda: shard.query_batch(qe.QueryBatchRequest(requests)))
-        # point ids as 32 hex digits: the engine reads them back (HasId filters, retrieve), and a
-        # string hashes at C speed where a uuid.UUID hashes in Python (a fused search keys
-        # thousands of lookups by them)
-        return [[ScoredId(p.id.hex if isinstance(p.id, UUID) else str(p.id), p.score, p.payload["id"] if p.payload else "")
-                 for p in points] for points in results]
+        return [[ScoredId(_pid(p.id), p.score, p.payload["id"] if p.payload else "") for p in points] for points in results]
 
     def flush(self) -> None:
         self._engine("flush", self.shard.flush)

@@ -412,6 +412,17 @@ class Encoder:
                     )
         return encoded
 
+    def content_tokens(self, text: str) -> list[int]:
+        """The text's own token ids: no prefix, no special tokens, no truncation (BM25 over the
+        model's tokens counts these).
+
+        >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+        >>> len(enc.content_tokens("Mount Everest")) == len(enc.tokenize(["Mount Everest"])[0]) - 2
+        True
+        """
+        special = set(self.tokenizer.special_ids.tolist())
+        return [i for i in self.tokenizer.encode([text], max_length=None)[0] if i not in special]
+
     def decode_token(self, token_id: int) -> str:
         """The text of one vocabulary entry (for explanations)."""
         return self.tokenizer.token(token_id)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...protocols import EncoderLike
 
 _NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_NO_SPACE}]+|[^\W_{_NO_SPACE}]+", re.UNICODE)
@@ -35,20 +38,12 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def model_tokenizer(encoder: Any) -> Callable[[str], list[str]]:
+def model_tokenizer(encoder: EncoderLike) -> Callable[[str], list[str]]:
     """A model's own subword tokens (no prefix, no special tokens), as strings: BM25 over them is
     the paper's "BM25 with the XLM-R tokenizer" row."""
-    tokenizer = getattr(encoder, "tokenizer", None)
-    if tokenizer is not None and hasattr(tokenizer, "special_ids"):
-        special = set(tokenizer.special_ids.tolist())
 
-        def by_tokenizer(text: str) -> list[str]:
-            return [str(i) for i in tokenizer.encode([text], max_length=None)[0] if i not in special]
-
-        return by_tokenizer
-
-    def by_encoder(text: str) -> list[str]:  # encoders without a tokenizer object (test doubles)
-        return [str(i) for i in encoder.tokenize([text])[0][1:-1]]
+    def by_encoder(text: str) -> list[str]:
+        return [str(i) for i in encoder.content_tokens(text)]
 
     return by_encoder
 

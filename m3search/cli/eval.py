@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from ..eval.hub import HUB_SUITES, PAPER
+from ..eval.public_suites import HUB_SUITES, PAPER
 from ..eval.suites import SUITES
 from ..io.atomic import atomic_write_text
 from .common import add_model_args, load_encoder, split_list

@@ -26,8 +26,8 @@ from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
 from ..types import Embeddings, Run
 from .baselines.bm25 import BM25, model_tokenizer
 from .beir import read_beir
-from .hub import HUB_SUITES, answer_recall, build_hub_suite
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
+from .public_suites import HUB_SUITES, answer_recall, build_hub_suite
 from .report import SuiteResult
 from .suites import POSITION_BUCKETS, Subset, build_suite
 
@@ -131,7 +131,7 @@ def run_suite(
     compression: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``:
-    a bundled one, or one of the paper's (:data:`~m3search.eval.hub.HUB_SUITES`, downloaded on first use).
+    a bundled one, or one of the paper's (:data:`~m3search.eval.public_suites.HUB_SUITES`, downloaded on first use).
     ``compression`` (``colbert_pool_factor``, ``sparse_top_k``, ``sparse_min_weight``) reduces the
     documents as an index built with it would store them."""
     _check_rows(encoder, modes, baseline)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from m3search.errors import ConfigurationError, InputError
-from m3search.eval import hub
+from m3search.eval import public_suites
 from m3search.eval.beir import read_beir
-from m3search.eval.hub import answer_recall, answer_tokens, build_hub_suite, has_answer
+from m3search.eval.public_suites import answer_recall, answer_tokens, build_hub_suite, has_answer
 from m3search.eval.runner import run_suite
 
 NQ = [  # BEIR's Natural Questions corpus: _id, title, text
@@ -70,8 +70,8 @@ def fake_hub(tmp_path, monkeypatch) -> Path:
     def list_files(repo_id: str) -> list[str]:
         return sorted(str(p.relative_to(root / repo_id)) for p in (root / repo_id).rglob("*") if p.is_file())
 
-    monkeypatch.setattr(hub, "hub_fetch", fetch)
-    monkeypatch.setattr(hub, "hub_list_files", list_files)
+    monkeypatch.setattr(public_suites, "hub_fetch", fetch)
+    monkeypatch.setattr(public_suites, "hub_list_files", list_files)
     return root
 
 

@@ -107,7 +107,7 @@ def cluster_settings(args: argparse.Namespace, target: str) -> Any:
     given = [args.shards, args.replicas, args.write_consistency, args.on_disk or None, args.payload_index or None]
     if all(v is None for v in given):
         return None
-    from ..index.backends.base import is_url
+    from ..index.backends.engine import is_url
 
     if not is_url(target) and given[:3] == [None, None, None] and not args.payload_index:
         from ..index.backends.edge import ShardSettings

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .build import index_records
-from .index import Document, Index, point_id
+from .facade import Document, Index, QuerySpec, check_metadata, point_id
+from .ingest import index_records
 from .manifest import Manifest
 from .transfer import copy_index
 
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from .backends.edge import EdgeBackend, ShardSettings
     from .backends.remote import QdrantClientBackend
 
-__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "ShardSettings", "copy_index",
-           "index_records", "point_id"]
+__all__ = ["Document", "EdgeBackend", "Index", "Manifest", "QdrantClientBackend", "QuerySpec", "ShardSettings",
+           "check_metadata", "copy_index", "index_records", "point_id"]
 
 
 def __getattr__(name: str) -> Any:  # each backend imports its engine only when asked for

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..progress import progress_bar
-from .backends.base import Backend, PointData, StoredPoint
-from .index import Index, _backend_for
+from .backends.engine import Backend, PointData, StoredPoint
+from .facade import Index, _backend_for
 from .lock import DEFAULT_WAIT
 
 #: Points per page read from the source and written to the target.

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError, M3SearchError
-from ..index.build import CHUNK, check_records
-from ..index.index import Index
+from ..index.facade import Index
+from ..index.ingest import CHUNK, check_records
 from ..index.lock import DEFAULT_WAIT
 from ..io.jsonl import Record
 from ..progress import progress_bar

@@ -29,7 +29,7 @@ from ...errors import IndexFormatError
 from ..filters import to_clauses, translate
 from ..lock import DEFAULT_WAIT, LOCK_FILE, IndexLock
 from ..manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
-from .base import META, PointData, ScoredId, StoredPoint, VectorQuery
+from .engine import META, PointData, ScoredId, StoredPoint, VectorQuery
 
 SHARD_DIR = "shard"
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from qdrant_client import QdrantClient, models
 from ...errors import ConfigurationError, IndexFormatError
 from ..filters import to_clauses, translate
 from ..manifest import Manifest
-from .base import META, PointData, ScoredId, StoredPoint, VectorQuery, is_url  # noqa: F401 - is_url is re-exported
+from .engine import META, PointData, ScoredId, StoredPoint, VectorQuery, is_url  # noqa: F401 - is_url is re-exported
 
 MANIFEST_KEY = "m3search_manifest"
 #: The environment variable holding the server's API key.

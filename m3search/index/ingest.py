@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import InvalidDocumentError
 from ..io.jsonl import Record
 from ..progress import progress_bar
-from .index import Index, check_metadata
+from .facade import Index, check_metadata
 from .lock import DEFAULT_WAIT
 
 #: Documents encoded and written per step: bounds memory, and each step is durable once added.

@@ -12,12 +12,15 @@ Each function equals its counterpart in the reference implementation (FlagEmbedd
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from .errors import ConfigurationError, InputError
 from .types import Embeddings, Ragged, SparseBatch, SparseVector
+
+T = TypeVar("T")
 
 #: The paper's weights for dense, sparse and multi-vector (M3 §3.2, Table 1's "All").
 DEFAULT_WEIGHTS: dict[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert": 1.0}
@@ -157,3 +160,30 @@ def pair_scores(
         if "colbert" in out:
             out["colbert+sparse+dense"] = combine({m: out[m] for m in ("dense", "sparse", "colbert")}, weights)
     return out
+
+
+#: Scores closer than this are a tie: the engine (float32 SIMD) and numpy sum in different orders.
+TIE_TOLERANCE = 1e-6
+
+
+def rank_with_ties(items: Sequence[T], score: Callable[[T], float], name: Callable[[T], str],
+                   tolerance: float = TIE_TOLERANCE) -> list[T]:
+    """``items`` by descending score; scores within ``tolerance`` of the previous one tie, and ties
+    go to the smallest name, as brute force over exact scores does.
+
+    Rounding to a fixed number of decimals is not enough: two computations of one tie that fall on
+    either side of a rounding boundary would order differently.
+
+    >>> rank_with_ties([("b", 0.5), ("a", 0.5000001), ("c", 0.9)], lambda x: x[1], lambda x: x[0])
+    [('c', 0.9), ('a', 0.5000001), ('b', 0.5)]
+    """
+    ordered = sorted(items, key=score, reverse=True)
+    groups: list[list[T]] = []
+    previous = None
+    for item in ordered:
+        value = score(item)
+        if previous is None or previous - value > tolerance:
+            groups.append([])
+        groups[-1].append(item)
+        previous = value
+    return [item for group in groups for item in sorted(group, key=name)]

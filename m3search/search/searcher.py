@@ -17,7 +17,7 @@ from ..errors import ConfigurationError
 from ..index import Document, Index
 from ..index.filters import check_filter
 from ..index.index import QuerySpec
-from ..scoring import DEFAULT_WEIGHTS
+from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
 from ..types import Embeddings, Hit, Run
 from .explain import explain
 from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
@@ -279,7 +279,8 @@ class Searcher:
             if mode == "rrf":
                 rankings = [[s.pid for s in stage.hits["dense"][i]], [s.pid for s in stage.hits["sparse"][i]]]
                 if "colbert" in parts:
-                    rankings.append(sorted(union, key=lambda p: (-round(per_doc[p]["colbert"], 6), stage.doc_of[p])))
+                    colbert = {pid: scores["colbert"] for pid, scores in per_doc.items()}
+                    rankings.append(rank_with_ties(union, colbert.__getitem__, stage.doc_of.__getitem__))
                 final = reciprocal_rank_fusion(rankings, self.rrf_k)
             else:
                 final = weighted_sum(per_doc, MODE_PARTS[mode], self.weights)

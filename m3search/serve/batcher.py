@@ -17,11 +17,14 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..types import PARTS, Embeddings
+
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike
 
 
 class QueueFullError(Exception):
@@ -48,8 +51,8 @@ class DynamicBatcher:
     ``batch_requests``, ``batch_texts`` and ``batch_tokens``.
     """
 
-    def __init__(self, encoder: Any, *, max_queue: int = 64, wait_ms: float = 5.0, max_batch_tokens: int = 16384,
-                 batch_size: int = 64, observe: Any = None) -> None:
+    def __init__(self, encoder: EncoderLike, *, max_queue: int = 64, wait_ms: float = 5.0, max_batch_tokens: int = 16384,
+                 batch_size: int = 64, observe: Callable[[str, float], None] | None = None) -> None:
         self.encoder = encoder
         self.max_queue = max_queue
         self.wait = wait_ms / 1000

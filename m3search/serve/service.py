@@ -7,21 +7,23 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import M3SearchError
-from ..index import Index
-from ..index.index import check_metadata
+from ..index import Document, Index, check_metadata
 from ..io.text import clean_text
 from ..scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
 from ..search import Searcher
 from ..search.searcher import check_weights
 from ..types import Embeddings, Hit
 from .batcher import DynamicBatcher
-from .metrics import Metrics
 from .settings import ServeSettings
+from .telemetry import Metrics
+
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike, Role
 
 
 class ApiError(Exception):
@@ -35,7 +37,7 @@ class ApiError(Exception):
 class Service:
     """The encoder (behind a :class:`DynamicBatcher`), the index (optional) and the limits."""
 
-    def __init__(self, encoder: Any, index: Index | None, settings: ServeSettings, metrics: Metrics) -> None:
+    def __init__(self, encoder: EncoderLike, index: Index | None, settings: ServeSettings, metrics: Metrics) -> None:
         self.encoder = encoder
         self.index = index
         self.settings = settings
@@ -68,17 +70,13 @@ class Service:
             if not text.strip():
                 raise ApiError(400, f"{what}[{i}] is empty", param=what)
 
-    async def plan(self, texts: Sequence[str], role: str,
+    async def plan(self, texts: Sequence[str], role: Role,
                    what: str = "texts") -> tuple[list[list[int]], Callable[[Embeddings], Embeddings]]:
         """The sequences to encode (several per long text with ``long_strategy="windows"``) and
         how to merge their embeddings back into one per text."""
         self.check_texts(texts, what)
-        plan = getattr(self.encoder, "plan", None)
         try:
-            if plan is not None:
-                ids, finish = await asyncio.to_thread(plan, list(texts), role=role)
-            else:
-                ids, finish = await asyncio.to_thread(self.encoder.tokenize, list(texts), role=role), _same
+            ids, finish = await asyncio.to_thread(self.encoder.plan, list(texts), role=role)
         except M3SearchError as exc:
             raise ApiError(400, str(exc), param=what) from exc
         self._check_tokens(ids)
@@ -119,7 +117,7 @@ class Service:
         except M3SearchError as exc:
             raise ApiError(400, str(exc)) from exc
 
-    async def encode(self, texts: Sequence[str], role: str, parts: Sequence[str], what: str = "texts") -> tuple[Embeddings, int]:
+    async def encode(self, texts: Sequence[str], role: Role, parts: Sequence[str], what: str = "texts") -> tuple[Embeddings, int]:
         ids, finish = await self.plan(texts, role, what)
         return finish(await self.encode_ids(ids, parts)), sum(len(t) for t in ids)
 
@@ -189,17 +187,17 @@ class Service:
         except M3SearchError as exc:
             raise ApiError(400, str(exc), param="documents") from exc
 
-    async def get_document(self, doc_id: str) -> dict[str, Any]:
+    async def get_document(self, doc_id: str) -> Document:
         index, _ = self._need_index()
 
-        def read() -> Any:
+        def read() -> Document | None:
             with self.index_lock:
                 return index.get([doc_id])[0]
 
         doc = await asyncio.to_thread(read)
         if doc is None:
             raise ApiError(404, f"no document {doc_id!r} in the index", kind="not_found_error")
-        return {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+        return doc
 
     async def delete_document(self, doc_id: str) -> None:
         index, _ = self._need_index()
@@ -224,10 +222,6 @@ class Service:
                 return index.count()
 
         return await asyncio.to_thread(count)
-
-
-def _same(out: Embeddings) -> Embeddings:
-    return out
 
 
 def _weights(weights: dict[str, float] | None, parts: Sequence[str]) -> dict[str, float]:

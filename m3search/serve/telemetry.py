@@ -1,4 +1,10 @@
-"""Prometheus metrics of one app (its own registry, so that several apps in a process never clash)."""
+"""Prometheus metrics of one app (its own registry, so that several apps in a process never clash).
+
+>>> metrics = Metrics()
+>>> metrics.count("/v1/search", 413)
+>>> b'm3search_failures_total{endpoint="/v1/search",kind="too_large"} 1.0' in metrics.text()
+True
+"""
 
 from __future__ import annotations
 
@@ -32,5 +38,25 @@ class Metrics:
         """Batch statistics from the encoder thread (:class:`~m3search.serve.batcher.DynamicBatcher`)."""
         getattr(self, kind).observe(value)
 
+    def count(self, route: str, status: int) -> None:
+        """One answered request: by route template and status, and by error kind when it failed."""
+        self.requests.labels(route, str(status)).inc()
+        if status >= 400:
+            self.failures.labels(route, failure_kind(status)).inc()
+
     def text(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+def failure_kind(status: int) -> str:
+    """The ``kind`` label of a status: ``auth``, ``not_found``, ``too_large``, ``validation``,
+    ``queue_full``, ``server`` or ``bad_request`` (``none`` below 400).
+
+    >>> failure_kind(429), failure_kind(503), failure_kind(400)
+    ('queue_full', 'server', 'bad_request')
+    """
+    if status < 400:
+        return "none"
+    named = {401: "auth", 404: "not_found", 413: "too_large", 422: "validation", 429: "queue_full"}
+    return named.get(status, "server" if status >= 500 else "bad_request")

@@ -17,6 +17,7 @@ from ..errors import ConfigurationError
 from ..index import Document, Index
 from ..index.filters import check_filter
 from ..index.index import QuerySpec
+from ..protocols import EncoderLike
 from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
 from ..types import Embeddings, Hit, Run
 from .explain import explain
@@ -48,10 +49,13 @@ class Searcher:
     different model raises :class:`~m3search.errors.IndexMismatchError` rather than giving
     wrong scores.
 
-    >>> from tests.fakes import FakeEncoder; from tests.corpora import build_index, make_corpus
-    >>> import tempfile; enc = FakeEncoder()
-    >>> index = build_index(tempfile.mkdtemp() + "/idx", enc, make_corpus(20))
-    >>> hits = Searcher(enc, index).search(["river delta"], k=3)[0]
+    >>> import tempfile; from m3search.encode import Encoder
+    >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+    >>> texts = ["The Nile is a river.", "Everest is a mountain.", "Canberra is a capital."]
+    >>> index = Index.create(tempfile.mkdtemp() + "/idx", enc.identity)
+    >>> index.add(["nile", "everest", "canberra"], enc.encode(texts, parts="all"), texts=texts)
+    3
+    >>> hits = Searcher(enc, index).search(["Which river?"], k=3)[0]
     >>> len(hits), sorted(hits[0].scores)
     (3, ['colbert', 'dense', 'sparse'])
     >>> index.close()
@@ -59,7 +63,7 @@ class Searcher:
 
     def __init__(
         self,
-        encoder: Any,
+        encoder: EncoderLike | Callable[[], EncoderLike] | None,
         index: Index,
         *,
         mode: str | None = None,
@@ -90,16 +94,16 @@ class Searcher:
         return default_mode(index.parts)
 
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> EncoderLike:
         """The encoder, loaded on first use and checked against the index."""
         if self._encoder is None:
             raise ConfigurationError("this searcher has no encoder: pass query embeddings to search_embeddings()")
-        if callable(self._encoder) and not hasattr(self._encoder, "encode"):
-            self._encoder = self._encoder()
+        encoder = self._encoder if isinstance(self._encoder, EncoderLike) else self._encoder()
+        self._encoder = encoder
         if not self._encoder_checked:
-            self.index.manifest.check_encoder(dict(self._encoder.identity))
+            self.index.manifest.check_encoder(dict(encoder.identity))
             self._encoder_checked = True
-        return self._encoder
+        return encoder
 
     def query_parts(self, mode: str | None = None, explain: bool = False) -> tuple[str, ...]:
         """The parts a query must be encoded with for ``mode`` (and its explanation)."""

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from ..encode.checkpoints.cache import cache_dir
-    from ..train.build import build_training_mix
+    from ..train.mix import build_training_mix
 
     counts = build_training_mix(args.data, args.output, cache=args.cache or cache_dir() / "suites",
                                 max_per_source=args.max_per_source, sib_sentences=args.sib_sentences, seed=args.seed)

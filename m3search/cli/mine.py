@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.data import read_groups, write_groups
-    from ..train.mine import mine_negatives
+    from ..train.groups import read_groups, write_groups
+    from ..train.negatives import mine_negatives
 
     groups = read_groups(args.input)
     encoder = load_encoder(args)

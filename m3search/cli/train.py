@@ -18,7 +18,7 @@ def _bool(text: str) -> bool:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..train.config import TrainConfig
+    from ..train.train_config import TrainConfig
 
     train = sub.add_parser("train", help="fine-tune an encoder (dense, sparse and multi-vector) on training groups",
                            description="Every option can come from --config (YAML) and be overridden by a flag.")
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.config import TrainConfig
+    from ..train.train_config import TrainConfig
     from ..train.trainer import Trainer
 
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .filters import parse_filters
+from .filter_args import parse_filters
 from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, MODES, check_mode, default_mode, modes_for, parts_for
 from .searcher import Run, Searcher, to_run

@@ -9,8 +9,8 @@ import torch
 
 from . import distributed
 from .losses import TEMPERATURE, LossOutput, unified_loss
-from .model import M3Trainable
 from .scores import colbert_scores, dense_scores, sparse_scores
+from .trainable import M3Trainable
 
 
 @dataclass

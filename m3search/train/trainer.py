@@ -29,11 +29,11 @@ from ..errors import ConfigurationError
 from ..io.atomic import atomic_write_text
 from ..progress import progress_bar
 from . import distributed
-from .batching import Collator, plan_batches
-from .config import TrainConfig
-from .data import TrainGroup, draw_example, read_groups
-from .model import M3Trainable
+from .collate import Collator, plan_batches
+from .groups import TrainGroup, draw_example, read_groups
 from .step import compute_loss
+from .train_config import TrainConfig
+from .trainable import M3Trainable
 
 log = logging.getLogger(__name__)
 STATE_FILE = "trainer_state.pt"
@@ -124,7 +124,7 @@ class Trainer:
         return [max(count[t] for t in (g.query, *g.pos, *g.neg)) for g in self.groups]
 
     def _build_cache(self) -> Any:
-        from .cache import StateCache
+        from .state_cache import StateCache
 
         documents = sorted({t for g in self.groups for t in (*g.pos, *g.neg)})
         queries = sorted({g.query for g in self.groups})

@@ -8,9 +8,9 @@ import torch
 
 from m3search.encode.backends.torch import load_network
 from m3search.encode.tokenizer import TextTokenizer
-from m3search.train.batching import pad
-from m3search.train.model import M3Trainable
+from m3search.train.collate import pad
 from m3search.train.step import TrainBatch
+from m3search.train.trainable import M3Trainable
 
 QUERIES = ["Wie hoch ist der Everest?", "Longest river?", "珠穆朗玛峰有多高？", "Capital of Australia", "Nil Länge"]
 GROUPS = [

@@ -8,8 +8,8 @@ import pytest
 
 from m3search.eval.beir import read_beir
 from m3search.eval.suites import SUITES, build_suite
-from m3search.train.build import SIB_SOURCE, TRAIN_SOURCES, build_training_mix
-from m3search.train.data import read_groups
+from m3search.train.groups import read_groups
+from m3search.train.mix import SIB_SOURCE, TRAIN_SOURCES, build_training_mix
 from tests.shared_data import DATA, needs_data
 
 pytestmark = [needs_data, pytest.mark.slow]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from m3search.errors import ConfigurationError
-from m3search.train.data import TrainGroup
-from m3search.train.mine import mine_negatives
+from m3search.train.groups import TrainGroup
+from m3search.train.negatives import mine_negatives
 from tests.corpora import make_corpus
 
 CORPUS = [d["text"] for d in make_corpus(60)]

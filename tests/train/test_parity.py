@@ -10,8 +10,8 @@ import torch
 
 from m3search.encode.backends.torch import load_network
 from m3search.encode.tokenizer import TextTokenizer
-from m3search.train.model import M3Trainable
 from m3search.train.step import TrainBatch, compute_loss
+from m3search.train.trainable import M3Trainable
 
 TOL = 1e-5
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from m3search.encode import Encoder
-from m3search.train.config import TrainConfig
-from m3search.train.data import TrainGroup, write_groups
+from m3search.train.groups import TrainGroup, write_groups
+from m3search.train.train_config import TrainConfig
 from m3search.train.trainer import Trainer
 from tests.train.batches import GROUPS, QUERIES
 

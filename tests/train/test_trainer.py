@@ -12,9 +12,9 @@ import torch
 
 from m3search.cli import main
 from m3search.encode import Encoder
-from m3search.train.batching import bucket_of, plan_batches
-from m3search.train.config import TrainConfig
-from m3search.train.data import TrainGroup, read_groups, write_groups
+from m3search.train.collate import bucket_of, plan_batches
+from m3search.train.groups import TrainGroup, read_groups, write_groups
+from m3search.train.train_config import TrainConfig
 from m3search.train.trainer import Trainer
 from tests.train.batches import GROUPS, QUERIES
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..eval.beir import read_beir
 from ..eval.suites import SUITES, build_suite
-from .data import TrainGroup, write_groups
+from .groups import TrainGroup, write_groups
 
 #: name: (language, path under raw/, format)
 TRAIN_SOURCES = {

@@ -13,12 +13,16 @@ from __future__ import annotations
 import bisect
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
-from .data import Example
+from .groups import Example
 from .step import TrainBatch
+
+if TYPE_CHECKING:
+    from ..encode import Encoder
+    from .state_cache import StateCache
 
 #: The reference's length buckets (tokens), ``split_data_by_length.py``.
 DEFAULT_BUCKET_EDGES = (0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000)
@@ -73,9 +77,10 @@ def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch
 
 class Collator:
     """Examples to a :class:`TrainBatch`: prefixes, tokenisation with truncation, padding; with a
-    :class:`~.cache.StateCache`, the cached token states instead of the encoder's."""
+    :class:`~.state_cache.StateCache`, the cached token states instead of the encoder's."""
 
-    def __init__(self, encoder: Any, *, query_max_len: int, passage_max_len: int, cache: Any = None) -> None:
+    def __init__(self, encoder: Encoder, *, query_max_len: int, passage_max_len: int,
+                 cache: StateCache | None = None) -> None:
         self.encoder = encoder
         self.query_max_len = query_max_len
         self.passage_max_len = passage_max_len

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,7 +23,10 @@ from ..encode.batching import plan_batches
 from ..identity import identity_hash
 from ..io.atomic import atomic_write_text
 from ..progress import progress_bar
-from .batching import pad
+from .collate import pad
+
+if TYPE_CHECKING:
+    from ..encode import Encoder
 
 
 class StateCache:
@@ -39,7 +42,7 @@ class StateCache:
         self._states = states
 
     @classmethod
-    def build(cls, encoder: Any, texts: dict[str, Sequence[str]], directory: str | Path, *,
+    def build(cls, encoder: Encoder, texts: dict[str, Sequence[str]], directory: str | Path, *,
               max_length: dict[str, int], max_batch_tokens: int = 16384, show_progress: bool = True) -> StateCache:
         """Encode every unique text of each role (``{"query": [...], "document": [...]}``) once,
         or reopen the cache in ``directory`` when it holds exactly these texts for this encoder."""
@@ -53,7 +56,10 @@ class StateCache:
         order = [(role, text) for role in sorted(unique) for text in unique[role]]
         token_ids: list[list[int]] = []
         for role in sorted(unique):
-            token_ids += encoder.tokenize(list(unique[role]), role=role, max_length=max_length[role])
+            if role not in ("query", "document"):
+                raise ValueError(f"a text role is 'query' or 'document', got {role!r}")
+            token_ids += encoder.tokenize(list(unique[role]), role="query" if role == "query" else "document",
+                                          max_length=max_length[role])
         offsets = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in token_ids], out=offsets[1:])
         hidden = encoder.dim
@@ -64,6 +70,7 @@ class StateCache:
             for batch in batches:
                 tokens = TokenBatch.pad([token_ids[i] for i in batch], encoder.tokenizer.pad_id)
                 out = encoder.backend.forward(tokens, ("dense",)).hidden
+                assert out is not None  # asked for
                 for row, i in enumerate(batch):
                     states[offsets[i] : offsets[i + 1]] = out[row, : len(token_ids[i])]
                 bar.update(len(batch))

@@ -20,17 +20,20 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ConfigurationError
 from ..index import Index
 from ..progress import progress_bar
-from .data import TrainGroup
+from .groups import TrainGroup
+
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike
 
 
-def mine_negatives(encoder: Any, groups: Sequence[TrainGroup], *, negatives: int = 7,
+def mine_negatives(encoder: EncoderLike, groups: Sequence[TrainGroup], *, negatives: int = 7,
                    rank_range: tuple[int, int] = (2, 200), relative_margin: float | None = None,
                    per_source: bool = True, seed: int = 0, keep_existing: bool = False,
                    fill_random: bool = False, show_progress: bool = True) -> list[TrainGroup]:
@@ -85,7 +88,7 @@ def fill_random_negatives(groups: Sequence[TrainGroup], negatives: int, *, seed:
     return out
 
 
-def _mine_pool(encoder: Any, groups: list[TrainGroup], negatives: int, low: int, high: int,
+def _mine_pool(encoder: EncoderLike, groups: list[TrainGroup], negatives: int, low: int, high: int,
                relative_margin: float | None, rng: random.Random, show_progress: bool) -> list[list[str]]:
     passages = sorted({t for g in groups for t in (*g.pos, *g.neg)})
     position = {t: i for i, t in enumerate(passages)}

@@ -23,7 +23,6 @@ from .errors import (
     MissingHeadError,
     SearchIndexError,
 )
-from .eval.metrics import EvalResult, evaluate
 from .scoring import (
     colbert_score,
     colbert_scores,
@@ -37,7 +36,9 @@ from .types import Embeddings, Ragged, SparseBatch, SparseVector
 
 if TYPE_CHECKING:
     from .encode import Encoder
+    from .eval.metrics import EvalResult, evaluate
     from .index import Index
+    from .protocols import EncoderLike
     from .search import Searcher
 
 __version__ = "0.1.0"
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigurationError",
     "Embeddings",
     "Encoder",
+    "EncoderLike",
     "EvalResult",
     "Index",
     "IndexFormatError",
@@ -74,17 +76,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # imported on first use: they pull in tokenizers and the Qdrant engine
-    if name == "Encoder":
-        from .encode import Encoder
+#: Names imported on first use, and the module that holds each: the encoder pulls in tokenizers,
+#: the index the Qdrant engine, evaluation ir-measures. ``import m3search`` loads none of them.
+_LAZY = {
+    "Encoder": ".encode",
+    "EncoderLike": ".protocols",
+    "EvalResult": ".eval.metrics",
+    "Index": ".index",
+    "Searcher": ".search",
+    "evaluate": ".eval.metrics",
+}
 
-        return Encoder
-    if name == "Index":
-        from .index import Index
 
-        return Index
-    if name == "Searcher":
-        from .search import Searcher
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'm3search' has no attribute {name!r}")
+    import importlib
 
-        return Searcher
-    raise AttributeError(f"module 'm3search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value

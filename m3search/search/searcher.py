@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..index import Document, Index
+from ..index import Document, Index, QuerySpec
 from ..index.filters import check_filter
-from ..index.index import QuerySpec
 from ..protocols import EncoderLike
 from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
 from ..types import Embeddings, Hit, Run

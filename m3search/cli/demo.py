@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..encode.checkpoints.cache import cache_dir
 from ..errors import ConfigurationError
@@ -14,6 +14,9 @@ from ..io import SAMPLE_CORPUS, SAMPLE_QUERIES, read_jsonl
 from ..search import Searcher
 from .common import add_model_args, load_encoder
 from .render import print_hits
+
+if TYPE_CHECKING:
+    from ..encode import Encoder
 
 #: One query per script is shown in full; all 96 sample queries count in the summary.
 SHOWN = ("de", "ru", "zh", "ar", "hi", "th")
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     return run_demo(load_encoder(args), k=args.k, index_dir=args.index)
 
 
-def run_demo(encoder: Any, k: int = 3, index_dir: Path | None = None) -> int:
+def run_demo(encoder: Encoder, k: int = 3, index_dir: Path | None = None) -> int:
     """Index the 96-paragraph sample (rebuilt each run), print hits for six queries with
     per-mode scores, and count how often the top hit answers the query."""
     docs = list(read_jsonl(SAMPLE_CORPUS))

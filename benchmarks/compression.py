@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from publish import add_publish_option, publish  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,6 +108,7 @@ def main() -> None:
                         help="no unreduced row (the same numbers as `m3search eval` without the flags)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compression.json")
+    add_publish_option(parser, "compression")
     args = parser.parse_args()
     args.suites = [s for s in args.suites.split(",") if s]
     args.pool_factors = [int(p) for p in args.pool_factors.split(",") if p]
@@ -118,7 +120,9 @@ def main() -> None:
     size_rows = [] if args.skip_sizes else sizes(args, encoder)
     quality_rows = [] if args.skip_quality else quality(args, encoder)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "compression", "quality": quality_rows, "sizes": size_rows}, indent=2))
+    result = {"benchmark": "compression", "quality": quality_rows, "sizes": size_rows}
+    args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"wrote {args.out}")
 
 

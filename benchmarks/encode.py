@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from publish import add_publish_option, publish  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ["en", "de", "es", "ru", "zh", "ar", "hi", "th", "el", "tr", "vi", "ro"]
@@ -146,6 +147,7 @@ def main() -> None:
     parser.add_argument("--systems", default=None, help="comma-separated subset of the system names")
     parser.add_argument("--reference-python", type=Path, default=ROOT / ".venv-ref" / "bin" / "python")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "encode.json")
+    add_publish_option(parser, "encode")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--texts-file", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", default=None, help=argparse.SUPPRESS)
@@ -225,6 +227,7 @@ def main() -> None:
               f"{row['peak_rss_mb']:>8.0f}MB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"wrote {args.out}")
 
 

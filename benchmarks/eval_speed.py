@@ -14,6 +14,8 @@ import json
 import time
 from pathlib import Path
 
+from publish import add_publish_option, publish  # benchmarks/publish.py
+
 ROOT = Path(__file__).resolve().parents[1]
 MODES = "dense,sparse,colbert,dense+sparse,all,rrf"
 
@@ -25,6 +27,7 @@ def main() -> None:
     parser.add_argument("--modes", default=MODES)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "eval_speed.json")
+    add_publish_option(parser, "eval-speed")
     args = parser.parse_args()
 
     from m3search.encode import Encoder
@@ -47,8 +50,10 @@ def main() -> None:
     print(f"{'modes share the first stage':<28}{seconds[True]:>8.1f} s   {seconds[False] / seconds[True]:.2f}x faster")
     print(f"same numbers: {same}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"suite": args.suite, "subsets": subsets, "modes": modes, "same_numbers": same,
-                                    "seconds_separate": seconds[False], "seconds_shared": seconds[True]}, indent=2))
+    result = {"suite": args.suite, "subsets": subsets, "modes": modes, "same_numbers": same,
+              "seconds_separate": seconds[False], "seconds_shared": seconds[True]}
+    args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"wrote {args.out}")
 
 

@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from publish import add_publish_option, publish  # benchmarks/publish.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
@@ -61,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=8192)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "long_memory.json")
+    add_publish_option(parser, "long-memory")
     args = parser.parse_args()
     rows = []
     for strategy in ("plain", "mcls"):
@@ -72,8 +75,10 @@ def main() -> None:
     for r in rows:
         print(f"{r['strategy']:10} {r['tokens']:>7} {r['loaded_gb']:>10.2f} {r['peak_gb']:>8.2f} {r['seconds']:>8.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "long_memory", "rows": rows, "machine": platform.platform(),
-                                    "maxrss_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, indent=2))
+    result = {"benchmark": "long_memory", "rows": rows, "machine": platform.platform(),
+              "maxrss_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"\nwrote {args.out}")
 
 

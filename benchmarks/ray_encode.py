@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from publish import add_publish_option, publish  # benchmarks/publish.py
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=40, help="XQuAD paragraphs per language")
     parser.add_argument("--rows-per-task", type=int, default=64, help="texts per Ray batch")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ray_encode.json")
+    add_publish_option(parser, "ray-encode")
     args = parser.parse_args()
 
     import ray
@@ -91,6 +94,7 @@ def main() -> None:
               "machine": platform.machine(), "python": platform.python_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"wrote {args.out}")
 
 

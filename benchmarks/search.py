@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from publish import add_publish_option, publish  # benchmarks/publish.py
 from tqdm import tqdm
 
 from m3search.index import Index
@@ -431,6 +432,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where indexes are built (default: the temporary directory)")
     parser.add_argument("--search-phase", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search.json")
+    add_publish_option(parser, "search")
     args = parser.parse_args()
     args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
     args.parts = tuple(p for p in args.parts.split(",") if p)
@@ -446,9 +448,11 @@ def main() -> None:
     for row in rows:
         print(_format(row))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "search", "rows": rows, "rows_per_doc": args.rows or "real-shaped",
-                                    "pool_factor": args.pool_factor, "storage": args.storage,
-                                    "candidates": args.candidates, "machine": platform.machine()}, indent=2))
+    result = {"benchmark": "search", "rows": rows, "rows_per_doc": args.rows or "real-shaped",
+              "pool_factor": args.pool_factor, "storage": args.storage,
+              "candidates": args.candidates, "machine": platform.machine()}
+    args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"wrote {args.out}")
 
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
+from publish import add_publish_option, publish  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--model", default="multilingual-e5-small")
     parser.add_argument("--index", type=Path, default=None, help="default: a sample index in the cache")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
+    add_publish_option(parser, "serve")
     args = parser.parse_args()
     from m3search.encode.checkpoints.cache import cache_dir
 
@@ -119,8 +121,10 @@ def main() -> None:
         print(f"{row['endpoint']:16} {row['clients']:>7} {row['requests']:>8} {row['requests_per_s']:>8.1f} "
               f"{row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['errors']:>6} {row['gain_vs_one_client']:>5.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "serve", "rows": rows, "machine": platform.platform(),
-                                    "cpus": os.cpu_count()}, indent=2))
+    result = {"benchmark": "serve", "rows": rows, "machine": platform.platform(),
+              "cpus": os.cpu_count()}
+    args.out.write_text(json.dumps(result, indent=2))
+    publish(result, args.publish)
     print(f"\nwrote {args.out}")
 
 

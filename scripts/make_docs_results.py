@@ -375,7 +375,10 @@ def t_encode(data: Data) -> str:
 
     rows = []
     for r in entry["rows"]:
-        label = ENCODE_LABELS.get(r["system"], r["system"]).format(**{k: v for k, v in versions.items()})
+        label = ENCODE_LABELS.get(r["system"], r["system"])
+        for package, version in versions.items():  # "FlagEmbedding {FlagEmbedding}" -> "FlagEmbedding 1.4.2"
+            label = label.replace(f"{{{package}}}", version)
+        label = re.sub(r" \{[^}]*\}", "", label)
         if "error" in r:
             rows.append([label, r["outputs"], f"not run: {r['error']}", "", "", "", "", ""])
             continue
@@ -410,9 +413,10 @@ def t_search_10k(data: Data) -> str:
     """10K real-shaped documents, four storage choices side by side."""
     runs = [need(data, name)["rows"] for name, _ in SEARCH_10K]
     keys = [(r["mode"], r["candidates"]) for r in runs[0] if r["system"] == ENGINE and r["mode"] != "colbert"]
-    rows = []
+    rows, seen = [], set()
     for mode, cand in keys:
-        numpy = find(runs[0], NUMPY, mode) if cand == keys[[k[0] for k in keys].index(mode)][1] else None
+        numpy = None if mode in seen else find(runs[0], NUMPY, mode)  # on the first row of each mode
+        seen.add(mode)
         rows.append([mode, str(cand), *(latency(find(run, ENGINE, mode, cand)) for run in runs),
                      ms(numpy["p50_ms"]) if numpy else ""])
     first = [next(r for r in run if r["system"] == ENGINE) for run in runs]
@@ -590,7 +594,7 @@ def render(template: str, data: Data, source: str = "template") -> str:
 
     >>> render("# Speed\\n\\n{{ table eval-speed }}\\n", {"eval-speed": {"command": "bench", "suite": "s",
     ...     "subsets": ["a"], "modes": ["dense"], "same_numbers": True, "seconds_separate": 3, "seconds_shared": 2}})[:60]
-    '# Speed\\n\\n| s a, modes dense | time | speed |\\n|---|---:|---:|\\n| '
+    '# Speed\\n\\n| s a, modes dense | time | speed |\\n|---|---:|---:|'
     """
     def table_for(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -95,7 +95,7 @@ def made_by(data: Data, *names: str) -> str:
         entry = data[name]
         when = ", ".join(str(entry[k]) for k in ("machine", "date") if entry.get(k))
         parts.append(f"`{entry['command']}`" + (f" ({when})" if when else ""))
-    return "Made by " + "; ".join(parts) + "."
+    return f"Made by {parts[0]}." if len(parts) == 1 else "Made by:\n\n" + "\n".join(f"- {p}" for p in parts)
 
 
 def bold_best(cells: list[str]) -> list[str]:

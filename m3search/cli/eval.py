@@ -15,7 +15,7 @@ from .common import add_model_args, load_encoder, split_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..eval.runner import BASELINES
+    from ..eval.rows import BASELINES
 
     evaluation = sub.add_parser("eval", help="evaluate every mode on a bundled suite or on BEIR directories")
     source = evaluation.add_mutually_exclusive_group(required=True)

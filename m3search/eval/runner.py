@@ -2,7 +2,8 @@
 
 For each subset the corpus is encoded once (cached under ``<cache>/embeddings`` by encoder
 identity and corpus hash, so ``xquad-cross`` reuses ``xquad-mono``'s encodings), indexed in a
-temporary index, and searched in every mode; runs are evaluated with :func:`m3search.evaluate`.
+temporary index, and searched in every mode; each row of the table (a search mode or a
+baseline) is a class of :mod:`m3search.eval.rows`; runs are evaluated with :func:`m3search.evaluate`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -21,24 +23,28 @@ from ..identity import identity_hash
 from ..index import Index
 from ..index.pooling import compress, compress_options
 from ..io import embeddings as embeddings_io
+from ..io.jsonl import Record
 from ..scoring import colbert_score, colbert_scores
-from ..search import Searcher, check_mode, parts_for, reciprocal_rank_fusion
-from ..types import Embeddings, Run
-from .baselines.bm25 import BM25, model_tokenizer
-from .beir import read_beir
+from ..search import Searcher, check_mode, parts_for
+from ..types import Embeddings
+from .baselines.bm25 import BM25
+from .beir import BeirData, read_beir
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
 from .public_suites import HUB_SUITES, answer_recall, build_hub_suite
 from .report import SuiteResult
+from .rows import BASELINES, Row, RowInputs, exact_colbert_run, make_row, rrf_runs
 from .suites import POSITION_BUCKETS, Subset, build_suite
+
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike, Role
+
+__all__ = ["BASELINES", "cached_encode", "colbert_scorer", "exact_colbert_run", "file_hash", "rrf_runs", "run_beir",
+           "run_subsets", "run_suite"]
 
 #: Metrics per suite (the first is the one tabulated); LAReQA is reported by mAP@20 as its paper does.
 SUITE_METRICS = {
     "lareqa": ("mAP@20", "nDCG@10", "Recall@100"),
 }
-#: Baseline rows ``m3search eval --baseline`` can add: BM25 over words (character bigrams for
-#: scripts without spaces), BM25 over the model's own subword tokens (the paper's BM25 row), and
-#: reciprocal rank fusion of the model's dense ranking with the word BM25 ranking.
-BASELINES = ("bm25", "bm25-tokens", "rrf-dense-bm25")
 
 
 def file_hash(path: Path) -> str:
@@ -46,7 +52,7 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.resolve().read_bytes()).hexdigest()[:16]
 
 
-def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, ...], cache: Path, key: str,
+def cached_encode(encoder: EncoderLike, texts: list[str], role: Role, parts: tuple[str, ...], cache: Path, key: str,
                   ids: list[str]) -> Embeddings:
     """Encode ``texts``, or read them from ``cache/embeddings`` where this encoder (same identity
     and backend) already encoded the same ``key`` with at least these parts."""
@@ -64,20 +70,6 @@ def cached_encode(encoder: Any, texts: list[str], role: str, parts: tuple[str, .
     path.parent.mkdir(parents=True, exist_ok=True)
     embeddings_io.save(path, ids, embeddings)
     return embeddings
-
-
-def exact_colbert_run(query_ids: Sequence[str], queries: Embeddings, doc_ids: Sequence[str], documents: Embeddings,
-                      depth: int, scores: np.ndarray | None = None) -> Run:
-    """The ``colbert`` mode by exhaustive float32 MaxSim (:func:`m3search.scoring.colbert_scores`,
-    or ``scores`` already computed), which the index's exact scan also computes, only slower
-    (and from float16 storage)."""
-    if scores is None:
-        scores = colbert_scores(queries.need_colbert(), documents.need_colbert())
-    out: Run = {}
-    for qid, row in zip(query_ids, scores):
-        top = np.argsort(-row, kind="stable")[:depth]
-        out[qid] = {doc_ids[j]: float(row[j]) for j in top}
-    return out
 
 
 def colbert_scorer(doc_ids: Sequence[str], documents: Embeddings,
@@ -98,26 +90,9 @@ def colbert_scorer(doc_ids: Sequence[str], documents: Embeddings,
     return score
 
 
-def rrf_runs(runs: Sequence[Run], depth: int) -> Run:
-    """Reciprocal rank fusion (k = 60) of several runs, query by query, cut to ``depth``.
-
-    >>> rrf_runs([{"q": {"a": 2.0, "b": 1.0}}, {"q": {"b": 5.0}}], 10)["q"]["b"] > 0.03
-    True
-    """
-    out: Run = {}
-    for qid in dict.fromkeys(q for run in runs for q in run):
-        rankings = []
-        for run in runs:
-            scores = run.get(qid, {})
-            rankings.append(sorted(scores, key=lambda d, s=scores: -s[d]))  # type: ignore[misc]
-        fused = reciprocal_rank_fusion(rankings)
-        out[qid] = dict(sorted(fused.items(), key=lambda x: -x[1])[:depth])
-    return out
-
-
 def run_suite(
     suite: str,
-    encoder: Any,
+    encoder: EncoderLike,
     *,
     data_dir: str | Path,
     cache: str | Path,
@@ -151,7 +126,7 @@ def run_suite(
 
 def run_beir(
     directories: Sequence[str | Path],
-    encoder: Any,
+    encoder: EncoderLike,
     *,
     cache: str | Path,
     split: str = "test",
@@ -177,7 +152,7 @@ def run_beir(
                        compression=compression)
 
 
-def _check_rows(encoder: Any, modes: Sequence[str], baseline: str | Sequence[str] | None) -> None:
+def _check_rows(encoder: EncoderLike, modes: Sequence[str], baseline: str | Sequence[str] | None) -> None:
     for mode in modes:
         check_mode(mode, encoder.parts, holder=f"model {encoder.identity['name']!r} (add heads with --heads baseline)")
     for name in _baselines(baseline):
@@ -189,10 +164,88 @@ def _baselines(baseline: str | Sequence[str] | None) -> list[str]:
     return [] if baseline is None else [baseline] if isinstance(baseline, str) else list(baseline)
 
 
+
+@dataclass
+class _Corpus:
+    """A corpus searched by one or more subsets: its documents, their embeddings as the index
+    stores them, its temporary index, and its BM25 indexes by tokenizer."""
+
+    doc_ids: list[str]
+    texts: list[str]
+    embeddings: Embeddings
+    index: Index
+    bm25: dict[str, BM25] = field(default_factory=dict)
+
+
+def _open_corpus(data: BeirData, encoder: EncoderLike, parts: tuple[str, ...], cache: Path, key: str, folder: Path,
+                 compression: Mapping[str, Any] | None) -> _Corpus:
+    doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
+    embeddings = cached_encode(encoder, doc_texts, "document", parts, cache, key, doc_ids)
+    if compression:  # reduced once, here, so that the engine and the numpy rows score the same
+        embeddings = compress(embeddings, **compress_options(compression))
+    index = Index.create(folder / key, encoder.identity, parts=parts)
+    index.add(doc_ids, embeddings)
+    return _Corpus(doc_ids, doc_texts, embeddings, index)
+
+
+def _judged(data: BeirData) -> tuple[list[Record], dict[str, list[str]]]:
+    """The queries that are judged, by qrels or by answer strings (MKQA), and those answer strings."""
+    answers = {q.id: list(q.metadata["answers"]) for q in data.queries if "answers" in q.metadata}
+    return [q for q in data.queries if q.id in data.qrels or q.id in answers], answers
+
+
+def _row_inputs(rows: Sequence[Row], queries: Sequence[Record], corpus: _Corpus, encoder: EncoderLike,
+                parts: tuple[str, ...], cache: Path, query_key: str, depth: int, share_candidates: bool) -> RowInputs:
+    """Encode the queries and compute what the rows share: exact multi-vector scores where a row
+    reads them, and the engine's runs of every mode a row reads (one shared first stage)."""
+    query_ids, query_texts = [q.id for q in queries], [q.text for q in queries]
+    query_emb = cached_encode(encoder, query_texts, "query", parts, cache, query_key, query_ids)
+    every = None
+    if any(row.exhaustive_colbert for row in rows):  # the fused modes' rescoring reads these too
+        every = colbert_scores(query_emb.need_colbert(), corpus.embeddings.need_colbert())
+    scorer = colbert_scorer(corpus.doc_ids, corpus.embeddings, every) if "colbert" in parts else None
+    searcher = Searcher(None, corpus.index, colbert_scorer=scorer)
+    inputs = RowInputs(encoder, query_ids, query_texts, query_emb, corpus.doc_ids, corpus.texts, corpus.embeddings,
+                       depth, colbert_scores=every, bm25=corpus.bm25)
+    engine_modes = list(dict.fromkeys(mode for row in rows for mode in row.engine_modes))
+    if share_candidates:
+        inputs.engine_runs = searcher.run_modes(query_ids, query_emb, engine_modes, depth) if engine_modes else {}
+    else:  # each mode on its own (same numbers, slower: for timing comparisons)
+        inputs.engine_runs = {m: searcher.run_embeddings(query_ids, query_emb, depth, mode=m) for m in engine_modes}
+    return inputs
+
+
+def _add_rows(result: SuiteResult, rows: Sequence[Row], subset: str, inputs: RowInputs,
+              qrels: Mapping[str, Mapping[str, int]], answers: Mapping[str, Sequence[str]]) -> None:
+    """Run and judge every row on one subset: its scores, and its per-query values keyed ``subset/qid``."""
+    texts = dict(zip(inputs.doc_ids, inputs.doc_texts)) if answers else {}
+    for row in rows:
+        run = row.run(inputs)
+        if answers:  # MKQA: judged by answer strings in the retrieved passages
+            evaluation = EvalResult(*answer_recall(run, answers, texts, result.metrics))
+        else:
+            evaluation = evaluate(run, qrels, result.metrics)
+        result.scores.setdefault(row.name, {})[subset] = evaluation.aggregate
+        for metric, values in evaluation.per_query.items():
+            result.per_query.setdefault(row.name, {}).setdefault(metric, {}).update(
+                {f"{subset}/{qid}": v for qid, v in values.items()})
+
+
+def _add_groups(result: SuiteResult, groups: Mapping[str, str], group_by: str | None) -> None:
+    """Every row's metrics per group of queries, where the queries fall in more than one group."""
+    if len(set(groups.values())) <= 1:
+        return
+    order = {label: i for i, (_, _, label) in enumerate(POSITION_BUCKETS)}
+    result.group_label = "answer position" if group_by == "position" else str(group_by)
+    for row, row_values in result.per_query.items():
+        by_group = EvalResult({}, row_values).by_group(groups)
+        result.groups[row] = dict(sorted(by_group.items(), key=lambda item: (order.get(item[0], 0), item[0])))
+
+
 def run_subsets(
     name: str,
     chosen: Sequence[Subset],
-    encoder: Any,
+    encoder: EncoderLike,
     *,
     cache: str | Path,
     modes: Sequence[str],
@@ -204,7 +257,8 @@ def run_subsets(
     share_candidates: bool = True,
     compression: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
-    """The engine of :func:`run_suite` and :func:`run_beir`: every row on every BEIR subset.
+    """The engine of :func:`run_suite` and :func:`run_beir`: every row (:mod:`m3search.eval.rows`)
+    on every BEIR subset.
 
     ``group_by`` names a query field whose values group the queries across subsets (the answer
     ``position`` of ``long-es``, or ``lang``); groups with a single value are not reported.
@@ -212,77 +266,27 @@ def run_subsets(
     ``share_candidates=False`` runs each on its own (same numbers, slower: for comparison).
     """
     cache = Path(cache)
-    baselines = _baselines(baseline)
-    parts = parts_for([*modes, *(["dense"] if "rrf-dense-bm25" in baselines else [])], encoder.parts)
+    rows = [make_row(row) for row in [*modes, *_baselines(baseline)]]
+    parts = parts_for([mode for row in rows for mode in row.parts_of_modes], encoder.parts)
     result = SuiteResult(name, encoder.identity["name"], metrics)
-    rows = list(modes) + baselines
-    per_query: dict[str, dict[str, dict[str, float]]] = {}  # row -> metric -> subset/qid -> value
     groups: dict[str, str] = {}
+    corpora: dict[str, _Corpus] = {}  # by corpus file hash: subsets that share a corpus share its index
     with tempfile.TemporaryDirectory(prefix="m3search-eval-") as tmp:
-        indexes: dict[str, Index] = {}
-        corpora: dict[str, Embeddings] = {}
-        bm25: dict[tuple[str, str], BM25] = {}
-        for subset in tqdm(chosen, desc=name, unit="subset"):
-            data = read_beir(subset.path, split)
-            corpus_key = file_hash(subset.path / "corpus.jsonl")
-            doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
-            if corpus_key not in indexes:
-                doc_emb = cached_encode(encoder, doc_texts, "document", parts, cache, corpus_key, doc_ids)
-                if compression:  # reduced once, here, so that the engine and the numpy rows score the same
-                    doc_emb = compress(doc_emb, **compress_options(compression))
-                index = Index.create(Path(tmp) / corpus_key, encoder.identity, parts=parts)
-                index.add(doc_ids, doc_emb)
-                indexes[corpus_key] = index
-                corpora[corpus_key] = doc_emb
-            answers = {q.id: list(q.metadata["answers"]) for q in data.queries if "answers" in q.metadata}
-            queries = [q for q in data.queries if q.id in data.qrels or q.id in answers]
-            texts = dict(zip(doc_ids, doc_texts)) if answers else {}
-            query_emb = cached_encode(encoder, [q.text for q in queries], "query", parts, cache,
-                                       file_hash(subset.path / "queries.jsonl"), [q.id for q in queries])
-            # the colbert row scores every query against every document: the fused modes' rescoring reads it
-            every = colbert_scores(query_emb.need_colbert(), corpora[corpus_key].need_colbert()) if "colbert" in rows else None
-            scorer = colbert_scorer(doc_ids, corpora[corpus_key], every) if "colbert" in parts else None
-            searcher = Searcher(None, indexes[corpus_key], colbert_scorer=scorer)
-            query_ids, query_texts = [q.id for q in queries], [q.text for q in queries]
-            # the engine's modes share one first stage (candidates and their exact scores)
-            engine_modes = [r for r in rows if r not in BASELINES and r != "colbert"]
-            if "rrf-dense-bm25" in rows and "dense" not in engine_modes:
-                engine_modes.append("dense")
-            if share_candidates:
-                engine_runs = searcher.run_modes(query_ids, query_emb, engine_modes, depth) if engine_modes else {}
-            else:  # each mode on its own, as before the first stage was shared (for timing comparisons)
-                engine_runs = {m: searcher.run_embeddings(query_ids, query_emb, depth, mode=m) for m in engine_modes}
-            for row in rows:
-                if row in ("bm25", "bm25-tokens", "rrf-dense-bm25"):
-                    kind = "bm25" if row == "rrf-dense-bm25" else row
-                    if (corpus_key, kind) not in bm25:
-                        tokenizer = model_tokenizer(encoder) if kind == "bm25-tokens" else None
-                        bm25[(corpus_key, kind)] = BM25(doc_ids, doc_texts, tokenizer)
-                    run = bm25[(corpus_key, kind)].run(query_ids, query_texts, k=depth)
-                    if row == "rrf-dense-bm25":
-                        run = rrf_runs([engine_runs["dense"], run], depth)
-                elif row == "colbert":  # exhaustive MaxSim: numpy BLAS is many times faster than a full engine scan
-                    run = exact_colbert_run(query_ids, query_emb, doc_ids, corpora[corpus_key], depth, every)
-                else:
-                    run = engine_runs[row]
-                if answers:  # MKQA: judged by answer strings in the retrieved passages
-                    evaluation = EvalResult(*answer_recall(run, answers, texts, metrics))
-                else:
-                    evaluation = evaluate(run, data.qrels, metrics)
-                result.scores.setdefault(row, {})[subset.name] = evaluation.aggregate
-                for metric, values in evaluation.per_query.items():
-                    per_query.setdefault(row, {}).setdefault(metric, {}).update(
-                        {f"{subset.name}/{qid}": v for qid, v in values.items()})
-            if group_by:
-                groups.update({f"{subset.name}/{q.id}": str(q.metadata[group_by])
-                               for q in queries if group_by in q.metadata})
-        for index in indexes.values():
-            index.close()
-    result.per_query = per_query
-    if len(set(groups.values())) > 1:
-        order = {label: i for i, (_, _, label) in enumerate(POSITION_BUCKETS)}
-        result.group_label = "answer position" if group_by == "position" else str(group_by)
-        for row, row_values in per_query.items():
-            by_group = EvalResult({}, row_values).by_group(groups)
-            result.groups[row] = dict(sorted(by_group.items(), key=lambda item: (order.get(item[0], 0), item[0])))
+        try:
+            for subset in tqdm(chosen, desc=name, unit="subset"):
+                data = read_beir(subset.path, split)
+                key = file_hash(subset.path / "corpus.jsonl")
+                if key not in corpora:
+                    corpora[key] = _open_corpus(data, encoder, parts, cache, key, Path(tmp), compression)
+                queries, answers = _judged(data)
+                inputs = _row_inputs(rows, queries, corpora[key], encoder, parts, cache,
+                                     file_hash(subset.path / "queries.jsonl"), depth, share_candidates)
+                _add_rows(result, rows, subset.name, inputs, data.qrels, answers)
+                if group_by:
+                    groups.update({f"{subset.name}/{q.id}": str(q.metadata[group_by])
+                                   for q in queries if group_by in q.metadata})
+        finally:
+            for corpus in corpora.values():
+                corpus.index.close()
+    _add_groups(result, groups, group_by)
     return result

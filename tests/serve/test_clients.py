@@ -152,7 +152,9 @@ def test_the_openai_client_embeds_and_encodes(served, capsys):
 
 
 @pytest.mark.slow
-def test_langchain_needs_check_embedding_ctx_length_off(served, capsys, monkeypatch):
+def test_langchain_needs_check_embedding_ctx_length_off_and_a_smaller_chunk_size(served, capsys):
+    import openai
+
     url, _ = served
     namespace = run("openai", {}, url)
     capsys.readouterr()
@@ -161,6 +163,11 @@ def test_langchain_needs_check_embedding_ctx_length_off(served, capsys, monkeypa
     expected = [d.embedding for d in namespace["response"].data]
     assert np.allclose(namespace["vectors"], expected, atol=1e-6)  # the same texts, the same vectors
     assert np.allclose(namespace["query_vector"], namespace["question"], atol=1e-6)  # input_type query went through
+    many = [f"Absatz {i}" for i in range(300)]
+    assert len(namespace["embeddings"].embed_documents(many)) == 300  # three requests of at most 128 texts
+    with pytest.raises(openai.APIStatusError, match="max_texts=256") as refused:
+        namespace["embeddings"].model_copy(update={"chunk_size": 1000}).embed_documents(many)  # LangChain's default
+    assert refused.value.status_code == 413
     run("token_ids", namespace, url)
     assert capsys.readouterr().out.strip() == "400 input[0] holds token id 9906, outside the vocabulary [0, 5001)"
 

@@ -11,7 +11,7 @@ each bucket's vector is projected by a random +-1 matrix to ``dim_proj`` (scaled
 
 The random matrices are drawn exactly as fastembed's ``Muvera`` draws them, so for the same
 parameters and seed the encodings are the same (``tests/index/test_fde.py`` checks it against
-fastembed). fastembed's implementation loops over vectors in Python (about 15 ms per
+goldens that ``scripts/make_fde_goldens.py`` writes with fastembed). fastembed's implementation loops over vectors in Python (about 15 ms per
 190-row document); this one projects first (the projection is linear, so the bucket means of
 projected rows equal the projection of the bucket means) and aggregates whole batches with numpy.
 

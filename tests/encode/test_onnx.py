@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from m3search.encode import Encoder
-from m3search.encode.backends import onnx as onnx_backend
+from m3search.encode.backends import onnx_files
 from m3search.errors import ConfigurationError
 
 pytest.importorskip("onnxruntime")
@@ -25,7 +25,7 @@ def graph_cache(tmp_path_factory):
     """Exported graphs go to a private cache for the whole session (exporting takes seconds)."""
     cache = tmp_path_factory.mktemp("m3search-cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(onnx_backend, "cache_dir", lambda: cache)
+        patch.setattr(onnx_files, "cache_dir", lambda: cache)
         yield cache
 
 
@@ -77,13 +77,13 @@ def test_int8_is_close_has_its_own_identity_and_keeps_heads_float32(graph_cache,
     cosines = (out.dense * torch_outputs.dense).sum(axis=1)
     assert cosines.min() > 0.99
     assert int8.identity["weights"].endswith("+int8")
-    graph = onnx.load(str(onnx_backend.graph_dir(tiny_m3_path, "onnx-int8") / "model.onnx")).graph
+    graph = onnx.load(str(onnx_files.graph_dir(tiny_m3_path, "onnx-int8") / "model.onnx")).graph
     head_ops = sorted(n.op_type for n in graph.node if "hidden" in n.input)
     assert head_ops == ["MatMul", "MatMul"]  # the sparse and multi-vector projections, float32
     assert any(n.op_type == "MatMulInteger" for n in graph.node)
 
     all_int8 = Encoder.load(tiny_m3_path, backend="onnx-int8", quantize_heads=True)
-    graph = onnx.load(str(onnx_backend.graph_dir(tiny_m3_path, "onnx-int8", quantize_heads=True) / "model.onnx")).graph
+    graph = onnx.load(str(onnx_files.graph_dir(tiny_m3_path, "onnx-int8", quantize_heads=True) / "model.onnx")).graph
     assert "MatMul" not in {n.op_type for n in graph.node if "hidden" in n.input}
     assert all_int8.identity["weights"].endswith("+int8-heads")
     assert Encoder.for_identity(all_int8.identity).identity == all_int8.identity

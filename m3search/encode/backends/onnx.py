@@ -9,8 +9,8 @@ special-token filtering, the max-merge per token id, normalisation and ragged sp
 the one torch-free pipeline.
 
 The export (:mod:`.onnx_export`) needs torch and is done once per checkpoint: the graph is kept
-in ``$M3SEARCH_CACHE/onnx/``, keyed by the checkpoint's path and the sizes and modification
-times of its weight files. Running an exported graph needs ``onnxruntime`` and ``numpy`` only.
+in ``$M3SEARCH_CACHE/onnx/`` (:mod:`.onnx_files`). Running an exported graph needs
+``onnxruntime`` and ``numpy`` only.
 
 The identity of an ONNX float32 model is the torch model's (same weights fingerprint: outputs
 agree within 1e-4), so an index built with one is searched with the other; an int8 model has
@@ -19,7 +19,6 @@ its own fingerprint (``...+int8``), because its outputs differ.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,40 +27,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import CheckpointError, ConfigurationError
-from ..checkpoints.cache import cache_dir
 from .base import ForwardOutput, TokenBatch
+from .onnx_files import GRAPH_FILE, META_FILE, graph_dir
 
-#: The backends that run an exported graph: ONNX Runtime float32 and int8, OpenVINO float32 and bf16.
-ONNX_KINDS = ("onnx", "onnx-int8", "openvino", "openvino-bf16")
-GRAPH_FILE = "model.onnx"
-#: Bumped when the exported graph changes, so that older cached graphs are not reused.
-EXPORT_VERSION = 2
-META_FILE = "m3search-onnx.json"
 #: Output names of the graph for each part the pipeline asks for.
 OUTPUTS = {"dense": "hidden", "sparse": "sparse", "colbert": "colbert"}
-#: Files whose change makes an exported graph stale.
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".json")
 INSTALL_HINT = "the ONNX backend needs onnxruntime: pip install 'm3search[onnx]'"
 OPENVINO_HINT = "the openvino backend needs OpenVINO: pip install 'm3search[openvino]'"
-
-
-def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = False) -> Path:
-    """Where the graph of ``checkpoint`` for ``kind`` is cached.
-
-    The key hashes the checkpoint's absolute path and the name, size and modification time of
-    each weight, head and config file, so replacing a head file exports again.
-    """
-    if kind not in ONNX_KINDS:
-        raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
-    if kind.startswith("openvino"):
-        kind = "onnx"  # OpenVINO reads the float32 ONNX graph
-    digest = hashlib.sha256(f"{EXPORT_VERSION}:{checkpoint.resolve()}".encode())
-    for file in sorted(checkpoint.iterdir()):
-        if file.is_file() and file.suffix in _WEIGHT_SUFFIXES:
-            stat = file.stat()
-            digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    variant = kind + ("-heads" if kind == "onnx-int8" and quantize_heads else "")
-    return cache_dir() / "onnx" / f"{checkpoint.resolve().name}-{digest.hexdigest()[:16]}" / variant
 
 
 class OnnxBackend:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError
-from .onnx import GRAPH_FILE, META_FILE, graph_dir
+from .onnx_files import GRAPH_FILE, META_FILE, graph_dir
 from .torch import M3Network, TorchBackend
 
 log = logging.getLogger(__name__)

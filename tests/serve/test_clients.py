@@ -4,6 +4,8 @@ local mode holding the index as ``m3search index export`` wrote it."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -62,12 +64,19 @@ def snippet(name: str) -> str:
     return code
 
 
-def run(name: str, namespace: dict, url: str, qdrant_path: Path | None = None) -> dict:
+def run(name: str, namespace: dict, url: str, qdrant_path: Path | None = None) -> list[str]:
+    """Run one snippet in ``namespace``; the lines it printed, each ``print(...)  # → TEXT`` among them."""
     code = snippet(name).replace(DOC_SERVER, url)
     if qdrant_path is not None:
         code = code.replace(DOC_QDRANT, f"QdrantClient(path={str(qdrant_path)!r})")
-    exec(compile(code, f"{PAGE.name}:{name}", "exec"), namespace)  # noqa: S102 - our own documentation
-    return namespace
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, f"{PAGE.name}:{name}", "exec"), namespace)  # noqa: S102 - our own documentation
+    for line in code.splitlines():
+        expected = re.search(r"#\s*→\s*(.+?)\s*$", line)
+        if line.lstrip().startswith("print(") and expected:
+            assert expected.group(1) in out.getvalue(), f"{name} should print {expected.group(1)!r}"
+    return out.getvalue().splitlines()
 
 
 def _free_port() -> int:
@@ -134,10 +143,10 @@ def test_every_python_snippet_is_marked_and_run_here():
 
 
 @pytest.mark.slow
-def test_the_openai_client_embeds_and_encodes(served, capsys):
+def test_the_openai_client_embeds_and_encodes(served):
     url, _ = served
-    namespace = run("encode", run("openai", {}, url), url)
-    lines = capsys.readouterr().out.splitlines()
+    namespace: dict = {}
+    lines = run("openai", namespace, url) + run("encode", namespace, url)
     texts, dim, tokens = map(int, lines[0].split())
     assert (texts, dim) == (2, 32) and tokens > 2
     direct = httpx.post(f"{url}/v1/embeddings", json={"input": QUESTION, "input_type": "query"}).json()
@@ -152,14 +161,13 @@ def test_the_openai_client_embeds_and_encodes(served, capsys):
 
 
 @pytest.mark.slow
-def test_langchain_needs_check_embedding_ctx_length_off_and_a_smaller_chunk_size(served, capsys):
+def test_langchain_needs_check_embedding_ctx_length_off_and_a_smaller_chunk_size(served):
     import openai
 
     url, _ = served
-    namespace = run("openai", {}, url)
-    capsys.readouterr()
-    run("langchain", namespace, url)
-    assert capsys.readouterr().out.split() == ["2", "32"]
+    namespace: dict = {}
+    run("openai", namespace, url)
+    assert run("langchain", namespace, url) == ["2 32"]
     expected = [d.embedding for d in namespace["response"].data]
     assert np.allclose(namespace["vectors"], expected, atol=1e-6)  # the same texts, the same vectors
     assert np.allclose(namespace["query_vector"], namespace["question"], atol=1e-6)  # input_type query went through
@@ -168,8 +176,7 @@ def test_langchain_needs_check_embedding_ctx_length_off_and_a_smaller_chunk_size
     with pytest.raises(openai.APIStatusError, match="max_texts=256") as refused:
         namespace["embeddings"].model_copy(update={"chunk_size": 1000}).embed_documents(many)  # LangChain's default
     assert refused.value.status_code == 413
-    run("token_ids", namespace, url)
-    assert capsys.readouterr().out.strip() == "400 input[0] holds token id 9906, outside the vocabulary [0, 5001)"
+    assert run("token_ids", namespace, url) == ["400 input[0] holds token id 9906, outside the vocabulary [0, 5001)"]
 
 
 @pytest.mark.slow
@@ -196,10 +203,10 @@ def test_langchain_by_default_sends_cl100k_ids_the_server_reads_as_its_own(serve
 
 
 @pytest.mark.slow
-def test_search_and_rerank_over_plain_http(served, capsys):
+def test_search_and_rerank_over_plain_http(served):
     url, _ = served
-    namespace = run("http", {}, url)
-    lines = capsys.readouterr().out.splitlines()
+    namespace: dict = {}
+    lines = run("http", namespace, url)
     assert [line.split()[0] for line in lines[:3]] == [h["id"] for h in search(url, "all")[:3]]
     assert lines[0].startswith("everest-de ") and lines[0].endswith("{'lang': 'de'}")
     assert set(namespace["found"]["hits"][0]["scores"]) == {"dense", "sparse", "colbert"}
@@ -219,11 +226,11 @@ def test_the_curl_example(served):
 
 
 @pytest.mark.slow
-def test_qdrant_client_reads_the_exported_collection(served, capsys):
+def test_qdrant_client_reads_the_exported_collection(served):
     url, qdrant_path = served
-    namespace = run("qdrant", {}, url, qdrant_path)
+    namespace: dict = {}
     try:
-        lines = capsys.readouterr().out.splitlines()
+        lines = run("qdrant", namespace, url, qdrant_path)
         assert lines[0] == "['colbert', 'dense'] ['sparse']"
         rows = len(namespace["multi"])
         for name, mode, scale in (("by_dense", "dense", 1), ("by_sparse", "sparse", 1), ("by_colbert", "colbert", rows)):
@@ -238,4 +245,5 @@ def test_qdrant_client_reads_the_exported_collection(served, capsys):
         assert top == {"id": "everest-de", "text": CORPUS[0]["text"], "meta": {"lang": "de"}}
         assert lines[1].split()[0] == "everest-de" and len(lines) == 4  # every document is a candidate
     finally:
-        namespace["qdrant"].close()
+        if "qdrant" in namespace:
+            namespace["qdrant"].close()  # local mode holds its directory until closed

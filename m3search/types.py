@@ -6,13 +6,17 @@ requested, and never changes type because of a flag:
 - ``dense``: ``(n, d)`` float32, L2-normalised rows;
 - ``sparse``: :class:`SparseBatch`, a CSR matrix of integer token ids and float32 weights;
 - ``colbert``: :class:`Ragged`, ``(total_tokens, d)`` float32 rows plus offsets.
+
+:data:`FIELDS` lists every field of :class:`Embeddings` with its layout and the part it goes
+with; saving, loading and moving embeddings between processes go by this table, so a new
+field is one row of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -89,10 +93,6 @@ class SparseBatch:
         """The batch of the given rows, in that order."""
         return SparseBatch.from_vectors([self[int(r)] for r in rows])
 
-    def to_dicts(self) -> list[dict[int, float]]:
-        """One ``{token_id: weight}`` per row."""
-        return [v.to_dict() for v in self]
-
 
 @dataclass(frozen=True)
 class Ragged:
@@ -141,6 +141,31 @@ class Ragged:
         return Ragged.from_arrays([self[int(r)] for r in rows], dim=self.dim)
 
 
+Layout = Literal["matrix", "sparse", "ragged"]
+
+
+@dataclass(frozen=True)
+class EmbeddingField:
+    """One field of :class:`Embeddings`: its name, its layout (``matrix``: an ``(n, d)`` array;
+    ``sparse``: a :class:`SparseBatch`; ``ragged``: a :class:`Ragged`) and the part it goes with
+    (kept and dropped together with it)."""
+
+    name: str
+    layout: Layout
+    part: str
+
+
+#: Every field of :class:`Embeddings`: the three parts, and ``dense_windows`` (with
+#: ``long_strategy="windows"`` and ``window_dense="best"``, every window's dense vector per text,
+#: so that an index can score a document by its best window; see :mod:`m3search.encode.long`).
+FIELDS: tuple[EmbeddingField, ...] = (
+    EmbeddingField("dense", "matrix", "dense"),
+    EmbeddingField("sparse", "sparse", "sparse"),
+    EmbeddingField("colbert", "ragged", "colbert"),
+    EmbeddingField("dense_windows", "ragged", "dense"),
+)
+
+
 @dataclass(frozen=True)
 class Embeddings:
     """A batch of encoded texts; a part is ``None`` when it was not requested.
@@ -153,17 +178,21 @@ class Embeddings:
     dense: np.ndarray | None = None
     sparse: SparseBatch | None = None
     colbert: Ragged | None = None
-    #: Not a part: with ``long_strategy="windows"`` and ``window_dense="best"``, every window's
-    #: dense vector per text (one row for a text that fits one window), so that an index can
-    #: score a document by its best window (see :mod:`m3search.encode.long`).
+    #: Not a part: every window's dense vector per text (see :data:`FIELDS`).
     dense_windows: Ragged | None = None
 
     def __post_init__(self) -> None:
-        sizes = {name: len(part) for name, part in self._items()}
-        if self.dense_windows is not None:
-            sizes["dense_windows"] = len(self.dense_windows)
+        sizes = {name: len(value) for name, value in self.present()}
         if len(set(sizes.values())) > 1:
             raise InputError(f"parts of one batch differ in length: {sizes}")
+
+    def present(self) -> list[tuple[str, Any]]:
+        """``(field name, value)`` of every field of :data:`FIELDS` that is set.
+
+        >>> [name for name, _ in Embeddings(dense=np.eye(2, dtype=np.float32)).present()]
+        ['dense']
+        """
+        return [(f.name, getattr(self, f.name)) for f in FIELDS if getattr(self, f.name) is not None]
 
     def _items(self) -> list[tuple[str, np.ndarray | SparseBatch | Ragged]]:
         return [(name, getattr(self, name)) for name in PARTS if getattr(self, name) is not None]
@@ -202,18 +231,14 @@ class Embeddings:
         >>> Embeddings(dense=np.eye(2, dtype=np.float32)).only(["sparse"]).parts
         ()
         """
-        keep = {p: getattr(self, p) if p in parts else None for p in PARTS}
-        return Embeddings(**keep, dense_windows=self.dense_windows if "dense" in parts else None)
+        return Embeddings(**{f.name: getattr(self, f.name) if f.part in parts else None for f in FIELDS})
 
     def take(self, rows: Sequence[int]) -> Embeddings:
         """The batch of the given rows, in that order."""
         rows = list(rows)
-        return Embeddings(
-            dense=None if self.dense is None else self.dense[rows],
-            sparse=None if self.sparse is None else self.sparse.take(rows),
-            colbert=None if self.colbert is None else self.colbert.take(rows),
-            dense_windows=None if self.dense_windows is None else self.dense_windows.take(rows),
-        )
+        taken: dict[str, Any] = {name: value[rows] if isinstance(value, np.ndarray) else value.take(rows)
+                                 for name, value in self.present()}
+        return Embeddings(**taken)
 
 
 @dataclass(frozen=True)

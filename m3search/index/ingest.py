@@ -1,23 +1,77 @@
-"""Build or extend an index from a JSONL corpus: encode in chunks, add each chunk."""
+"""Build or extend an index from a corpus: the one ingestion loop (no torch).
+
+:func:`ingest` checks the records, opens or creates the index, writes each batch of encoded
+documents that an encoding source hands it, and counts every document once; a source is any
+function from the open index to an iterable of ``(record rows, embeddings)``.
+:func:`index_records` feeds it from one encoder, chunk by chunk, in this process;
+:func:`m3search.scale.ray_encode.index_records_ray` feeds it from a Ray actor pool.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidDocumentError
+import numpy as np
+
+from ..errors import InvalidDocumentError, M3SearchError
 from ..io.jsonl import Record
 from ..progress import progress_bar
-from .facade import Index, check_metadata
+from ..types import Embeddings
+from .documents import check_metadata
+from .facade import Index
 from .lock import DEFAULT_WAIT
+from .options import IndexOptions
+
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike
 
 #: Documents encoded and written per step: bounds memory, and each step is durable once added.
 CHUNK = 1024
+#: ``(rows of the records, their embeddings)``: one batch an encoding source hands the loop.
+Batch = tuple[np.ndarray, Embeddings]
+#: What encodes: the open index (its parts) -> the batches, in any order, a batch possibly twice.
+Source = Callable[[Index], Iterable[Batch]]
+
+
+def ingest(records: Sequence[Record], target: str | Path | Any, identity: Mapping[str, Any], source: Source, *,
+           options: IndexOptions | None = None, wait: float = DEFAULT_WAIT, show_progress: bool = True,
+           label: str = "index") -> Index:
+    """Write the documents ``source`` encodes from ``records`` into the index at ``target``
+    (created for the encoder ``identity`` describes, with ``options``, when missing); returns it open.
+
+    Every record is checked before the index is touched (ids unique non-empty strings, texts
+    non-empty strings, metadata plain JSON), so bad input writes nothing. A batch handed twice
+    (a retried worker) replaces itself; at the end every record must have arrived. A failure
+    before the first batch is written to a new index removes that index again (only its own
+    files), so a failed first run leaves nothing behind.
+    """
+    check_records(records)
+    index, created = Index.open_or_create(target, identity, options=options or IndexOptions(), wait=wait)
+    written: set[int] = set()
+    try:
+        with progress_bar(len(records), label, "doc", show_progress) as progress:
+            for rows, embeddings in source(index):
+                chunk = [records[int(r)] for r in rows]
+                index.add([r.id for r in chunk], embeddings, texts=[r.text for r in chunk],
+                          metadata=[r.metadata for r in chunk], show_progress=False)
+                fresh = {int(r) for r in rows} - written
+                written |= fresh
+                progress.update(len(fresh))
+        if len(written) != len(records):
+            raise M3SearchError(f"{len(written)} of {len(records)} documents were encoded; the index holds what came back")
+    except BaseException:
+        if created and not written:
+            index.drop()
+        else:
+            index.close()
+        raise
+    return index
 
 
 def index_records(
-    encoder: Any,
+    encoder: EncoderLike,
     records: Sequence[Record],
     path: str | Path | Any,
     *,
@@ -28,40 +82,28 @@ def index_records(
     wait: float = DEFAULT_WAIT,
     settings: Any = None,
     compression: Mapping[str, Any] | None = None,
+    options: IndexOptions | None = None,
 ) -> Index:
     """Encode ``records`` as documents and upsert them into the index at ``path`` (a directory,
-    a Qdrant URL or a backend; ``settings`` lays out a new Qdrant collection, ``compression``
-    pools multi-vectors and prunes sparse weights in a new index); returns it open.
+    a Qdrant URL or a backend); returns it open. ``options`` (:class:`~m3search.index.IndexOptions`),
+    or the keywords ``parts``, ``colbert_storage``, ``settings`` (the layout of a new shard or
+    collection) and ``compression`` (pooled multi-vectors, pruned sparse weights), describe a new
+    index.
 
     The index is created if missing (under its lock, so concurrent builders make one index); an
-    existing one must have been built by the same encoder, and ``parts``/``colbert_storage``, when
-    given, must be what it holds. Every record is checked before the index is touched (ids unique
-    non-empty strings, texts non-empty strings, metadata plain JSON), so bad input writes nothing;
-    a failure after that is the model's or the disk's: if it happens before the first chunk is
-    written to a new index, that index is removed again (only its own files), so a failed first
-    run leaves nothing behind.
+    existing one must have been built by the same encoder, and the options given must be what it
+    holds. See :func:`ingest` for the checks and what a failure leaves.
     """
-    check_records(records)
-    index, created = Index.open_or_create(path, encoder.identity, parts=parts, colbert_storage=colbert_storage,
-                                          wait=wait, settings=settings, compression=compression)
-    written = 0
-    try:
-        with progress_bar(len(records), "index", "doc", show_progress) as progress:
-            for start in range(0, len(records), CHUNK):
-                chunk = records[start : start + CHUNK]
-                embeddings = encoder.encode([r.text for r in chunk], parts=index.parts, batch_size=batch_size,
-                                            show_progress=False)
-                index.add([r.id for r in chunk], embeddings, texts=[r.text for r in chunk],
-                          metadata=[r.metadata for r in chunk], show_progress=False)
-                written += len(chunk)
-                progress.update(len(chunk))
-    except BaseException:
-        if created and written == 0:
-            index.drop()
-        else:
-            index.close()
-        raise
-    return index
+    chosen = IndexOptions.of(options, parts=parts, colbert_storage=colbert_storage, settings=settings,
+                             compression=compression)
+
+    def chunks(index: Index) -> Iterator[Batch]:
+        for start in range(0, len(records), CHUNK):
+            texts = [r.text for r in records[start : start + CHUNK]]
+            yield (np.arange(start, start + len(texts)),
+                   encoder.encode(texts, parts=index.parts, batch_size=batch_size, show_progress=False))
+
+    return ingest(records, path, encoder.identity, chunks, options=chosen, wait=wait, show_progress=show_progress)
 
 
 def check_records(records: Sequence[Record]) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexFormatError, IndexMismatchError
 from ..identity import differences
 from ..io.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from .vectors import VectorSpec
 
 #: 2: the encoder identity describes the model (architecture, weights fingerprint), not its path.
 FORMAT_VERSION = 2
@@ -39,13 +42,14 @@ class Manifest:
     @property
     def colbert_stored_dim(self) -> int | None:
         """Width of the stored multi-vectors: uint8 codes carry compensation bytes."""
-        if self.colbert_dim is None:
-            return None
-        if self.colbert_storage == "uint8":
-            from .codecs import extra_dims
+        return next((spec.stored_dim for spec in self.vectors if spec.name == "colbert"), None)
 
-            return self.colbert_dim + extra_dims(self.colbert_dim)
-        return self.colbert_dim
+    @property
+    def vectors(self) -> tuple[VectorSpec, ...]:
+        """The named vectors the index stores (:func:`~m3search.index.vectors.vector_specs`)."""
+        from .vectors import vector_specs
+
+        return vector_specs(self)
 
     @property
     def compression(self) -> dict[str, Any]:

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigurationError
 from ..progress import progress_bar
 from .backends.engine import Backend, PointData, StoredPoint
-from .facade import Index, _backend_for
+from .facade import Index
 from .lock import DEFAULT_WAIT
+from .targets import create_at
 
 #: Points per page read from the source and written to the target.
 PAGE = 256
@@ -39,14 +39,7 @@ def copy_index(source: Index, target: str | Path | Backend, *, settings: Any = N
 
     ``settings`` (:class:`~m3search.index.backends.remote.CollectionSettings`) lays out a new
     collection on a server."""
-    backend = _backend_for(target, wait=wait, create_dir=True, settings=settings)
-    try:
-        if backend.exists():
-            raise ConfigurationError(f"an index already exists at {target}: a copy goes to a new place")
-        backend.create(source.manifest)
-    except BaseException:
-        backend.close()
-        raise
+    backend = create_at(target, source.manifest, wait=wait, settings=settings)  # a copy goes to a new place
     copy = Index(backend, source.manifest)
     try:
         offset = None

@@ -20,19 +20,22 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigurationError, M3SearchError
+from ..errors import ConfigurationError
 from ..index.facade import Index
-from ..index.ingest import CHUNK, check_records
+from ..index.ingest import CHUNK, check_records, ingest
 from ..index.lock import DEFAULT_WAIT
+from ..index.options import IndexOptions
 from ..io.jsonl import Record
-from ..progress import progress_bar
-from ..types import Embeddings, Ragged, SparseBatch, SparseVector
+from ..types import FIELDS, Embeddings, Ragged, SparseBatch, SparseVector
+
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike
 
 #: ``() -> Encoder``: how each actor (and the driver, for the index's identity) loads the model;
 #: must pickle (a module-level function or a ``functools.partial`` of one).
@@ -41,6 +44,7 @@ EncoderLoader = Callable[[], Any]
 #: 15 starves the encoding actors on a machine doing anything else (3.7x slower here while an
 #: evaluation ran). A cluster joined by address keeps its own setting.
 LOCAL_RAY: dict[str, Any] = {"_system_config": {"worker_niceness": 0}}
+FIELD_LAYOUTS = {f.name: f.layout for f in FIELDS}
 
 
 def require_ray() -> Any:
@@ -68,29 +72,31 @@ class EncodeActor:
 
 
 def to_columns(rows: np.ndarray, e: Embeddings) -> dict[str, np.ndarray]:
-    """Embeddings as Ray Data columns (ragged parts as object arrays of arrays).
+    """Embeddings as Ray Data columns, by :data:`~m3search.types.FIELDS`: a matrix as one column,
+    a sparse field as ``<name>_ids`` and ``<name>_weights``, ragged items as object arrays of arrays.
 
     >>> e = Embeddings(dense=np.eye(2, dtype=np.float32))
     >>> sorted(to_columns(np.arange(2), e))
     ['dense', 'row']
     """
     out: dict[str, np.ndarray] = {"row": rows}
-
-    def ragged(arrays: Sequence[np.ndarray]) -> np.ndarray:
-        column = np.empty(len(arrays), dtype=object)
-        column[:] = [np.asarray(a) for a in arrays]
-        return column
-
-    if e.dense is not None:
-        out["dense"] = e.dense
-    if e.sparse is not None:
-        out["sparse_ids"] = ragged([v.ids for v in e.sparse])
-        out["sparse_weights"] = ragged([v.weights for v in e.sparse])
-    if e.colbert is not None:
-        out["colbert"] = ragged(list(e.colbert))
-    if e.dense_windows is not None:
-        out["dense_windows"] = ragged(list(e.dense_windows))
+    for name, value in e.present():
+        layout = FIELD_LAYOUTS[name]
+        if layout == "matrix":
+            out[name] = value
+        elif layout == "sparse":
+            out[f"{name}_ids"] = _objects([v.ids for v in value])
+            out[f"{name}_weights"] = _objects([v.weights for v in value])
+        else:
+            out[name] = _objects(list(value))
     return out
+
+
+def _objects(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """A column of arrays of different lengths."""
+    column = np.empty(len(arrays), dtype=object)
+    column[:] = [np.asarray(a) for a in arrays]
+    return column
 
 
 def from_columns(batch: dict[str, Any]) -> tuple[np.ndarray, Embeddings]:
@@ -100,21 +106,20 @@ def from_columns(batch: dict[str, Any]) -> tuple[np.ndarray, Embeddings]:
     >>> rows.tolist(), e.dense.shape
     ([0, 1], (2, 2))
     """
-    rows = np.asarray(batch["row"], np.int64)
 
     def arrays(name: str, dtype: Any) -> list[np.ndarray]:
         return [np.asarray(a, dtype=dtype) for a in batch[name]]
 
-    sparse = colbert = windows = None
-    if "sparse_ids" in batch:
-        sparse = SparseBatch.from_vectors([SparseVector(i, w) for i, w in
-                                           zip(arrays("sparse_ids", np.int64), arrays("sparse_weights", np.float32))])
-    if "colbert" in batch:
-        colbert = Ragged.from_arrays(arrays("colbert", np.float32))
-    if "dense_windows" in batch:
-        windows = Ragged.from_arrays(arrays("dense_windows", np.float32))
-    dense = np.asarray(batch["dense"], np.float32) if "dense" in batch else None
-    return rows, Embeddings(dense=dense, sparse=sparse, colbert=colbert, dense_windows=windows)
+    fields: dict[str, Any] = {}
+    for f in FIELDS:
+        if f.layout == "sparse" and f"{f.name}_ids" in batch:
+            pairs = zip(arrays(f"{f.name}_ids", np.int64), arrays(f"{f.name}_weights", np.float32))
+            fields[f.name] = SparseBatch.from_vectors([SparseVector(i, w) for i, w in pairs])
+        elif f.layout == "matrix" and f.name in batch:
+            fields[f.name] = np.asarray(batch[f.name], np.float32)
+        elif f.layout == "ragged" and f.name in batch:
+            fields[f.name] = Ragged.from_arrays(arrays(f.name, np.float32))
+    return np.asarray(batch["row"], np.int64), Embeddings(**fields)
 
 
 def index_records_ray(
@@ -131,57 +136,60 @@ def index_records_ray(
     rows_per_task: int = 256,
     show_progress: bool = True,
     wait: float = DEFAULT_WAIT,
-    encoder: Any = None,
+    encoder: EncoderLike | None = None,
     settings: Any = None,
     compression: Mapping[str, Any] | None = None,
+    options: IndexOptions | None = None,
 ) -> Index:
     """:func:`~m3search.index.index_records` with the encoding spread over Ray actors; returns the index open.
+
+    The Ray pipeline is one more encoding source of :func:`~m3search.index.ingest.ingest`, the
+    loop that checks the records, opens or creates the index and writes what arrives.
 
     Args:
         loader: ``() -> Encoder``, run once in each actor (pickled).
         records: the corpus; checked whole before anything starts.
-        target: an index directory, a Qdrant URL or a backend (``settings`` lays out a new collection).
+        target: an index directory, a Qdrant URL or a backend.
         actors: size of the actor pool; ``gpus_per_actor`` 1 on GPU nodes.
         address: the cluster (``"auto"``, ``"ray://host:10001"``); ``None`` connects to the
             cluster ``ray.init`` already joined, or starts a local one.
         rows_per_task: texts per Ray batch (each actor encodes them in token-budget batches).
         encoder: the encoder itself when the driver already holds one (its identity names the
             index); otherwise the driver loads one with ``loader``.
+        options: a new index's :class:`~m3search.index.IndexOptions` (or the keywords ``parts``,
+            ``colbert_storage``, ``settings``, ``compression``).
     """
     ray = require_ray()
     if actors < 1:
         raise ConfigurationError(f"actors must be >= 1, got {actors}")
-    check_records(records)
+    chosen = IndexOptions.of(options, parts=parts, colbert_storage=colbert_storage, settings=settings,
+                             compression=compression)
+    check_records(records)  # before a cluster starts
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False,
                  **({} if address else LOCAL_RAY))
     encoder = encoder if encoder is not None else loader()
-    index, created = Index.open_or_create(target, encoder.identity, parts=parts, colbert_storage=colbert_storage,
-                                          wait=wait, settings=settings, compression=compression)
-    try:
+
+    source = ray_source(ray, loader, records, actors=actors, gpus_per_actor=gpus_per_actor, batch_size=batch_size,
+                        rows_per_task=rows_per_task)
+    return ingest(records, target, encoder.identity, source, options=chosen, wait=wait, show_progress=show_progress,
+                  label="index (ray)")
+
+
+def ray_source(ray: Any, loader: EncoderLoader, records: Sequence[Record], *, actors: int, gpus_per_actor: float,
+               batch_size: int, rows_per_task: int) -> Callable[[Index], Iterator[tuple[np.ndarray, Embeddings]]]:
+    """The encoding source :func:`~m3search.index.ingest.ingest` reads: the records' texts through
+    an actor pool, back to the driver in chunks of ``(rows, embeddings)``."""
+
+    def encoded(index: Index) -> Iterator[tuple[np.ndarray, Embeddings]]:
         dataset = ray.data.from_items([{"row": i, "text": r.text} for i, r in enumerate(records)],
                                       override_num_blocks=max(1, -(-len(records) // rows_per_task)))
-        encoded = dataset.map_batches(
+        batches = dataset.map_batches(
             EncodeActor, fn_constructor_args=(loader, index.parts, batch_size), batch_size=rows_per_task,
             batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_gpus=gpus_per_actor or None,
             num_cpus=None if gpus_per_actor else 1,
         )
-        written: set[int] = set()
-        with progress_bar(len(records), "index (ray)", "doc", show_progress) as progress:
-            for batch in encoded.iter_batches(batch_size=CHUNK, batch_format="numpy"):
-                rows, embeddings = from_columns(batch)
-                chunk = [records[int(r)] for r in rows]
-                index.add([r.id for r in chunk], embeddings, texts=[r.text for r in chunk],
-                          metadata=[r.metadata for r in chunk], show_progress=False)
-                fresh = set(rows.tolist()) - written
-                written |= fresh
-                progress.update(len(fresh))
-        if len(written) != len(records):
-            raise M3SearchError(f"Ray returned {len(written)} of {len(records)} documents; the index holds what came back")
-    except BaseException:
-        if created and index.count() == 0:
-            index.drop()
-        else:
-            index.close()
-        raise
-    return index
+        for batch in batches.iter_batches(batch_size=CHUNK, batch_format="numpy"):
+            yield from_columns(batch)
+
+    return encoded

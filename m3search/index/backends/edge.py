@@ -29,6 +29,7 @@ from ...errors import IndexFormatError
 from ..filters import to_clauses, translate
 from ..lock import DEFAULT_WAIT, LOCK_FILE, IndexLock
 from ..manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
+from ..vectors import VectorSpec
 from .engine import META, PointData, ScoredId, StoredPoint, VectorQuery
 
 SHARD_DIR = "shard"
@@ -51,25 +52,27 @@ class ShardSettings:
     on_disk: bool = False
 
 
+#: The engine's datatype of each storage a vector spec names.
+DATATYPES = {"float32": qe.VectorStorageDatatype.Float32, "float16": qe.VectorStorageDatatype.Float16,
+             "uint8": qe.VectorStorageDatatype.Uint8}
+
+
+def _vector_params(spec: VectorSpec, memory: Any) -> qe.EdgeVectorParams:
+    """The engine's parameters of one dense or multi vector of the spec table."""
+    return qe.EdgeVectorParams(
+        size=int(spec.stored_dim or 0), distance=qe.Distance.Dot, datatype=DATATYPES[spec.storage], memory=memory,
+        multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None,
+        # a vector used only to rescore gets no graph
+        hnsw_config=None if spec.indexed else qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+    )
+
+
 def _config(manifest: Manifest, settings: ShardSettings | None = None) -> qe.EdgeConfig:
     cold = qe.Memory.Cold if settings is not None and settings.on_disk else None
-    vectors: dict[str, qe.EdgeVectorParams] = {}
-    if "dense" in manifest.parts:
-        # windows: every window's vector, a document scored by its best one (MaxSim of one query row)
-        windows = qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if manifest.dense_windows else None
-        vectors["dense"] = qe.EdgeVectorParams(size=manifest.dim, distance=qe.Distance.Dot, multivector_config=windows,
-                                               memory=cold)
-    if "colbert" in manifest.parts:
-        datatypes = {"float16": qe.VectorStorageDatatype.Float16, "float32": qe.VectorStorageDatatype.Float32,
-                     "uint8": qe.VectorStorageDatatype.Uint8}
-        vectors["colbert"] = qe.EdgeVectorParams(
-            size=int(manifest.colbert_stored_dim or 0), distance=qe.Distance.Dot,
-            multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
-            datatype=datatypes[manifest.colbert_storage],
-            hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),  # rescoring only
-            memory=cold,
-        )
-    sparse = {"sparse": qe.EdgeSparseVectorParams(memory=cold)} if "sparse" in manifest.parts else None  # no IDF modifier
+    specs = manifest.vectors
+    vectors = {s.name: _vector_params(s, cold) for s in specs if s.kind != "sparse"}
+    # no IDF modifier: the learned weights are the scores
+    sparse = {s.name: qe.EdgeSparseVectorParams(memory=cold) for s in specs if s.kind == "sparse"} or None
     # No write-ahead log: qdrant-edge replays the whole log on every load and never truncates it
     # (an index of 1,000 real-shaped documents took 5.6 s and 3 GB to open, and the log doubled the
     # disk). Durability comes from add(), which flushes the segments before it returns, so a killed
@@ -79,14 +82,7 @@ def _config(manifest: Manifest, settings: ShardSettings | None = None) -> qe.Edg
 
 def _schema(manifest: Manifest) -> dict[str, tuple[Any, Any]]:
     """``{vector name: (size, datatype)}`` as ``edge_config.json`` records it (sparse: ``("sparse", None)``)."""
-    out: dict[str, tuple[Any, Any]] = {}
-    if "dense" in manifest.parts:
-        out["dense"] = (manifest.dim, "float32")
-    if "colbert" in manifest.parts:
-        out["colbert"] = (manifest.colbert_stored_dim, manifest.colbert_storage)
-    if "sparse" in manifest.parts:
-        out["sparse"] = ("sparse", None)
-    return out
+    return {s.name: ("sparse", None) if s.kind == "sparse" else (s.stored_dim, s.storage) for s in manifest.vectors}
 
 
 def _show(schema: dict[str, tuple[Any, Any]]) -> str:

@@ -24,6 +24,7 @@ from qdrant_client import QdrantClient, models
 from ...errors import ConfigurationError, IndexFormatError
 from ..filters import to_clauses, translate
 from ..manifest import Manifest
+from ..vectors import VectorSpec
 from .engine import META, PointData, ScoredId, StoredPoint, VectorQuery, is_url  # noqa: F401 - is_url is re-exported
 
 MANIFEST_KEY = "m3search_manifest"
@@ -92,6 +93,20 @@ def _vector(using: str, value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else value
 
 
+#: The engine's datatype of each storage a vector spec names.
+DATATYPES = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16, "uint8": models.Datatype.UINT8}
+
+
+def _vector_params(spec: VectorSpec, on_disk: bool | None) -> models.VectorParams:
+    """The collection's parameters of one dense or multi vector of the spec table."""
+    multi = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
+    return models.VectorParams(
+        size=int(spec.stored_dim or 0), distance=models.Distance.DOT, multivector_config=multi,
+        datatype=DATATYPES[spec.storage], on_disk=on_disk,
+        hnsw_config=None if spec.indexed else models.HnswConfigDiff(m=0),  # rescoring only: no graph
+    )
+
+
 def _filter(conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> models.Filter | None:
     must: list[Any] = [
         translate(
@@ -137,24 +152,10 @@ class QdrantClientBackend:
     def create(self, manifest: Manifest) -> None:
         settings = self.settings
         on_disk = settings.on_disk or None
-        vectors: dict[str, models.VectorParams] = {}
-        if "dense" in manifest.parts:
-            windows = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM) if manifest.dense_windows else None
-            vectors["dense"] = models.VectorParams(size=manifest.dim, distance=models.Distance.DOT, multivector_config=windows,
-                                                   on_disk=on_disk)
-        if "colbert" in manifest.parts:
-            datatypes = {"float16": models.Datatype.FLOAT16, "float32": models.Datatype.FLOAT32,
-                         "uint8": models.Datatype.UINT8}
-            vectors["colbert"] = models.VectorParams(
-                size=int(manifest.colbert_stored_dim or 0), distance=models.Distance.DOT,
-                multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
-                datatype=datatypes[manifest.colbert_storage],
-                hnsw_config=models.HnswConfigDiff(m=0),  # rescoring only
-                on_disk=on_disk,
-            )
-        sparse = None
-        if "sparse" in manifest.parts:
-            sparse = {"sparse": models.SparseVectorParams(index=models.SparseIndexParams(on_disk=on_disk))}
+        specs = manifest.vectors
+        vectors = {s.name: _vector_params(s, on_disk) for s in specs if s.kind != "sparse"}
+        sparse = {s.name: models.SparseVectorParams(index=models.SparseIndexParams(on_disk=on_disk))
+                  for s in specs if s.kind == "sparse"} or None
         self.client.create_collection(
             self.collection, vectors_config=vectors, sparse_vectors_config=sparse,
             shard_number=settings.shard_number, replication_factor=settings.replication_factor,

@@ -1,0 +1,111 @@
+"""How a new index stores its documents: :class:`IndexOptions`, one object from the CLI, the
+Python API and ingestion down to the manifest (no torch).
+
+An existing index keeps what its manifest records: an option given for it that differs is a
+:class:`~m3search.errors.ConfigurationError`, never silently ignored. A new storage setting is a
+field here, recorded in the manifest by :meth:`IndexOptions.manifest` and read by the
+vector-spec table (:func:`~m3search.index.vectors.vector_specs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..types import PARTS
+from .manifest import COLBERT_STORAGE, Manifest
+
+#: The storage reductions ``compression`` may name (see :mod:`~m3search.index.pooling`).
+COMPRESSION_KEYS = ("colbert_pool_factor", "sparse_top_k", "sparse_min_weight")
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Options of a new index; ``None`` leaves each to its default (or, for an existing index, to
+    what it holds).
+
+    - ``parts``: the parts stored (default: all the encoder produces);
+    - ``colbert_storage``: ``float16`` (default), ``float32`` or ``uint8`` multi-vectors;
+    - ``compression``: ``{"colbert_pool_factor": int, "sparse_top_k": int, "sparse_min_weight": float}``;
+    - ``settings``: the engine layout, a :class:`~m3search.index.ShardSettings` for a directory or a
+      :class:`~m3search.index.backends.remote.CollectionSettings` for a Qdrant server.
+
+    >>> options = IndexOptions(parts=["dense"], colbert_storage="uint8")
+    >>> options.parts, options.manifest({"name": "toy", "dim": 2, "parts": ["dense", "sparse"]}).parts
+    (('dense',), ('dense',))
+    >>> IndexOptions.of(options, colbert_storage="float32").colbert_storage
+    'float32'
+    """
+
+    parts: Iterable[str] | None = None
+    colbert_storage: str | None = None
+    compression: Mapping[str, Any] | None = None
+    settings: Any = None
+
+    def __post_init__(self) -> None:
+        if self.parts is not None:  # a generator is read once
+            object.__setattr__(self, "parts", tuple(self.parts))
+        if self.colbert_storage is not None and self.colbert_storage not in COLBERT_STORAGE:
+            raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {self.colbert_storage!r}")
+        if self.compression:
+            object.__setattr__(self, "compression", check_compression(self.compression))
+
+    @classmethod
+    def of(cls, options: IndexOptions | None = None, **given: Any) -> IndexOptions:
+        """``options`` with each keyword that is not ``None`` in place of its field (how the
+        functions that take both an options object and the separate keywords combine them)."""
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown index option(s) {sorted(unknown)}")
+        set_here = {k: v for k, v in given.items() if v is not None}
+        return replace(options or cls(), **set_here)
+
+    def manifest(self, encoder_identity: Mapping[str, Any]) -> Manifest:
+        """The manifest of a new index built by the encoder ``encoder_identity`` describes."""
+        available = tuple(encoder_identity["parts"])
+        chosen = tuple(p for p in PARTS if p in (available if self.parts is None else self.parts))
+        unknown = [p for p in (self.parts or ()) if p not in available]
+        if unknown or not chosen:
+            raise ConfigurationError(f"parts {list(self.parts or ())} not all produced by the encoder, "
+                                     f"which gives {list(available)}")
+        extra = {"compression": dict(self.compression)} if self.compression else {}
+        return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
+                        extra=extra)
+
+    def refuse_differences(self, existing: Manifest, wanted: Manifest, target: Any, on_disk: bool | None) -> None:
+        """Raise :class:`ConfigurationError` for the first option given that the existing index
+        at ``target`` does not have (``on_disk``: whether its vectors are on disk, when known)."""
+        keep = "leave the option out, or build a new index"
+        if self.parts is not None and wanted.parts != existing.parts:
+            raise ConfigurationError(f"the index at {target} holds parts {list(existing.parts)}, not "
+                                     f"{list(wanted.parts)}: an existing index keeps its parts ({keep})")
+        storage = self.colbert_storage
+        if storage is not None and "colbert" in existing.parts and storage != existing.colbert_storage:
+            raise ConfigurationError(f"the index at {target} stores multi-vectors as {existing.colbert_storage}, not "
+                                     f"{storage}: an existing index keeps its storage ({keep})")
+        if getattr(self.settings, "on_disk", False) and on_disk is False:
+            raise ConfigurationError(f"the index at {target} keeps its vectors in memory, not on disk: an existing "
+                                     "index keeps its layout (leave --on-disk out, or build a new index with it)")
+        if self.compression is not None and wanted.compression != existing.compression:
+            raise ConfigurationError(f"the index at {target} was built with compression {existing.compression}, not "
+                                     f"{wanted.compression}: an existing index keeps its own (leave the options out, "
+                                     "or build a new index)")
+
+
+def check_compression(compression: Mapping[str, Any]) -> dict[str, Any]:
+    """The non-default storage reductions (see :mod:`~m3search.index.pooling`), checked.
+
+    >>> check_compression({"colbert_pool_factor": 1, "sparse_top_k": 64})
+    {'sparse_top_k': 64}
+    """
+    from .pooling import check_settings
+
+    unknown = set(compression) - set(COMPRESSION_KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown compression setting(s) {sorted(unknown)}; known: {list(COMPRESSION_KEYS)}")
+    check_settings(compression.get("colbert_pool_factor", 1), compression.get("sparse_top_k"),
+                   compression.get("sparse_min_weight"))
+    return {k: v for k, v in compression.items() if v is not None and not (k == "colbert_pool_factor" and v == 1)}
+

@@ -1,0 +1,200 @@
+"""The vector-spec table: every named vector an index stores, described in one place (no torch).
+
+A :class:`VectorSpec` says what the engine keeps under one name: its ``kind`` (one ``dense``
+vector, ``sparse`` token ids and weights, or ``multi`` rows scored by MaxSim), the width of a
+row (``dim``), the ``storage`` datatype, whether an HNSW graph indexes it (``indexed``; a vector
+used only to rescore candidates has none), which search mode reads it (``part``) and which
+:class:`~m3search.types.Embeddings` field a document's rows come from (``source``).
+:func:`vector_specs` is the table of one index, read from its manifest. Both engines lay out
+their collection from it, and documents are checked, written and read back, and queries built
+and scored, through it.
+
+The best-window dense representation (an encoder with ``window_dense="best"``) is one row of
+this table: ``dense`` stored as ``multi`` from the ``dense_windows`` field, searched with the
+query's one dense vector, so that MaxSim over one query row is the best window's score. A new
+representation is a new row in :func:`vector_specs` (with the manifest field it is read from).
+
+>>> from m3search.index.manifest import Manifest
+>>> identity = {"name": "toy", "dim": 4, "colbert_dim": 4, "parts": ["dense", "sparse", "colbert"]}
+>>> table = vector_specs(Manifest(identity, ("dense", "sparse", "colbert"), colbert_storage="uint8"))
+>>> [(s.name, s.kind, s.stored_dim, s.storage, s.indexed) for s in table]
+[('dense', 'dense', 4, 'float32', True), ('sparse', 'sparse', None, 'sparse', True), ('colbert', 'multi', 7, 'uint8', False)]
+>>> windows = {**identity, "long": {"window_dense": "best"}}
+>>> [(s.name, s.kind, s.source) for s in vector_specs(Manifest(windows, ("dense",)))]
+[('dense', 'multi', 'dense_windows')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import ConfigurationError, InputError, InvalidDocumentError
+from ..types import Embeddings, SparseVector
+from . import codecs
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
+
+Kind = Literal["dense", "sparse", "multi"]
+#: Datatypes a dense or multi-vector row may be stored in ("uint8": :mod:`~m3search.index.codecs`).
+STORAGE = ("float32", "float16", "uint8")
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """One named vector of an index: what the engine stores and how documents and queries map to it."""
+
+    name: str
+    kind: Kind
+    dim: int | None = None
+    storage: str = "float32"
+    indexed: bool = True
+    #: the search mode (and query part) this vector answers; default: ``name``
+    part: str = ""
+    #: the Embeddings field documents' rows come from; default: ``part``
+    source: str = ""
+    #: how messages name a row of it ("dense", "multi-vector", "dense window")
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "part", self.part or self.name)
+        object.__setattr__(self, "source", self.source or self.part)
+        object.__setattr__(self, "label", self.label or self.part)
+        if self.kind != "sparse" and self.storage not in STORAGE:
+            raise ConfigurationError(f"vector {self.name!r}: storage must be one of {STORAGE}, got {self.storage!r}")
+
+    @property
+    def stored_dim(self) -> int | None:
+        """Width of a stored row (uint8 codes carry compensation bytes); ``None`` for sparse."""
+        if self.kind == "sparse" or self.dim is None:
+            return None
+        return self.dim + codecs.extra_dims(self.dim) if self.storage == "uint8" else self.dim
+
+    @property
+    def engine_storage(self) -> str:
+        """The datatype as a schema shows it (``"sparse"`` for sparse vectors)."""
+        return "sparse" if self.kind == "sparse" else self.storage
+
+    # ------------------------------------------------------------------ documents
+    def document_value(self, e: Embeddings, i: int) -> Any:
+        """Document ``i`` of ``e`` as the engine takes it: an array, or ``(ids, weights)`` lists."""
+        if self.kind == "sparse":
+            v = e.need_sparse()[i]
+            return v.ids.tolist(), v.weights.tolist()
+        rows = np.ascontiguousarray(self._rows(e)[i], dtype=np.float32)
+        if self.kind == "multi" and rows.ndim == 1:  # the part's one vector stands for its only row
+            rows = rows[None]
+        return codecs.encode_documents(rows) if self.storage == "uint8" else rows
+
+    def _rows(self, e: Embeddings) -> Any:
+        source = getattr(e, self.source)
+        return source if source is not None else getattr(e, self.part)
+
+    def read(self, stored: Any) -> dict[str, Any]:
+        """A stored value as :class:`~m3search.index.Document` fields (``{part: ..., source: ...}``)."""
+        if self.kind == "sparse":
+            indices, values = stored
+            order = np.argsort(indices)
+            return {self.part: SparseVector(np.asarray(indices, np.int64)[order], np.asarray(values, np.float32)[order])}
+        rows = np.asarray(stored, np.float32)
+        if self.storage == "uint8":
+            rows = codecs.decode_documents(rows, self.dim or 0)
+        if self.source == self.part:
+            return {self.part: rows}
+        # the part stored as rows of another field: the part's one vector is their normalised mean
+        # (the rows' token counts are not stored, so a plain mean)
+        mean = rows.mean(axis=0)
+        return {self.part: (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32), self.source: rows}
+
+    def check(self, ids: Sequence[str], e: Embeddings, vocab_size: int | None = None) -> None:
+        """Raise :class:`InvalidDocumentError` naming the first document this vector cannot store."""
+        if not ids:
+            return
+        if self.kind == "sparse":
+            _check_sparse(ids, e, vocab_size)
+            return
+        part = getattr(e, self.part)
+        if isinstance(part, np.ndarray):
+            _check_matrix(ids, part, self.dim or 0, self.part)
+        else:
+            _check_ragged(ids, part, self.dim or 0, self.label)
+        source = getattr(e, self.source)
+        if self.source != self.part and source is not None:
+            _check_ragged(ids, source, self.dim or 0, self.label)
+
+    # ------------------------------------------------------------------ queries
+    def query_value(self, queries: Embeddings, i: int) -> tuple[Any, bool]:
+        """``(vector, empty)``: query ``i`` as the engine takes it, and whether it has nothing to search."""
+        if self.kind == "sparse":
+            v = queries.need_sparse()[i]
+            return (v.ids.tolist(), v.weights.tolist()), len(v) == 0
+        rows = getattr(queries, self.part)[i]
+        if rows.ndim == 1:  # one vector
+            if not np.isfinite(float(rows.sum())):
+                raise InputError(f"query {i}: the {self.part} vector holds NaN or infinite values")
+            if self.kind == "multi":  # one query row: MaxSim is the best stored row's score
+                return np.asarray([rows], dtype=np.float32), False
+            return rows.tolist(), False
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if len(rows) == 0:
+            return rows, True
+        return (codecs.encode_queries(rows) if self.storage == "uint8" else rows), False
+
+    def rescale(self, queries: Embeddings, i: int, vector: Any) -> Callable[[float], float] | None:
+        """How the engine's raw score of query ``i`` (sent as ``vector``) becomes m3search's:
+        the MaxSim sum over several query rows divided by their number, uint8 codes decoded."""
+        rows = getattr(queries, self.part)
+        if self.kind != "multi" or isinstance(rows, np.ndarray):
+            return None
+        n = int(rows.lengths[i])
+        if self.storage != "uint8":
+            return lambda raw: raw / n
+        dim = self.dim or 0
+        offset = codecs.query_offset(vector, dim)  # once per query, not per hit
+        return lambda raw: codecs.decode_maxsim(raw, vector, dim, offset) / n
+
+
+def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
+    """The named vectors of the index ``manifest`` describes, in ``dense, sparse, colbert`` order."""
+    table: list[VectorSpec] = []
+    if "dense" in manifest.parts:
+        if manifest.dense_windows:
+            table.append(VectorSpec("dense", "multi", manifest.dim, source="dense_windows", label="dense window"))
+        else:
+            table.append(VectorSpec("dense", "dense", manifest.dim))
+    if "sparse" in manifest.parts:
+        table.append(VectorSpec("sparse", "sparse", storage="sparse"))
+    if "colbert" in manifest.parts:
+        table.append(VectorSpec("colbert", "multi", manifest.colbert_dim, storage=manifest.colbert_storage,
+                                indexed=False, label="multi-vector"))
+    return tuple(table)
+
+
+def _check_matrix(ids: Sequence[str], matrix: np.ndarray, dim: int, label: str) -> None:
+    if matrix.ndim != 2 or matrix.shape[1] != dim:
+        raise InvalidDocumentError(f"document {ids[0]!r}: {label} dimension {matrix.shape[1:]} is not ({dim},)")
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if len(bad):
+        raise InvalidDocumentError(f"document {ids[bad[0]]!r}: {label} vector holds NaN or infinite values")
+
+
+def _check_ragged(ids: Sequence[str], ragged: Any, dim: int, label: str) -> None:
+    if ragged.dim != dim:
+        raise InvalidDocumentError(f"document {ids[0]!r}: {label} dimension {ragged.dim} is not {dim}")
+    for doc_id, rows in zip(ids, ragged):
+        if len(rows) == 0:
+            raise InvalidDocumentError(f"document {doc_id!r}: no {label} rows")
+        if not np.isfinite(rows).all():
+            raise InvalidDocumentError(f"document {doc_id!r}: {label} holds NaN or infinite values")
+
+
+def _check_sparse(ids: Sequence[str], e: Embeddings, vocab_size: int | None) -> None:
+    for doc_id, vector in zip(ids, e.need_sparse()):
+        if not np.isfinite(vector.weights).all():
+            raise InvalidDocumentError(f"document {doc_id!r}: sparse weights hold NaN or infinite values")
+        if len(vector.ids) and (vector.ids.min() < 0 or (vocab_size and vector.ids.max() >= vocab_size)):
+            raise InvalidDocumentError(f"document {doc_id!r}: sparse token id outside the vocabulary [0, {vocab_size})")

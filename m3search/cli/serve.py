@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
 from .common import add_model_args, add_wait_arg, positive
+
+if TYPE_CHECKING:
+    from ..serve import ServeSettings
 
 API_KEY_ENV = "M3SEARCH_API_KEY"
 
@@ -31,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=run)
 
 
-def settings_from(args: argparse.Namespace) -> Any:
+def settings_from(args: argparse.Namespace) -> ServeSettings:
+    """The server's limits from the command line's flags (and the key from ``$M3SEARCH_API_KEY``)."""
     from ..serve import ServeSettings
 
     for name in ("max_texts", "max_chars", "max_tokens", "max_body_bytes", "max_k", "max_queue", "port"):

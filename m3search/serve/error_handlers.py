@@ -34,8 +34,14 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` of these error statuses, each with the error body's schema."""
+def documented_errors(*statuses: int, json_ref: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of these error statuses, each with the error body's schema.
+
+    ``json_ref``: name the schema as JSON content explicitly, for a route whose own responses are
+    not JSON (the schema itself is registered by the routes that use the model)."""
+    if json_ref:
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+        return {status: {"description": ERROR_DESCRIPTIONS[status], "content": content} for status in statuses}
     return {status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 

@@ -95,34 +95,34 @@ class RerankResponse(BaseModel):
     usage: TokenUsage
 
 
-class TokenMatchOut(BaseModel):
+class ExplainedToken(BaseModel):
     query_token: str
     document_token: str
     score: float
 
 
-class ExplanationOut(BaseModel):
+class HitExplanation(BaseModel):
     """The sparse tokens that contributed most and the document token each query token matched best."""
 
-    sparse: list[TokenMatchOut]
-    colbert: list[TokenMatchOut]
+    sparse: list[ExplainedToken]
+    colbert: list[ExplainedToken]
     dense_window: int | None = Field(description="the window that gave the dense score (window indexes)")
     dense_windows: int | None = Field(description="how many windows the document has (window indexes)")
 
 
-class HitOut(BaseModel):
+class SearchHit(BaseModel):
     id: str
     score: float
     scores: dict[str, float]
     text: str | None
     metadata: dict[str, Any]
-    explanation: ExplanationOut | None = Field(description="with explain=true")
+    explanation: HitExplanation | None = Field(description="with explain=true")
 
 
 class SearchResponse(BaseModel):
     query: str
     mode: str = Field(description="the mode the search ran in")
-    hits: list[HitOut]
+    hits: list[SearchHit]
 
 
 # ---------------------------------------------------------------------- documents

@@ -9,10 +9,11 @@ from ..request_models import DocumentsRequest
 from ..response_models import DeleteResponse, StoredDocument, UpsertResponse
 from .dependencies import ServiceDep
 
-router = APIRouter(responses=documented_errors(400, 401, 404, 413, 422, 429, 500))
+router = APIRouter(responses=documented_errors(401, 404, 422, 500))
 
 
-@router.post("/v1/documents", summary="Add or replace documents (upsert by id)")
+@router.post("/v1/documents", summary="Add or replace documents (upsert by id)",
+             responses=documented_errors(400, 413, 429))
 async def add_documents(body: DocumentsRequest, service: ServiceDep) -> UpsertResponse:
     docs = body.documents
     total = await service.add_documents([d.id for d in docs], [d.text for d in docs], [d.metadata for d in docs])

@@ -32,6 +32,6 @@ async def info(service: ServiceDep) -> InfoResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
-            responses={200: {"description": "the Prometheus text exposition format 0.0.4"}, **documented_errors(401, 500)})
+            responses={200: {"description": "the Prometheus text exposition format 0.0.4"}, **documented_errors(401, 500, json_ref=True)})
 async def prometheus(service: ServiceDep) -> Response:
     return Response(service.metrics.text(), media_type=PROMETHEUS_TEXT)

@@ -2,11 +2,13 @@
 
 ::
 
-    tokenise -> plan batches (token budget) -> backend.forward(batch) -> post-process -> Embeddings
+    texts -> token sequences (.sequences) -> batches -> backend.forward -> post-process (.pipeline) -> Embeddings
 
-Only the backend runs the network (:mod:`m3search.encode.backends`); tokenising, batching,
-pooling, normalisation, special-token filtering, the max-merge of lexical weights and the
-ragged multi-vector rows are here and in :mod:`.postprocess`, the same for every backend.
+:class:`Encoder` loads, saves and identifies a model (its backend, tokenizer and settings) and
+offers the pipeline's steps as methods. Only the backend runs the network
+(:mod:`m3search.encode.backends`); prefixes, tokenising and the long-text strategies are in
+:mod:`.sequences`, batching and post-processing in :mod:`.pipeline` and :mod:`.postprocess`,
+the same for every backend.
 """
 
 from __future__ import annotations
@@ -15,17 +17,13 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..errors import ConfigurationError, InputError, InputTooLongError, MissingHeadError
+from ..errors import ConfigurationError, MissingHeadError
 from ..io.atomic import atomic_write_text
-from ..progress import progress_bar
-from ..types import PARTS, Embeddings, Ragged, SparseBatch, SparseVector
-from . import long, postprocess
-from .backends import EncoderBackend, TokenBatch, load_backend
-from .batching import plan_batches
+from ..types import PARTS, Embeddings
+from . import pipeline, sequences
+from .backends import EncoderBackend, load_backend
 from .checkpoints import hub
 from .checkpoints.config import (
     COLBERT_FILE,
@@ -38,7 +36,8 @@ from .checkpoints.config import (
 )
 from .tokenizer import TextTokenizer
 
-Role = Literal["query", "document"]
+if TYPE_CHECKING:
+    from ..protocols import Role
 
 
 class Encoder:
@@ -249,7 +248,7 @@ class Encoder:
         >>> e.parts, e.dense.shape
         (('dense', 'sparse'), (1, 32))
         """
-        texts = _check_texts(texts)
+        texts = sequences.check_texts(texts)
         wanted = self._check_parts(parts)
         token_ids, finish = self.plan(texts, role=role, max_length=max_length, truncation=truncation)
         out = self.encode_tokens(token_ids, parts=wanted, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
@@ -270,56 +269,20 @@ class Encoder:
         >>> len(ids) > 1, len(finish(enc.encode_tokens(ids, parts="all")))
         (True, 1)
         """
-        if role not in ("query", "document"):
-            raise ConfigurationError(f"role must be 'query' or 'document', got {role!r}")
         limit = self._check_max_length(max_length) or self.max_length
-        strategy = self.config.long_strategy
-        if strategy == "truncate":
-            return self.tokenize(texts, role=role, max_length=limit, truncation=truncation), _same
-        full = self._full_tokens(texts, role)
-        if strategy == "mcls":
-            interval = self.config.mcls_interval
-            if not truncation:
-                for i, t in enumerate(full):
-                    length = len(t) + max(len(t) - 3, 0) // interval  # a CLS before body token interval, 2*interval, ...
-                    if length > limit:
-                        raise InputTooLongError(f"text {i} has {length} tokens with its inserted CLS tokens, "
-                                                f"more than max_length={limit}")
-            return [long.insert_cls(t, interval, limit) for t in full], _same
-        size = min(self.config.window_size or limit, self.model_max_length)
-        prefix = self._prefix_ids(role)
-        # the prefix is repeated in every window when the text's tokens start with it (they do,
-        # unless the tokenizer merged its last token with the text's first)
-        lengths = [len(prefix) if list(t[1 : 1 + len(prefix)]) == prefix else 0 for t in full]
-        plan = long.plan_windows(full, lengths, size, self.config.window_stride)
-        keep = self.config.window_dense == "best"
-        return plan.sequences, lambda out: plan.merge(out, self.config.normalize, keep_windows=keep)
+        return sequences.plan(self.tokenizer, self.config, texts, role=role, limit=limit,
+                              model_max_length=self.model_max_length, truncation=truncation)
 
     def row_tokens(self, text: str, *, role: Role = "document") -> list[int]:
         """The token ids behind the multi-vector rows of ``text`` (CLS and inserted CLS dropped):
         what explanations align query tokens with."""
         strategy = self.config.long_strategy
         if strategy == "windows":
-            return self._full_tokens([text], role)[0][1:]
+            return sequences.full_tokens(self.tokenizer, self.config, [text], role)[0][1:]
         if strategy == "mcls":
             ids = self.plan([text], role=role)[0][0]
             return [t for t in ids[1:] if t != ids[0]]
         return self.tokenize([text], role=role)[0][1:]
-
-    def _prefixed(self, texts: Sequence[str], role: Role) -> list[str]:
-        """The texts as the model reads them: with the role's prefix (``"query: "`` for e5)."""
-        prefix = self.config.query_prefix if role == "query" else self.config.document_prefix
-        return [prefix + t for t in texts]
-
-    def _full_tokens(self, texts: Sequence[str], role: Role) -> list[list[int]]:
-        """Token ids of each whole text with the role's prefix, never truncated."""
-        texts = _check_texts(texts)
-        return self.tokenizer.encode(self._prefixed(texts, role), max_length=None) if texts else []
-
-    def _prefix_ids(self, role: Role) -> list[int]:
-        """The tokens the role's prefix adds after CLS, repeated at the start of every window."""
-        (prefix,) = self._prefixed([""], role)
-        return self.tokenizer.encode([prefix], max_length=None)[0][1:-1] if prefix else []
 
     def encode_tokens(
         self,
@@ -341,76 +304,36 @@ class Encoder:
         True
         """
         wanted = self._check_parts(parts)
-        if not token_ids:
-            return self._empty(wanted)
-        batches = plan_batches([len(t) for t in token_ids], max_batch_size=batch_size,
-                               max_batch_tokens=max_batch_tokens or self.batch_tokens)
-        n = len(token_ids)
-        dense = np.zeros((n, self.dim), dtype=np.float32) if "dense" in wanted else None
-        sparse: list[SparseVector] = [postprocess.EMPTY_SPARSE] * n
-        colbert: list[np.ndarray] = [postprocess.EMPTY_ROWS] * n
-        special = self.tokenizer.special_ids
-        mcls = self.config.long_strategy == "mcls"
-        with progress_bar(n, "encode", "text", show_progress) as progress:
-            for batch in batches:
-                tokens = TokenBatch.pad([list(token_ids[i]) for i in batch], self.tokenizer.pad_id)
-                out = self.backend.forward(tokens, wanted)
-                lengths = tokens.lengths.tolist()
-                # MCLS: every CLS of a sequence (the first and the inserted ones) is pooled, and the
-                # inserted ones are no multi-vector rows
-                cls_positions = (tokens.input_ids == tokens.input_ids[:, :1]) & (tokens.attention_mask == 1) if mcls else None
-                if dense is not None and out.hidden is not None:
-                    if cls_positions is not None:
-                        pooled = postprocess.pool(out.hidden, cls_positions.astype(np.int64), "mean")
-                    else:
-                        pooled = postprocess.pool(out.hidden, tokens.attention_mask, self.config.pooling)
-                    dense[batch] = postprocess.l2_normalize(pooled) if self.config.normalize else pooled
-                if out.sparse is not None:
-                    for row, i in enumerate(batch):
-                        length = lengths[row]
-                        sparse[i] = postprocess.lexical_weights(tokens.input_ids[row, :length], out.sparse[row, :length], special)
-                if out.colbert is not None:
-                    for row, i in enumerate(batch):
-                        rows = out.colbert[row]
-                        if cls_positions is not None:
-                            keep = ~cls_positions[row, : lengths[row]]
-                            keep[0] = True  # the first CLS is dropped by multi_vectors itself
-                            rows, length = rows[: lengths[row]][keep], int(keep.sum())
-                        else:
-                            length = lengths[row]
-                        colbert[i] = postprocess.multi_vectors(rows, length, self.config.normalize)
-                progress.update(len(batch))
-        return Embeddings(
-            dense=dense,
-            sparse=SparseBatch.from_vectors(sparse) if "sparse" in wanted else None,
-            colbert=Ragged.from_arrays(colbert, dim=self.colbert_dim) if "colbert" in wanted else None,
-        )
+        return pipeline.encode_sequences(self.backend, self.tokenizer, self.config, token_ids, wanted,
+                                         batch_size=batch_size, max_batch_tokens=max_batch_tokens or self.batch_tokens,
+                                         show_progress=show_progress)
 
     def encode_queries(self, texts: Sequence[str], **kwargs: Any) -> Embeddings:
-        """:meth:`encode` with ``role="query"``."""
+        """:meth:`encode` with ``role="query"`` (as FlagEmbedding's ``encode_queries``).
+
+        >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+        >>> same = enc.encode(["Everest"], role="query", parts="all")
+        >>> bool((enc.encode_queries(["Everest"], parts="all").dense == same.dense).all())
+        True
+        """
         return self.encode(texts, role="query", **kwargs)
 
     def encode_documents(self, texts: Sequence[str], **kwargs: Any) -> Embeddings:
-        """:meth:`encode` with ``role="document"``."""
+        """:meth:`encode` with ``role="document"`` (as FlagEmbedding's ``encode_corpus``).
+
+        >>> enc = Encoder.load("tests/fixtures/tiny-m3", device="cpu")
+        >>> enc.encode_documents(["Der Nil", "Mount Everest"], parts=["sparse"]).parts
+        ('sparse',)
+        """
         return self.encode(texts, role="document", **kwargs)
 
     def tokenize(
         self, texts: Sequence[str], *, role: Role = "document", max_length: int | None = None, truncation: bool = True
     ) -> list[list[int]]:
-        """Token ids (special tokens included) of each text with the role's prefix."""
-        texts = _check_texts(texts)
-        if not texts:
-            return []
-        limit = max_length or self.max_length
-        encoded = self.tokenizer.encode(self._prefixed(texts, role), max_length=limit if truncation else None)
-        if not truncation:
-            for i, ids in enumerate(encoded):
-                if len(ids) > limit:
-                    raise InputTooLongError(
-                        f"text {i} has {len(ids)} tokens, more than max_length={limit}; "
-                        "pass truncation=True to cut it, or a larger max_length"
-                    )
-        return encoded
+        """Token ids (special tokens included) of each text with the role's prefix, cut at
+        ``max_length`` (default :attr:`max_length`) or refused without ``truncation``."""
+        return sequences.tokenize(self.tokenizer, self.config, texts, role=role, limit=max_length or self.max_length,
+                                  truncation=truncation)
 
     def content_tokens(self, text: str) -> list[int]:
         """The text's own token ids: no prefix, no special tokens, no truncation (BM25 over the
@@ -456,17 +379,6 @@ class Encoder:
             )
         return max_length
 
-    def _empty(self, wanted: tuple[str, ...]) -> Embeddings:
-        return Embeddings(
-            dense=np.zeros((0, self.dim), dtype=np.float32) if "dense" in wanted else None,
-            sparse=SparseBatch.from_vectors([]) if "sparse" in wanted else None,
-            colbert=Ragged.from_arrays([], dim=self.colbert_dim) if "colbert" in wanted else None,
-        )
-
-
-def _same(out: Embeddings) -> Embeddings:
-    return out
-
 
 def _portable_source(name_or_path: str | os.PathLike[str], resolved: Path) -> str:
     """A short name or hub id as given; a local directory as an absolute path."""
@@ -474,18 +386,3 @@ def _portable_source(name_or_path: str | os.PathLike[str], resolved: Path) -> st
     if name in hub.SHORT_NAMES or not Path(name).expanduser().exists():
         return name
     return str(resolved.resolve())
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a list of strings, not a single string: wrap it in a list")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InputError(f"texts[{i}] holds a lone surrogate ({exc.object[exc.start:exc.end]!r} at "
-                             f"character {exc.start}): not valid Unicode text") from exc
-    return texts

@@ -211,7 +211,9 @@ def test_search_and_rerank_over_plain_http(served):
     assert lines[0].startswith("everest-de ") and lines[0].endswith("{'lang': 'de'}")
     assert set(namespace["found"]["hits"][0]["scores"]) == {"dense", "sparse", "colbert"}
     english, ranked_index, score = lines[3].split()
-    assert (english, ranked_index) == ("everest-en", "1") and 0 < float(score) <= 1.5
+    assert (english, ranked_index) == ("everest-en", "1")
+    by_mode = namespace["ranked"][0]["scores"]  # M3's hybrid score: (dense + 0.3 sparse + colbert) / 2.3
+    assert float(score) == pytest.approx((by_mode["dense"] + 0.3 * by_mode["sparse"] + by_mode["colbert"]) / 2.3, abs=1e-5)
 
 
 @pytest.mark.slow

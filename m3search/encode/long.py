@@ -147,8 +147,3 @@ def _max_merge(ids: np.ndarray, weights: np.ndarray) -> SparseVector:
     best = np.zeros(len(unique), np.float32)
     np.maximum.at(best, inverse, weights.astype(np.float32))
     return SparseVector(unique.astype(np.int64), best)
-
-
-def only(parts: Sequence[str], out: Embeddings) -> Embeddings:
-    """``out`` with just ``parts`` filled."""
-    return out.only(parts)

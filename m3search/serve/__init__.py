@@ -5,14 +5,20 @@ Importing this package loads neither FastAPI nor a model; :func:`create_app` doe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 __all__ = ["ServeSettings", "create_app"]
 
 from .settings import ServeSettings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-def create_app(*args: Any, **kwargs: Any) -> Any:
+    from ..index import Index
+    from ..protocols import EncoderLike
+
+
+def create_app(encoder: EncoderLike, index: Index | None = None, settings: ServeSettings | None = None) -> FastAPI:
     """See :func:`m3search.serve.app.create_app`."""
     try:
         from .app import create_app as build
@@ -20,4 +26,4 @@ def create_app(*args: Any, **kwargs: Any) -> Any:
         from ..errors import ConfigurationError
 
         raise ConfigurationError(f"the server needs the serve extra: pip install 'm3search[serve]' ({exc.name} is missing)") from exc
-    return build(*args, **kwargs)
+    return build(encoder, index, settings)

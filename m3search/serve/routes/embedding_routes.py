@@ -56,7 +56,8 @@ async def _encode_input(service: Service, body: EmbeddingsRequest) -> tuple[Embe
 def _float_vector(vector: np.ndarray, encoding: str) -> list[float] | str:
     if encoding == "base64":
         return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode()
-    return [float(x) for x in vector.tolist()]
+    floats: list[float] = vector.tolist()
+    return floats
 
 
 @router.post("/v1/encode", summary="Dense, sparse and multi-vector outputs from one forward pass",

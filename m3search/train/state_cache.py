@@ -98,6 +98,12 @@ class StateCache:
         i = self._row[(role, text)]
         return self._ids[self._offsets[i] : self._offsets[i + 1]]
 
+    def sample_states(self, count: int, seed: int = 0) -> torch.Tensor:
+        """``count`` token states drawn at random (seeded) from every cached text, float32 ``(count, h)``."""
+        rows = np.sort(np.random.default_rng(seed).choice(len(self._states), size=min(count, len(self._states)),
+                                                          replace=False))
+        return torch.from_numpy(np.asarray(self._states[rows], dtype=np.float32))
+
     def batch(self, texts: Sequence[str], role: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Padded ids, mask and float32 states ``(N, L, h)`` of ``texts``."""
         rows = [self._row[(role, t)] for t in texts]

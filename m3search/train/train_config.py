@@ -27,6 +27,9 @@ class TrainConfig:
     #: (replacing the checkpoint's), or "none" (dense-only training).
     init_heads: str = "model"
     colbert_dim: int | None = None
+    #: Train a compact multi-vector head instead (see ``compact.py``): its nested widths, e.g.
+    #: [128, 64, 32]; the encoder and the model's own heads stay frozen and are the teacher.
+    compact_colbert: list[int] | None = None
     freeze_encoder: bool = False
     #: With a frozen encoder, compute each unique text's token states once (see ``cache.py``).
     cache_states: bool = True
@@ -74,6 +77,8 @@ class TrainConfig:
             (self.init_heads in ("model", "random", "baseline", "none"), "init_heads must be model, random, baseline or none"),
             (self.sub_batch_size is None or self.sub_batch_size >= 1, "sub_batch_size must be >= 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
+            (not self.compact_colbert or (self.freeze_encoder and self.cache_states),
+             "compact_colbert trains on cached token states: it needs freeze_encoder and cache_states"),
         ]
         for ok, message in checks:
             if not ok:

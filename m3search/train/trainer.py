@@ -30,8 +30,10 @@ from ..io.atomic import atomic_write_text
 from ..progress import progress_bar
 from . import distributed
 from .collate import Collator, plan_batches
+from .compact import CompactColbert, check_dims, compact_loss
 from .groups import TrainGroup, draw_example, read_groups
-from .step import compute_loss
+from .losses import LossOutput
+from .step import TrainBatch, compute_loss
 from .train_config import TrainConfig
 from .trainable import M3Trainable
 
@@ -94,14 +96,16 @@ class Trainer:
         self.cache = self._build_cache() if config.freeze_encoder and config.cache_states else None
         self.collate = Collator(self.encoder, query_max_len=config.query_max_len,
                                 passage_max_len=config.passage_max_len, cache=self.cache)
+        self.compact = self._compact_head() if config.compact_colbert else None
         self.lengths = self._group_lengths()
         self._planned: tuple[int, list[list[int]]] | None = None
         self.steps_per_epoch = len(self._plan(0))
         total = config.max_steps or math.ceil(config.epochs * self.steps_per_epoch)
         self.total_steps = max(1, total)
-        decay = [p for n, p in self.model.named_parameters() if p.requires_grad and not n.endswith("bias")
+        trained = self.compact or self.model
+        decay = [p for n, p in trained.named_parameters() if p.requires_grad and not n.endswith("bias")
                  and "LayerNorm" not in n]
-        no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and (n.endswith("bias")
+        no_decay = [p for n, p in trained.named_parameters() if p.requires_grad and (n.endswith("bias")
                     or "LayerNorm" in n)]
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
@@ -132,6 +136,32 @@ class Trainer:
         return StateCache.build(self.encoder, {"query": queries, "document": documents}, directory,
                                 max_length={"query": self.config.query_max_len, "document": self.config.passage_max_len},
                                 show_progress=self.config.show_progress and self.rank == 0)
+
+    def _compact_head(self) -> CompactColbert:
+        """The compact multi-vector head to train, started from the full head's principal
+        directions; everything else is frozen and is its teacher (see ``compact.py``)."""
+        colbert = self.model.network.colbert_linear
+        if colbert is None or self.cache is None:
+            raise ConfigurationError("compact_colbert distils the model's own multi-vector head: this model has none")
+        dims = check_dims(self.config.compact_colbert or [], colbert.out_features)
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        sample = self.cache.sample_states(8192, seed=self.config.seed).to(self.device)
+        return CompactColbert.from_principal_directions(colbert, sample, dims).to(self.device)
+
+    def _loss(self, batch: TrainBatch, self_distill: bool) -> LossOutput:
+        config = self.config
+        if self.compact is not None:
+            return compact_loss(self.model, self.compact, batch, temperature=config.temperature)
+        return compute_loss(self.model, batch, temperature=config.temperature, kd_loss_type=config.kd_loss_type,
+                            self_distill=self_distill, sub_batch_size=config.sub_batch_size)
+
+    def _install_compact_head(self) -> None:
+        """The trained compact head becomes the model's multi-vector head; its nested widths are recorded."""
+        assert self.compact is not None
+        self.model.network.colbert_linear = self.compact.linear.to("cpu")
+        extra = {**self.encoder.config.extra, "colbert_dims": list(self.compact.dims)}
+        self.encoder.config = self.encoder.config.with_overrides(extra=extra)
 
     def _plan(self, epoch: int) -> list[list[int]]:
         """The batches of one epoch (deterministic in the seed and epoch; computed once per epoch)."""
@@ -164,7 +194,7 @@ class Trainer:
             self.output.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.output / "train_config.json", json.dumps(config.to_json(), indent=2))
         self.model.train()
-        parameters = self.model.trainable_parameters()
+        parameters = list(self.compact.parameters()) if self.compact is not None else self.model.trainable_parameters()
         started = time.perf_counter()
         with progress_bar(self.total_steps, "train", "step", config.show_progress and self.rank == 0) as bar:
             bar.update(self.step)
@@ -174,9 +204,7 @@ class Trainer:
                 batch = self.collate(self._examples(epoch, in_epoch, indices)).to(self.device)
                 self_distill = config.self_distill and self.step > config.self_distill_start_step
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                    out = compute_loss(self.model, batch, temperature=config.temperature,
-                                       kd_loss_type=config.kd_loss_type, self_distill=self_distill,
-                                       sub_batch_size=config.sub_batch_size)
+                    out = self._loss(batch, self_distill)
                 out.loss.backward()
                 distributed.sum_gradients(parameters)
                 norm = torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
@@ -194,6 +222,8 @@ class Trainer:
                     self._save_checkpoint()
                 if stop_at is not None and self.step >= stop_at:
                     return self.output
+        if self.compact is not None:
+            self._install_compact_head()
         self.encoder.backend.weights_changed()  # type: ignore[attr-defined]
         if self.encoder.heads != "none" and self.model.unified:
             self.encoder.heads = "checkpoint"  # trained heads are the model's own now

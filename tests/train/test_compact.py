@@ -1,0 +1,94 @@
+"""Compact multi-vector heads on the tiny BGE-M3-shaped checkpoint: the loss goes down, everything
+but the new head stays as it was, the model saves and reloads to the same outputs, and bad widths
+are refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from m3search.cli import main
+from m3search.encode import Encoder
+from m3search.errors import ConfigurationError
+from m3search.train.compact import CompactColbert, check_dims
+from m3search.train.groups import TrainGroup, write_groups
+from m3search.train.train_config import TrainConfig
+from m3search.train.trainer import Trainer
+from tests.train.batches import GROUPS, QUERIES
+
+
+@pytest.fixture
+def train_file(tmp_path):
+    groups = []
+    for i, (query, (pos, neg)) in enumerate(zip(QUERIES, GROUPS)):
+        others = [g[0] for g in GROUPS if g[0] != pos]
+        groups.append(TrainGroup(query, (pos,), (neg, *others[:2]), source="a" if i % 2 else "b"))
+    path = tmp_path / "train.jsonl"
+    write_groups(path, groups * 8)
+    return path
+
+
+def compact_config(tiny_m3_path, train_file, out, **options) -> TrainConfig:
+    settings = {"train_data": [str(train_file)], "output_dir": str(out), "model": str(tiny_m3_path), "batch_size": 4,
+                "group_size": 3, "max_steps": 20, "learning_rate": 3e-3, "logging_steps": 1, "device": "cpu",
+                "show_progress": False, "cache_dir": str(out.parent / "cache"), "freeze_encoder": True,
+                "compact_colbert": [16, 8, 4], "plot": False, "warmup_ratio": 0.0}
+    settings.update(options)
+    return TrainConfig(**settings)
+
+
+def test_a_compact_head_trains_down_and_leaves_the_rest_of_the_model_alone(tiny_m3_path, train_file, tmp_path):
+    out = Trainer(compact_config(tiny_m3_path, train_file, tmp_path / "compact")).train()
+    rows = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert {"colbert16", "colbert8", "colbert4", "loss"} <= set(rows[0])
+    first, last = np.mean([r["loss"] for r in rows[:4]]), np.mean([r["loss"] for r in rows[-4:]])
+    assert last < first
+    full, compact = Encoder.load(tiny_m3_path, device="cpu"), Encoder.load(out, device="cpu")
+    assert compact.colbert_dim == 16 and compact.identity["colbert_dim"] == 16
+    assert compact.config.extra["colbert_dims"] == [16, 8, 4]
+    before, after = full.backend.network.state_dict(), compact.backend.network.state_dict()
+    assert after["colbert_linear.weight"].shape == (16, 32)
+    unchanged = [k for k in before if not k.startswith("colbert_linear")]
+    assert unchanged and all(torch.equal(before[k], after[k]) for k in unchanged)
+    texts = ["Der Mount Everest ist 8848 m hoch.", "Canberra"]
+    a, b = full.encode(texts, parts="all"), compact.encode(texts, parts="all")
+    np.testing.assert_array_equal(a.dense, b.dense)
+    assert b.colbert.dim == 16 and np.allclose(np.linalg.norm(b.colbert.data, axis=1), 1, atol=1e-5)
+    again = Encoder.load(compact.save(tmp_path / "saved"), device="cpu")
+    np.testing.assert_array_equal(again.encode(texts, parts="all").colbert.data, b.colbert.data)
+
+
+def test_the_start_is_the_full_heads_principal_directions_and_nested():
+    torch.manual_seed(0)
+    full = torch.nn.Linear(12, 12)
+    states = torch.randn(500, 12) @ torch.diag(torch.linspace(3, 0.1, 12))
+    head = CompactColbert.from_principal_directions(full, states, [6, 3])
+    projected = (head.linear(states) - head.linear.bias).detach()
+    spread = projected.var(dim=0)
+    assert torch.all(spread[:-1] >= spread[1:] - 1e-5)  # ordered by variance: any prefix is the best of its size
+    assert head.rows(states[None], torch.ones(1, 500), 3).shape == (1, 499, 3)
+
+
+def test_bad_widths_and_settings_are_refused():
+    with pytest.raises(ConfigurationError, match="integers in 1..32"):
+        check_dims([64, 16], 32)
+    with pytest.raises(ConfigurationError, match="got True"):
+        check_dims([True], 32)
+    assert check_dims([4, 16, 8, 16], 32) == (16, 8, 4)
+    with pytest.raises(ConfigurationError, match="needs freeze_encoder and cache_states"):
+        TrainConfig(train_data=["x.jsonl"], compact_colbert=[16])
+
+
+def test_the_cli_trains_a_compact_head(tiny_m3_path, train_file, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["train", "--train-data", str(train_file), "--model", str(tiny_m3_path), "--output-dir", str(out),
+                 "--freeze-encoder", "true", "--compact-colbert", "8", "4", "--max-steps", "2", "--batch-size", "4",
+                 "--group-size", "3", "--device", "cpu", "--show-progress", "false", "--plot", "false",
+                 "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0 and Encoder.load(out, device="cpu").colbert_dim == 8
+    assert main(["train", "--train-data", str(train_file), "--model", str(tiny_m3_path), "--output-dir",
+                 str(tmp_path / "bad"), "--freeze-encoder", "true", "--compact-colbert", "64"]) == 2
+    assert "integers in 1..32" in capsys.readouterr().err

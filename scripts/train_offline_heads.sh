@@ -3,7 +3,8 @@
 # The encoder stays frozen (heads only), so dense retrieval is unchanged.
 #   bash scripts/train_offline_heads.sh [WORK_DIR]   (default: ~/.cache/m3search/heads-run)
 # Optional: SELF_DISTILL=false for the ablation without self-distillation; SIB_SENTENCES=0 EPOCHS=2
-# for the same-language-QA-only variant tried for the sparse head (see the README).
+# for the same-language-QA-only variant tried for the sparse head (see docs/guide/train.md and the
+# model card beside the heads, m3search/encode/checkpoints/heads/multilingual-e5-small/MODEL_CARD.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M3=.venv/bin/m3search

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
-from ..encode.checkpoints.config import LONG_STRATEGIES, WINDOW_DENSE
+from ..encode.checkpoints.config import LONG_DEFAULTS, LONG_STRATEGIES, WINDOW_DENSE
 from ..encode.checkpoints.hub import DEFAULT_MODEL
 from ..errors import ConfigurationError
+from ..identity import differences
 from ..index.lock import DEFAULT_WAIT
 from ..types import PARTS
 
 PARTS_HELP = "comma-separated parts: dense, sparse, colbert, or all (default: dense)"
 #: What --backend accepts (the same as ``m3search.encode.backends.BACKENDS``, without importing it).
 BACKEND_CHOICES = ("torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+HEADS_CHOICES = ("model", "baseline", "random", "none")
+#: The long-text options, by their names in the encoder's settings.
+LONG_FLAGS = ("long_strategy", "window_size", "window_stride", "window_dense", "mcls_interval")
 BACKEND_HELP = ("what runs the network: torch (default), onnx (ONNX Runtime, float32), onnx-int8 (int8 weights), "
                 "openvino or openvino-bf16; the ONNX graph is exported once per model and cached")
 
@@ -58,15 +63,20 @@ def add_text_args(parser: argparse.ArgumentParser) -> None:
                         help="keep texts byte for byte (default: byte-order and bidi marks removed, NFC)")
 
 
-def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model") -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"short name, local directory or hub id (default: {DEFAULT_MODEL})")
+def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model", *, recorded: bool = False) -> None:
+    """The model options; ``recorded``: for a command that may write into an existing index, whose
+    recorded model, backend and heads are the defaults there (``None`` here: resolved later)."""
+    where = "the model an existing index records, otherwise " if recorded else ""
+    parser.add_argument("--model", default=None if recorded else DEFAULT_MODEL,
+                        help=f"short name, local directory or hub id (default: {where}{DEFAULT_MODEL})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="torch", help=BACKEND_HELP)
-    parser.add_argument("--heads", choices=("model", "baseline", "random", "none"), default=default_heads,
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None if recorded else "torch",
+                        help=BACKEND_HELP + ("; an existing index: the backend it records" if recorded else ""))
+    parser.add_argument("--heads", choices=HEADS_CHOICES, default=None if recorded else default_heads,
                         help="sparse and multi-vector heads: model (the checkpoint's own; multilingual-e5-small ships "
                              "trained ones), baseline (identity multi-vector, uniform term weights), random "
-                             "(untrained, seeded), or none (dense only)")
+                             "(untrained, seeded), or none (dense only)" + ("; an existing index: the heads it records"
+                                                                           if recorded else ""))
     long = parser.add_argument_group("long texts")
     long.add_argument("--long-strategy", choices=LONG_STRATEGIES, default=None,
                       help="a text longer than the model's window: truncate (default), mcls (CLS-pooled models with "
@@ -87,14 +97,63 @@ def load_encoder(args: argparse.Namespace) -> Any:
     if getattr(args, "quiet", False):
         quiet_loading()
 
-    long = {k: getattr(args, k, None) for k in ("long_strategy", "window_size", "window_stride", "window_dense", "mcls_interval")}
-    encoder = Encoder.load(args.model, device=args.device, backend=getattr(args, "backend", "torch"),
+    long = {k: getattr(args, k, None) for k in LONG_FLAGS}
+    encoder = Encoder.load(args.model or DEFAULT_MODEL, device=args.device, backend=getattr(args, "backend", None) or "torch",
                            **{k: v for k, v in long.items() if v is not None})
     if args.heads in ("baseline", "random"):
         encoder.add_heads(init=args.heads, replace=True)
     elif args.heads == "none":
         encoder.without_heads()
     return encoder
+
+
+def load_recorded_encoder(args: argparse.Namespace, recorded: Mapping[str, Any], where: str, *,
+                          check: bool = True) -> Any:
+    """The encoder that adds to the index at ``where``, whose manifest records ``recorded``: the
+    model, backend, heads and long-text settings it records, unless an option names them (with
+    ``check``, a model option that differs from the recording is refused with one line naming both)."""
+    from ..encode import Encoder
+
+    if check:
+        refuse_other_settings(args, recorded, where)
+    if getattr(args, "quiet", False):
+        quiet_loading()
+    encoder = Encoder.for_identity(dict(recorded), name=args.model, device=args.device, backend=args.backend)
+    if check and args.model is not None and differences(recorded, encoder.identity):
+        raise ConfigurationError(
+            f"the index at {where} was built with model {recorded_model(recorded)!r}, not --model {args.model!r}: "
+            "leave --model out to add to it with its own model, or build a new index")
+    return encoder
+
+
+def recorded_model(identity: Mapping[str, Any]) -> str:
+    """Where a recorded encoder loads from (its source), or its name.
+
+    >>> recorded_model({"name": "tiny", "source": "/models/tiny"}), recorded_model({"name": "tiny"})
+    ('/models/tiny', 'tiny')
+    """
+    return str(identity.get("source") or identity.get("name"))
+
+
+def refuse_other_settings(args: argparse.Namespace, recorded: Mapping[str, Any], where: str) -> None:
+    """Refuse ``--heads`` or a long-text option that differs from what the index at ``where`` records.
+
+    >>> args = argparse.Namespace(heads=None, long_strategy="windows", window_size=None, window_stride=None,
+    ...                           window_dense=None, mcls_interval=None)
+    >>> refuse_other_settings(args, {"long": {"long_strategy": "windows"}}, "idx")
+    >>> refuse_other_settings(args, {}, "idx")
+    Traceback (most recent call last):
+    ...
+    m3search.errors.ConfigurationError: the index at idx was built with --long-strategy 'truncate', not 'windows': an existing index keeps its model's settings (leave the option out, or build a new index)
+    """
+    recorded_long = {**LONG_DEFAULTS, **dict(recorded.get("long") or {})}
+    given = {f"--{k.replace('_', '-')}": (recorded_long.get(k), getattr(args, k, None)) for k in LONG_FLAGS}
+    heads = str(recorded.get("heads", "checkpoint")).split(":")[0]
+    given["--heads"] = ({"checkpoint": "model"}.get(heads, heads), getattr(args, "heads", None))
+    for flag, (kept, asked) in given.items():
+        if asked is not None and asked != kept:
+            raise ConfigurationError(f"the index at {where} was built with {flag} {kept!r}, not {asked!r}: an existing "
+                                     "index keeps its model's settings (leave the option out, or build a new index)")
 
 
 def quiet_loading() -> None:

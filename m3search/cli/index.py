@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..index.manifest import COLBERT_STORAGE
+from ..index.options import IndexOptions
 from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, positive
 
 
@@ -50,40 +51,64 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_text_args(index)
     add_wait_arg(index)
-    add_model_args(index)
+    add_model_args(index, recorded=True)
     index.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..index import index_records
     from ..io.jsonl import read_jsonl
-    from .common import load_encoder
 
     if args.input in ("export", "import"):
         return transfer(args)
     positive("--batch-size", args.batch_size)
-    parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     records = list(read_jsonl(args.input, clean=not args.raw_text))  # every line checked before anything is written
-    settings = cluster_settings(args, args.index)
-    compression = compression_options(args)
-    encoder = load_encoder(args)
+    options = index_options(args)
+    recorded = recorded_identity(args)
+    encoder = encoder_for(args, recorded)
     if args.ray is not None:
         from ..scale.ray_encode import index_records_ray
 
         positive("--ray-actors", args.ray_actors)
-        loader = functools.partial(load_encoder, argparse.Namespace(**{**vars(args), "func": None, "quiet": True}))
+        quiet = argparse.Namespace(**{**vars(args), "func": None, "quiet": True})
+        loader = functools.partial(encoder_for, quiet, recorded, check=False)
         built = index_records_ray(
             loader, records, args.index, actors=args.ray_actors, gpus_per_actor=args.ray_gpus_per_actor,
-            address=None if args.ray == "local" else args.ray, parts=parts, colbert_storage=args.colbert_storage,
-            batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, encoder=encoder, settings=settings,
-            compression=compression)
+            address=None if args.ray == "local" else args.ray, batch_size=args.batch_size, show_progress=not args.quiet,
+            wait=args.wait, encoder=encoder, options=options)
     else:
-        built = index_records(encoder, records, args.index, parts=parts, colbert_storage=args.colbert_storage,
-                              batch_size=args.batch_size, show_progress=not args.quiet, wait=args.wait, settings=settings,
-                              compression=compression)
+        built = index_records(encoder, records, args.index, batch_size=args.batch_size, show_progress=not args.quiet,
+                              wait=args.wait, options=options)
     with built as index:
         print(f"{args.index}: {index.count()} documents ({', '.join(index.parts)})", file=sys.stderr)
     return 0
+
+
+def index_options(args: argparse.Namespace) -> IndexOptions:
+    """What the flags say a new index stores (``--parts``, ``--colbert-storage``, the reductions,
+    the layout), checked before any model loads."""
+    parts = None if args.parts in (None, "all") else parts_arg(args.parts)
+    return IndexOptions(parts=parts, colbert_storage=args.colbert_storage,
+                        compression=compression_options(args), settings=cluster_settings(args, args.index))
+
+
+def recorded_identity(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The encoder identity the index at ``--index`` records, or ``None`` for a new index."""
+    from ..index.targets import recorded_manifest
+
+    manifest = recorded_manifest(args.index, wait=args.wait)
+    return None if manifest is None else manifest.encoder
+
+
+def encoder_for(args: argparse.Namespace, recorded: dict[str, Any] | None, check: bool = True) -> Any:
+    """The encoder that writes: the model options' for a new index; for an existing one, the
+    model, backend and heads it records unless the options name them (``check``: refuse an
+    option that differs from the recording, with one line)."""
+    from .common import load_encoder, load_recorded_encoder
+
+    if recorded is None:
+        return load_encoder(args)
+    return load_recorded_encoder(args, recorded, args.index, check=check)
 
 
 def transfer(args: argparse.Namespace) -> int:

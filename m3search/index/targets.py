@@ -101,3 +101,24 @@ def open_or_create_at(target: Target, encoder_identity: Mapping[str, Any], optio
 
     manifest, created = _closing_on_error(backend, reach)
     return backend, manifest, created
+
+
+def recorded_manifest(target: Target, *, wait: float) -> Manifest | None:
+    """The manifest of the index at ``target``, or ``None`` when there is none yet (what a build
+    that extends an index reads first: the model it records). A directory's manifest is read
+    without taking its lock (it is written atomically).
+
+    >>> import tempfile
+    >>> recorded_manifest(tempfile.mkdtemp() + "/nothing", wait=0) is None
+    True
+    """
+    if isinstance(target, (str, Path)) and not is_url(target):
+        from .manifest import MANIFEST_FILE, read_manifest
+
+        return read_manifest(Path(target)) if (Path(target) / MANIFEST_FILE).is_file() else None
+    backend = backend_for(target, wait=wait)
+    try:
+        return backend.load_manifest() if backend.exists() else None
+    finally:
+        if backend is not target:  # a backend handed in stays open for its owner
+            backend.close()

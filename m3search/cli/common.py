@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..encode.checkpoints.config import LONG_DEFAULTS, LONG_STRATEGIES, WINDOW_DENSE
 from ..encode.checkpoints.hub import DEFAULT_MODEL
@@ -12,6 +12,9 @@ from ..errors import ConfigurationError
 from ..identity import differences
 from ..index.lock import DEFAULT_WAIT
 from ..types import PARTS
+
+if TYPE_CHECKING:
+    from ..encode import Encoder
 
 PARTS_HELP = "comma-separated parts: dense, sparse, colbert, or all (default: dense)"
 #: What --backend accepts (the same as ``m3search.encode.backends.BACKENDS``, without importing it).
@@ -90,7 +93,7 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
     long.add_argument("--mcls-interval", type=int, default=None, help="tokens between inserted CLS (default: 256)")
 
 
-def load_encoder(args: argparse.Namespace) -> Any:
+def load_encoder(args: argparse.Namespace) -> Encoder:
     """The encoder the model options name (imports torch); ``-q`` silences loading bars too."""
     from ..encode import Encoder
 
@@ -108,7 +111,7 @@ def load_encoder(args: argparse.Namespace) -> Any:
 
 
 def load_recorded_encoder(args: argparse.Namespace, recorded: Mapping[str, Any], where: str, *,
-                          check: bool = True) -> Any:
+                          check: bool = True) -> Encoder:
     """The encoder that adds to the index at ``where``, whose manifest records ``recorded``: the
     model, backend, heads and long-text settings it records, unless an option names them (with
     ``check``, a model option that differs from the recording is refused with one line naming both)."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..index.manifest import COLBERT_STORAGE
 from ..index.options import IndexOptions
 from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, positive
+
+if TYPE_CHECKING:
+    from ..encode import Encoder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -100,7 +103,7 @@ def recorded_identity(args: argparse.Namespace) -> dict[str, Any] | None:
     return None if manifest is None else manifest.encoder
 
 
-def encoder_for(args: argparse.Namespace, recorded: dict[str, Any] | None, check: bool = True) -> Any:
+def encoder_for(args: argparse.Namespace, recorded: dict[str, Any] | None, check: bool = True) -> Encoder:
     """The encoder that writes: the model options' for a new index; for an existing one, the
     model, backend and heads it records unless the options name them (``check``: refuse an
     option that differs from the recording, with one line)."""

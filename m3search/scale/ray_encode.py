@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 #: ``() -> Encoder``: how each actor (and the driver, for the index's identity) loads the model;
 #: must pickle (a module-level function or a ``functools.partial`` of one).
-EncoderLoader = Callable[[], Any]
+EncoderLoader = Callable[[], "EncoderLike"]
 #: A local Ray started here runs its workers at the driver's priority: Ray's default niceness of
 #: 15 starves the encoding actors on a machine doing anything else (3.7x slower here while an
 #: evaluation ran). A cluster joined by address keeps its own setting.

@@ -4,18 +4,21 @@ as window vectors the window that gave its dense score."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..index import Document
 from ..types import Embeddings, Explanation, TokenMatch
 
+if TYPE_CHECKING:
+    from ..protocols import EncoderLike, Role
+
 #: Tokens listed per explanation.
 EXPLAIN_TOKENS = 8
 
 
-def explain(encoder: Any, queries: Embeddings, i: int, query_text: str, doc: Document,
+def explain(encoder: EncoderLike, queries: Embeddings, i: int, query_text: str, doc: Document,
             limit: int = EXPLAIN_TOKENS) -> Explanation:
     """The explanation of query ``i`` (text ``query_text``) against a stored document
     (read with its vectors); ``encoder`` decodes token ids and tokenises the texts."""
@@ -42,9 +45,6 @@ def explain(encoder: Any, queries: Embeddings, i: int, query_text: str, doc: Doc
     return Explanation(tuple(sparse), tuple(colbert), window, count)
 
 
-def _row_tokens(encoder: Any, text: str, role: str) -> list[int]:
-    """The token behind each multi-vector row of ``text`` (CLS dropped)."""
-    row_tokens = getattr(encoder, "row_tokens", None)
-    if row_tokens is not None:
-        return list(row_tokens(text, role=role))
-    return list(encoder.tokenize([text], role=role)[0][1:])
+def _row_tokens(encoder: EncoderLike, text: str, role: Role) -> list[int]:
+    """The token behind each multi-vector row of ``text``."""
+    return list(encoder.row_tokens(text, role=role))

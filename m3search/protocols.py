@@ -32,6 +32,10 @@ class EncoderLike(Protocol):
         """Dimension of the dense vectors."""
 
     @property
+    def colbert_dim(self) -> int | None:
+        """Width of the multi-vector rows; ``None`` without a multi-vector head."""
+
+    @property
     def max_length(self) -> int:
         """Default truncation length in tokens."""
 

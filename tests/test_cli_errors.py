@@ -31,6 +31,11 @@ def workspace(tmp_path_factory, tiny_m3_path):
         "empty-text.jsonl": b'{"id": "a", "text": "x"}\n{"id": "blank", "text": "   "}\n',
         "bad-json.jsonl": b'{"id": "a", "text": "x"}\n{"id": "b", "text": \n',
         "no-id.jsonl": b'{"text": "x"}\n',
+        "bad.yaml": b"train_data: [a.jsonl\n",
+        "types.yaml": b'batch_size: "eight"\ntrain_data: [a.jsonl]\n',
+        "list.yaml": b"- 1\n- 2\n",
+        "groups.jsonl": b'{"query": "q", "pos": ["p"], "neg": ["n"]}\n',
+        "a-file": b"not a directory",
     }
     for name, content in files.items():
         (root / name).write_bytes(content)
@@ -73,6 +78,16 @@ CASES = [
     ("search --index {root}/list-idx q", "list-idx/manifest.json: damaged manifest (a JSON list, not an object)"),
     ("search --index {root}/dense-idx q --mode all", "needs ['sparse', 'colbert']"),
     ("search --index {root}/idx q --wait -1", "wait must be >= 0 seconds, got -1"),
+    ("train --config {root}/bad.yaml", "bad.yaml: not valid YAML"),
+    ("train --config {root}/types.yaml", "train option batch_size must be int, got 'eight'"),
+    ("train --config {root}/list.yaml", "list.yaml: a training config is a mapping"),
+    ("train --config {root}/missing.yaml", "cannot read the training config {root}/missing.yaml"),
+    ("train --train-data {root}/groups.jsonl --compact-colbert 8", "it needs freeze_encoder and cache_states"),
+    ("data build-train -o {root}/a-file/mix.jsonl", "under a file: {root}/a-file is not a directory"),
+    ("data build-train -o {root}/mix.jsonl --max-per-source -5", "--max-per-source must be >= 1, got -5"),
+    ("data build-train -o {root}/mix.jsonl --sib-sentences -1", "--sib-sentences must be >= 0, got -1"),
+    ("mine {root}/groups.jsonl -o {root}/a-file/out.jsonl --model {model}", "{root}/a-file is not a directory"),
+    ("mine {root}/groups.jsonl -o {root}/out.jsonl --model {model} --negatives 0", "--negatives must be >= 1, got 0"),
 ]
 
 

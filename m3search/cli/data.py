@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import ConfigurationError
+from .common import positive
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="build training data").add_subparsers(dest="data_command", required=True)
@@ -22,7 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from ..encode.checkpoints.cache import cache_dir
+    from ..io.atomic import check_output_path
     from ..train.mix import build_training_mix
+
+    positive("--max-per-source", args.max_per_source)
+    if args.sib_sentences is not None and args.sib_sentences < 0:  # 0: no SIB-200 sentences (QA only)
+        raise ConfigurationError(f"--sib-sentences must be >= 0, got {args.sib_sentences}")
+    check_output_path(args.output, "training groups")
 
     counts = build_training_mix(args.data, args.output, cache=args.cache or cache_dir() / "suites",
                                 max_per_source=args.max_per_source, sib_sentences=args.sib_sentences, seed=args.seed)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_model_args, load_encoder
+from .common import add_model_args, load_encoder, positive
 
 
 def _range(text: str) -> tuple[int, int]:
@@ -37,9 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io.atomic import check_output_path
     from ..train.groups import read_groups, write_groups
     from ..train.negatives import mine_negatives
 
+    positive("--negatives", args.negatives)
+    check_output_path(args.output, "mined groups")
     groups = read_groups(args.input)
     encoder = load_encoder(args)
     mined = mine_negatives(encoder, groups, negatives=args.negatives, rank_range=args.rank_range,

@@ -61,3 +61,30 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_output_path(path: str | os.PathLike[str], what: str = "output") -> Path:
+    """``path`` if a file can be written there: raises :class:`ConfigurationError` naming it when a
+    parent is a file or the path is a directory (checked before any work is done).
+
+    >>> import tempfile, pathlib
+    >>> blocker = pathlib.Path(tempfile.mkdtemp()) / "a-file"
+    >>> _ = blocker.write_text("x")
+    >>> check_output_path(blocker / "out.jsonl")
+    Traceback (most recent call last):
+    ...
+    m3search.errors.ConfigurationError: cannot write the output ... under a file: ...a-file is not a directory
+    """
+    from ..errors import ConfigurationError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigurationError(f"cannot write the {what} {path}: it is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigurationError(f"cannot write the {what} {path} under a file: {parent} is not a directory")
+            if not os.access(parent, os.W_OK):
+                raise ConfigurationError(f"cannot write the {what} {path}: {parent} is not writable")
+            break
+    return path

@@ -66,6 +66,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.train_data, str):
             self.train_data = [self.train_data]
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), str(f.type))
         checks = [
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.group_size >= 1, "group_size must be >= 1"),
@@ -89,13 +91,7 @@ class TrainConfig:
         """Settings from a YAML (or JSON) file, then ``overrides`` that are not ``None``."""
         data: dict[str, Any] = {}
         if path is not None:
-            text = Path(path).read_text(encoding="utf-8-sig")
-            try:
-                import yaml
-
-                data = yaml.safe_load(text) or {}
-            except ImportError:
-                data = json.loads(text)
+            data = _read_mapping(Path(path))
             if not isinstance(data, dict):
                 raise ConfigurationError(f"{path}: a training config is a mapping of option: value")
         known = {f.name for f in fields(cls)}
@@ -107,3 +103,45 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: What each annotation accepts (an int is a float; a bool is not an int).
+_SCALARS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    """Refuse a value of the wrong type naming the option (YAML gives strings, lists, numbers)."""
+    kinds = [k.strip() for k in annotation.split("|")]
+    if value is None and "None" in kinds:
+        return
+    for kind in kinds:
+        if kind.startswith("list["):
+            item = _SCALARS[kind[5:-1]]
+            if isinstance(value, list) and all(isinstance(v, item) and not _bool_as_number(v, item) for v in value):
+                return
+        elif kind in _SCALARS and isinstance(value, _SCALARS[kind]) and not _bool_as_number(value, _SCALARS[kind]):
+            return
+    raise ConfigurationError(f"train option {name} must be {annotation}, got {value!r}")
+
+
+def _bool_as_number(value: Any, accepted: tuple[type, ...]) -> bool:
+    return isinstance(value, bool) and bool not in accepted
+
+
+def _read_mapping(path: Path) -> Any:
+    """A YAML (or, without PyYAML, JSON) file, with errors that name it."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the training config {path}: {exc}") from exc
+    try:
+        import yaml
+    except ImportError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"{path}: not valid JSON ({exc}); install pyyaml for YAML configs") from exc
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc

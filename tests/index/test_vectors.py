@@ -1,0 +1,63 @@
+"""The vector-spec table lays out both engines the same way, and every store goes through it:
+best-window dense is dense stored as multi; IndexOptions carries a new index's settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from m3search.errors import ConfigurationError
+from m3search.index import Index, IndexOptions, QdrantClientBackend, index_records
+from m3search.index.backends.edge import _schema
+from m3search.index.manifest import Manifest
+from m3search.index.vectors import vector_specs
+from m3search.io.jsonl import Record
+from m3search.types import Embeddings, Ragged
+
+WINDOWS = {"name": "toy", "dim": 2, "colbert_dim": 2, "parts": ["dense", "colbert"], "long": {"window_dense": "best"}}
+
+
+def test_the_table_gives_each_vector_its_kind_width_and_storage():
+    plain = Manifest({**WINDOWS, "long": {}}, ("dense", "colbert"), colbert_storage="uint8")
+    assert [(s.name, s.kind, s.dim, s.stored_dim, s.storage, s.indexed, s.source) for s in vector_specs(plain)] == [
+        ("dense", "dense", 2, 2, "float32", True, "dense"), ("colbert", "multi", 2, 4, "uint8", False, "colbert")]
+    windows = vector_specs(Manifest(WINDOWS, ("dense",)))
+    assert [(s.name, s.kind, s.source, s.part) for s in windows] == [("dense", "multi", "dense_windows", "dense")]
+    assert _schema(plain) == {"dense": (2, "float32"), "colbert": (4, "uint8")}
+
+
+@pytest.mark.parametrize("engine", ["edge", "remote"])
+def test_best_window_dense_is_dense_stored_as_multi_on_both_engines(engine, tmp_path):
+    target = tmp_path / "idx" if engine == "edge" else QdrantClientBackend(QdrantClient(":memory:"), "docs")
+    windows = Ragged.from_arrays([np.array([[1, 0], [0, 1]], np.float32), np.array([[0.6, 0.8]], np.float32)])
+    mean = np.array([[0.7071, 0.7071], [0.6, 0.8]], np.float32)
+    docs = Embeddings(dense=mean, dense_windows=windows)
+    with Index.create(target, WINDOWS, parts=["dense"]) as index:
+        index.add(["two-windows", "one"], docs)
+        query = Embeddings(dense=np.array([[0.0, 1.0]], np.float32))
+        hits = index.query("dense", query, 2)[0]
+        # the first document's best window is exactly the query; its mean would score 0.707
+        assert [(h.doc_id, round(h.score, 4)) for h in hits] == [("two-windows", 1.0), ("one", 0.8)]
+        stored = index.get(["two-windows"], with_vectors=True)[0]
+        np.testing.assert_allclose(stored.dense_windows, windows[0])
+        np.testing.assert_allclose(stored.dense, [0.7071068, 0.7071068], atol=1e-6)  # the windows' normalised mean
+
+
+def test_index_options_in_one_object_and_as_keywords(tmp_path, fake_encoder):
+    options = IndexOptions(parts=["dense", "colbert"], colbert_storage="uint8", compression={"colbert_pool_factor": 2})
+    with Index.create(tmp_path / "a", fake_encoder.identity, options=options) as a:
+        assert a.parts == ("dense", "colbert") and a.manifest.colbert_storage == "uint8"
+        assert a.manifest.compression == {"colbert_pool_factor": 2}
+    with Index.create(tmp_path / "b", fake_encoder.identity, options=options, colbert_storage="float32") as b:
+        assert b.manifest.colbert_storage == "float32"  # a keyword given as well wins
+    records = [Record("r1", "river delta"), Record("r2", "mountain lake")]
+    with index_records(fake_encoder, records, tmp_path / "a", options=IndexOptions(), show_progress=False) as again:
+        assert again.count() == 2 and again.manifest.colbert_storage == "uint8"  # an existing index keeps its own
+    with pytest.raises(ConfigurationError, match="stores multi-vectors as uint8, not float16"):
+        index_records(fake_encoder, records, tmp_path / "a", options=IndexOptions(colbert_storage="float16"),
+                      show_progress=False)
+    with pytest.raises(ConfigurationError, match="colbert_storage must be one of"):
+        IndexOptions(colbert_storage="int4")
+    with pytest.raises(TypeError, match="unknown index option"):
+        IndexOptions.of(None, quantization="int8")

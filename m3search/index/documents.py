@@ -116,12 +116,13 @@ def to_points(ids: Sequence[str], e: Embeddings, texts: Sequence[str] | None,
               metadata: Sequence[Mapping[str, Any]] | None, vectors: Sequence[VectorSpec],
               rows: range) -> list[PointData]:
     """The engine's points of documents ``rows`` of a checked batch."""
+    values = {s.name: s.document_values(e, rows) for s in vectors}
     points = []
-    for i in rows:
+    for n, i in enumerate(rows):
         payload: dict[str, Any] = {"id": ids[i], META: dict(metadata[i]) if metadata is not None else {}}
         if texts is not None:
             payload["text"] = texts[i]
-        points.append(PointData(point_id(ids[i]), {s.name: s.document_value(e, i) for s in vectors}, payload))
+        points.append(PointData(point_id(ids[i]), {name: column[n] for name, column in values.items()}, payload))
     return points
 
 

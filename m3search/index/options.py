@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..types import PARTS
 from .manifest import COLBERT_STORAGE, Manifest
+
+if TYPE_CHECKING:
+    from .backends.edge import ShardSettings
+    from .backends.remote import CollectionSettings
 
 #: The storage reductions ``compression`` may name (see :mod:`~m3search.index.pooling`).
 COMPRESSION_KEYS = ("colbert_pool_factor", "sparse_top_k", "sparse_min_weight")
@@ -42,7 +46,7 @@ class IndexOptions:
     parts: Iterable[str] | None = None
     colbert_storage: str | None = None
     compression: Mapping[str, Any] | None = None
-    settings: Any = None
+    settings: ShardSettings | CollectionSettings | None = None
 
     def __post_init__(self) -> None:
         if self.parts is not None:  # a generator is read once

@@ -12,7 +12,9 @@ and scored, through it.
 The best-window dense representation (an encoder with ``window_dense="best"``) is one row of
 this table: ``dense`` stored as ``multi`` from the ``dense_windows`` field, searched with the
 query's one dense vector, so that MaxSim over one query row is the best window's score. A new
-representation is a new row in :func:`vector_specs` (with the manifest field it is read from).
+representation is a new row in :func:`vector_specs` (with the manifest field it is read from);
+one derived from another field by a computation (a fixed-dimensional encoding of the multi-vector
+rows, say) is a subclass of :class:`VectorSpec` overriding how documents and queries map to it.
 
 >>> from m3search.index.manifest import Manifest
 >>> identity = {"name": "toy", "dim": 4, "colbert_dim": 4, "parts": ["dense", "sparse", "colbert"]}
@@ -89,6 +91,11 @@ class VectorSpec:
         if self.kind == "multi" and rows.ndim == 1:  # the part's one vector stands for its only row
             rows = rows[None]
         return codecs.encode_documents(rows) if self.storage == "uint8" else rows
+
+    def document_values(self, e: Embeddings, rows: range) -> list[Any]:
+        """:meth:`document_value` of each of ``rows`` (a representation computed per batch
+        overrides this)."""
+        return [self.document_value(e, i) for i in rows]
 
     def _rows(self, e: Embeddings) -> Any:
         source = getattr(e, self.source)

@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-k", type=int, default=1000, help="hits per search")
     serve.add_argument("--max-queue", type=int, default=64, help="requests waiting for the encoder before 429")
     serve.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long the encoder waits to fill a batch")
+    serve.add_argument("--allowed-hosts", default=None,
+                       help="Host header names served, comma-separated ('*': any); default: the localhost names "
+                            "when bound to a loopback address, else any")
+    serve.add_argument("--debug", action="store_true", help="error messages and /info keep absolute paths")
     serve.add_argument("-q", "--quiet", action="store_true", help="no loading bars, no access log")
     add_wait_arg(serve)
     add_model_args(serve)
@@ -44,7 +48,36 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         raise ConfigurationError(f"--batch-wait-ms must be >= 0, got {args.batch_wait_ms}")
     return ServeSettings(max_texts=args.max_texts, max_chars=args.max_chars, max_tokens=args.max_tokens,
                          max_body_bytes=args.max_body_bytes, max_k=args.max_k, max_queue=args.max_queue,
-                         batch_wait_ms=args.batch_wait_ms, api_key=os.environ.get(API_KEY_ENV) or None)
+                         batch_wait_ms=args.batch_wait_ms, api_key=os.environ.get(API_KEY_ENV) or None,
+                         allowed_hosts=allowed_hosts(args.allowed_hosts, args.host), debug=args.debug)
+
+
+def allowed_hosts(value: str | None, bind: str) -> tuple[str, ...] | None:
+    """``--allowed-hosts`` as names, or the default for the bind address: the localhost names for a
+    loopback address (DNS rebinding cannot reach the server), else any (``None``).
+
+    >>> allowed_hosts(None, "127.0.0.1"), allowed_hosts(None, "0.0.0.0"), allowed_hosts("Search.Example", "::1")
+    (('localhost', '127.0.0.1', '::1'), None, ('search.example', 'localhost', '127.0.0.1', '::1'))
+    """
+    from ..serve.settings import LOCAL_HOSTS
+
+    names = tuple(n.strip().lower() for n in (value or "").split(",") if n.strip())
+    if "*" in names:
+        return None
+    if _is_loopback(bind):
+        return (*names, *(h for h in LOCAL_HOSTS if h not in names))
+    return names or None
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .batcher import QueueFullError
 from .response_models import ErrorResponse
 from .service import ApiError
+from .settings import redact_paths
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "internal error (logged on the server)"
@@ -54,7 +55,8 @@ def error_response(status: int, message: str, kind: str = "invalid_request_error
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, exc.kind, exc.param)
+    debug = request.app.state.service.settings.debug
+    return error_response(exc.status, exc.message if debug else redact_paths(exc.message), exc.kind, exc.param)
 
 
 async def _queue_full(request: Request, exc: Exception) -> JSONResponse:

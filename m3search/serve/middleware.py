@@ -78,10 +78,17 @@ class RequestGuard:
 
     async def __call__(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         metrics = self.service.metrics
+        response: Response
         route = route_template(self.routes, request.scope)
         started = time.perf_counter()
+        if not self.service.settings.host_allowed(request.headers.get("host")):
+            response = error_response(400, f"host {request.headers.get('host', '')!r} is not served here: a server bound "
+                                      "to this machine answers to localhost names only (m3search serve "
+                                      "--allowed-hosts NAME adds one)", param="host")
+            metrics.count(route, response.status_code)
+            return response
         if not self.allowed(request):
-            response: Response = error_response(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
+            response = error_response(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
                                                 "authentication_error")
             metrics.count(route, response.status_code)
             return response

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 InputType = Literal["query", "document"]
 Part = Literal["dense", "sparse", "colbert"]
@@ -28,7 +28,7 @@ class Strict(BaseModel):
 class EmbeddingsRequest(Strict):
     """OpenAI's ``POST /v1/embeddings``; ``input_type`` is m3search's addition (default ``document``)."""
 
-    input: str | list[str] | list[int] | list[list[int]] = Field(
+    input: str | list[str] | list[StrictInt] | list[list[StrictInt]] = Field(
         description="a text, texts, one text's token ids, or several texts' token ids (complete model input ids)")
     model: str | None = Field(default=None, description="accepted and ignored: the server has one model")
     encoding_format: Literal["float", "base64"] = "float"

@@ -19,7 +19,7 @@ from ..search import Searcher
 from ..search.searcher import check_weights
 from ..types import Embeddings, Hit
 from .batcher import DynamicBatcher
-from .settings import ServeSettings
+from .settings import ServeSettings, redact_paths
 from .telemetry import Metrics
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ class Service:
 
     @property
     def model_name(self) -> str:
-        return str(self.encoder.identity["name"])
+        """The model's name; a local directory is named by its last part unless ``debug``."""
+        name = str(self.encoder.identity["name"])
+        return name if self.settings.debug else redact_paths(name)
 
     def close(self) -> None:
         self.batcher.close()

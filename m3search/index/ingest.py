@@ -37,7 +37,7 @@ Source = Callable[[Index], Iterable[Batch]]
 
 def ingest(records: Sequence[Record], target: str | Path | Any, identity: Mapping[str, Any], source: Source, *,
            options: IndexOptions | None = None, wait: float = DEFAULT_WAIT, show_progress: bool = True,
-           label: str = "index") -> Index:
+           label: str = "index", checked: bool = False) -> Index:
     """Write the documents ``source`` encodes from ``records`` into the index at ``target``
     (created for the encoder ``identity`` describes, with ``options``, when missing); returns it open.
 
@@ -45,9 +45,11 @@ def ingest(records: Sequence[Record], target: str | Path | Any, identity: Mappin
     non-empty strings, metadata plain JSON), so bad input writes nothing. A batch handed twice
     (a retried worker) replaces itself; at the end every record must have arrived. A failure
     before the first batch is written to a new index removes that index again (only its own
-    files), so a failed first run leaves nothing behind.
+    files), so a failed first run leaves nothing behind. ``checked``: the caller has already run
+    :func:`check_records` on them.
     """
-    check_records(records)
+    if not checked:
+        check_records(records)
     index, created = Index.open_or_create(target, identity, options=options or IndexOptions(), wait=wait)
     written: set[int] = set()
     try:

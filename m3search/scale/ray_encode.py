@@ -173,7 +173,7 @@ def index_records_ray(
     source = ray_source(ray, loader, records, actors=actors, gpus_per_actor=gpus_per_actor, batch_size=batch_size,
                         rows_per_task=rows_per_task)
     return ingest(records, target, encoder.identity, source, options=chosen, wait=wait, show_progress=show_progress,
-                  label="index (ray)")
+                  label="index (ray)", checked=True)
 
 
 def ray_source(ray: Any, loader: EncoderLoader, records: Sequence[Record], *, actors: int, gpus_per_actor: float,

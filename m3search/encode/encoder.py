@@ -31,8 +31,10 @@ from .checkpoints.config import (
     SPARSE_FILE,
     EncoderConfig,
     Layout,
+    check_colbert_width,
     default_config,
     detect_layout,
+    head_widths,
 )
 from .tokenizer import TextTokenizer
 
@@ -63,6 +65,7 @@ class Encoder:
         #: Where the sparse and multi-vector heads came from: "checkpoint", "none", "baseline" or "random:SEED".
         self.heads = "checkpoint" if set(backend.heads) == {"sparse", "colbert"} else "none"
         self._check_max_length(config.max_length)
+        check_colbert_width(config.colbert_dim, self.colbert_dims)
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
@@ -173,7 +176,13 @@ class Encoder:
 
     @property
     def colbert_dim(self) -> int | None:
-        return self.backend.colbert_dim
+        """Width of the multi-vector rows: the configured ``colbert_dim`` of a nested head, else the head's."""
+        return self.config.colbert_dim or self.backend.colbert_dim
+
+    @property
+    def colbert_dims(self) -> tuple[int, ...]:
+        """The multi-vector widths the head offers (a compact head's nested widths, else its own)."""
+        return head_widths(self.backend.colbert_dim, self.config.extra)
 
     @property
     def model_max_length(self) -> int:

@@ -68,7 +68,7 @@ def encode_sequences(backend: EncoderBackend, tokenizer: TextTokenizer, config: 
     under ``batch_size`` sequences and ``max_batch_tokens`` padded tokens, in input order."""
     n = len(token_ids)
     if not n:
-        return empty_embeddings(wanted, backend.hidden_size, backend.colbert_dim)
+        return empty_embeddings(wanted, backend.hidden_size, config.colbert_dim or backend.colbert_dim)
     batches = plan_batches([len(t) for t in token_ids], max_batch_size=batch_size, max_batch_tokens=max_batch_tokens)
     collected = _Collected.for_texts(n, backend.hidden_size if "dense" in wanted else None)
     with progress_bar(n, "encode", "text", show_progress) as progress:
@@ -76,7 +76,7 @@ def encode_sequences(backend: EncoderBackend, tokenizer: TextTokenizer, config: 
             tokens = TokenBatch.pad([list(token_ids[i]) for i in batch], tokenizer.pad_id)
             _collect(collected, batch, tokens, backend.forward(tokens, wanted), config, tokenizer.special_ids)
             progress.update(len(batch))
-    return collected.to_embeddings(wanted, backend.colbert_dim)
+    return collected.to_embeddings(wanted, config.colbert_dim or backend.colbert_dim)
 
 
 def _collect(collected: _Collected, batch: list[int], tokens: TokenBatch, out: ForwardOutput, config: EncoderConfig,
@@ -102,7 +102,7 @@ def _collect(collected: _Collected, batch: list[int], tokens: TokenBatch, out: F
                 keep = ~cls_positions[row, :length]
                 keep[0] = True
                 rows, length = rows[:length][keep], int(keep.sum())
-            collected.colbert[i] = postprocess.multi_vectors(rows, length, config.normalize)
+            collected.colbert[i] = postprocess.multi_vectors(rows, length, config.normalize, config.colbert_dim)
 
 
 def _cls_positions(tokens: TokenBatch) -> np.ndarray:

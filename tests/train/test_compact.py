@@ -92,3 +92,27 @@ def test_the_cli_trains_a_compact_head(tiny_m3_path, train_file, tmp_path, capsy
     assert main(["train", "--train-data", str(train_file), "--model", str(tiny_m3_path), "--output-dir",
                  str(tmp_path / "bad"), "--freeze-encoder", "true", "--compact-colbert", "64"]) == 2
     assert "integers in 1..32" in capsys.readouterr().err
+
+
+def test_a_nested_width_is_chosen_at_load_and_is_part_of_the_identity(tiny_m3_path, train_file, tmp_path):
+    from m3search.index import Index
+
+    out = Trainer(compact_config(tiny_m3_path, train_file, tmp_path / "compact", max_steps=2)).train()
+    wide, narrow = Encoder.load(out, device="cpu"), Encoder.load(out, device="cpu", colbert_dim=8)
+    assert wide.colbert_dims == (16, 8, 4) and narrow.colbert_dim == 8 and narrow.identity["colbert_dim"] == 8
+    texts = ["Der Mount Everest ist 8848 m hoch."]
+    rows16, rows8 = wide.encode(texts, parts="all").colbert.data, narrow.encode(texts, parts="all").colbert.data
+    prefix = rows16[:, :8] / np.linalg.norm(rows16[:, :8], axis=1, keepdims=True)
+    np.testing.assert_allclose(rows8, prefix, atol=1e-5)
+    assert narrow.identity["settings"] != wide.identity["settings"]
+    with Index.create(tmp_path / "idx8", narrow.identity) as index:
+        index.add(["d"], narrow.encode(texts, parts="all"), texts=texts)
+    from m3search.errors import IndexMismatchError
+
+    with pytest.raises(IndexMismatchError):
+        Index.open(tmp_path / "idx8", encoder_identity=wide.identity)
+    with pytest.raises(ConfigurationError, match=r"colbert_dim 12 is not a width this multi-vector head offers: \[16, 8, 4\]"):
+        Encoder.load(out, device="cpu", colbert_dim=12)
+    with pytest.raises(ConfigurationError, match=r"offers: \[32\]"):
+        Encoder.load(tiny_m3_path, device="cpu", colbert_dim=16)  # a head trained at full width only
+    assert Encoder.load(tiny_m3_path).identity["settings"] == Encoder.load(tiny_m3_path, colbert_dim=None).identity["settings"]

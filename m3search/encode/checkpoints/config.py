@@ -32,6 +32,8 @@ LONG_STRATEGIES = ("truncate", "mcls", "windows")
 #: an index built before them still matches an encoder that does not use them.
 LONG_DEFAULTS: dict[str, Any] = {"long_strategy": "truncate", "mcls_interval": 256, "window_size": None,
                                  "window_stride": None, "window_dense": "mean"}
+#: Every setting added after indexes existed, at its default (left out of the fingerprint).
+LATER_DEFAULTS: dict[str, Any] = {**LONG_DEFAULTS, "colbert_dim": None}
 WINDOW_DENSE = ("mean", "best")
 Layout = Literal["m3search", "bge-m3", "hf"]
 
@@ -61,6 +63,9 @@ class EncoderConfig:
     window_size: int | None = None
     window_stride: int | None = None
     window_dense: str = "mean"
+    #: Width of the multi-vector rows: the first ``colbert_dim`` outputs of a nested (compact) head,
+    #: renormalised; ``None``: the head's full width. Only widths the head was trained for.
+    colbert_dim: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +86,9 @@ class EncoderConfig:
             raise ConfigurationError(f"window_stride must be at least 1 token, got {self.window_stride}")
         if self.window_dense not in WINDOW_DENSE:
             raise ConfigurationError(f"window_dense must be one of {WINDOW_DENSE}, got {self.window_dense!r}")
+        if self.colbert_dim is not None and (isinstance(self.colbert_dim, bool) or not isinstance(self.colbert_dim, int)
+                                             or self.colbert_dim < 1):
+            raise ConfigurationError(f"colbert_dim must be a positive integer, got {self.colbert_dim!r}")
         if self.window_dense != "mean" and self.long_strategy != "windows":
             raise ConfigurationError(f"window_dense {self.window_dense!r} needs long_strategy 'windows', "
                                      f"not {self.long_strategy!r}")
@@ -115,7 +123,7 @@ class EncoderConfig:
     def fingerprint(self) -> str:
         """A short stable hash of the settings that change outputs (not the name)."""
         settings = {k: v for k, v in asdict(self).items()
-                    if k not in ("extra", "name") and not (k in LONG_DEFAULTS and v == LONG_DEFAULTS[k])}
+                    if k not in ("extra", "name") and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
         payload = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -149,3 +157,27 @@ def _sentence_transformers_pooling(path: Path) -> Pooling | None:
     if settings.get("pooling_mode_cls_token"):
         return "cls"
     return None
+
+
+def head_widths(full: int | None, extra: dict[str, Any]) -> tuple[int, ...]:
+    """The widths a multi-vector head of width ``full`` offers: with the nested widths a compact head
+    records (``extra["colbert_dims"]``), those; else ``full`` alone.
+
+    >>> head_widths(128, {"colbert_dims": [128, 64, 32]}), head_widths(384, {}), head_widths(None, {})
+    ((128, 64, 32), (384,), ())
+    """
+    if full is None:
+        return ()
+    nested = {int(d) for d in extra.get("colbert_dims") or () if int(d) <= full}
+    return tuple(sorted({full, *nested}, reverse=True))
+
+
+def check_colbert_width(width: int | None, offered: tuple[int, ...]) -> None:
+    """Refuse a ``colbert_dim`` the head does not offer, naming the widths it does."""
+    if width is None:
+        return
+    if not offered:
+        raise ConfigurationError(f"colbert_dim {width} asks for multi-vectors of a model without a multi-vector head")
+    if width not in offered:
+        raise ConfigurationError(f"colbert_dim {width} is not a width this multi-vector head offers: {list(offered)} "
+                                 "(a compact head trained with --compact-colbert offers its nested widths)")

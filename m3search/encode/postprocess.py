@@ -60,8 +60,8 @@ def multi_vectors(rows: np.ndarray, length: int, normalize: bool, width: int | N
     """Rows ``1..length-1`` of one text's per-token vectors (CLS dropped, ``</s>`` kept), their
     first ``width`` columns (a nested head's prefix) when given.
 
-    >>> multi_vectors(np.array([[9.0, 9.0], [3.0, 4.0], [0.0, 2.0]]), 3, True, width=1).tolist()
-    [[1.0], [1.0]]
+    >>> multi_vectors(np.array([[9.0, 9.0], [3.0, 4.0], [-2.0, 2.0]]), 3, True, width=1).tolist()
+    [[1.0], [-1.0]]
     """
     kept = np.asarray(rows[1:length, :width], dtype=np.float32)
     return l2_normalize(kept) if normalize else kept

@@ -122,6 +122,7 @@ def test_miracl_end_to_end_through_the_cli(fake_hub, tmp_path, tiny_m3_path, cap
 
 def test_offline_and_unknown_languages_are_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # read once, at import
     with pytest.raises(InputError, match="could not fetch .*topics.miracl-v1.0-sw-dev.tsv .*internet"):
         build_hub_suite("miracl", tmp_path, languages=["sw"])
     with pytest.raises(ConfigurationError, match="mldr has no language 'xx'"):

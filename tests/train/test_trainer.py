@@ -57,6 +57,7 @@ def test_training_writes_a_model_logs_and_a_plot_and_changes_the_weights(tiny_m3
     assert trained.heads == "checkpoint" and trained.identity["weights"] != Encoder.load(tiny_m3_path).identity["weights"]
 
 
+@pytest.mark.slow
 def test_resume_continues_to_the_same_weights(tiny_m3_path, train_file, tmp_path):
     straight = Trainer(config(tiny_m3_path, train_file, tmp_path / "straight")).train()
     interrupted = config(tiny_m3_path, train_file, tmp_path / "resumed", save_steps=3, max_steps=6)

@@ -80,6 +80,8 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
                              "trained ones), baseline (identity multi-vector, uniform term weights), random "
                              "(untrained, seeded), or none (dense only)" + ("; an existing index: the heads it records"
                                                                            if recorded else ""))
+    parser.add_argument("--colbert-dim", type=int, default=None,
+                        help="multi-vector width: a nested width of a compact head (default: the head's own)")
     long = parser.add_argument_group("long texts")
     long.add_argument("--long-strategy", choices=LONG_STRATEGIES, default=None,
                       help="a text longer than the model's window: truncate (default), mcls (CLS-pooled models with "
@@ -100,9 +102,9 @@ def load_encoder(args: argparse.Namespace) -> Encoder:
     if getattr(args, "quiet", False):
         quiet_loading()
 
-    long = {k: getattr(args, k, None) for k in LONG_FLAGS}
+    settings = {k: getattr(args, k, None) for k in (*LONG_FLAGS, "colbert_dim")}
     encoder = Encoder.load(args.model or DEFAULT_MODEL, device=args.device, backend=getattr(args, "backend", None) or "torch",
-                           **{k: v for k, v in long.items() if v is not None})
+                           **{k: v for k, v in settings.items() if v is not None})
     if args.heads in ("baseline", "random"):
         encoder.add_heads(init=args.heads, replace=True)
     elif args.heads == "none":
@@ -139,7 +141,8 @@ def recorded_model(identity: Mapping[str, Any]) -> str:
 
 
 def refuse_other_settings(args: argparse.Namespace, recorded: Mapping[str, Any], where: str) -> None:
-    """Refuse ``--heads`` or a long-text option that differs from what the index at ``where`` records.
+    """Refuse ``--heads``, ``--colbert-dim`` or a long-text option that differs from what the index at
+    ``where`` records.
 
     >>> args = argparse.Namespace(heads=None, long_strategy="windows", window_size=None, window_stride=None,
     ...                           window_dense=None, mcls_interval=None)
@@ -153,6 +156,7 @@ def refuse_other_settings(args: argparse.Namespace, recorded: Mapping[str, Any],
     given = {f"--{k.replace('_', '-')}": (recorded_long.get(k), getattr(args, k, None)) for k in LONG_FLAGS}
     heads = str(recorded.get("heads", "checkpoint")).split(":")[0]
     given["--heads"] = ({"checkpoint": "model"}.get(heads, heads), getattr(args, "heads", None))
+    given["--colbert-dim"] = (recorded.get("colbert_dim"), getattr(args, "colbert_dim", None))
     for flag, (kept, asked) in given.items():
         if asked is not None and asked != kept:
             raise ConfigurationError(f"the index at {where} was built with {flag} {kept!r}, not {asked!r}: an existing "

@@ -161,6 +161,9 @@ class Encoder:
                               replace=True)
         elif heads == "none" and encoder.heads != "none":
             encoder.without_heads()
+        width = identity.get("colbert_dim")
+        if width and width != encoder.colbert_dim and width in encoder.colbert_dims:  # a nested width of the head
+            encoder.config = encoder.config.with_overrides(colbert_dim=width)
         return encoder
 
     # ------------------------------------------------------------------ properties

@@ -116,3 +116,21 @@ def test_a_nested_width_is_chosen_at_load_and_is_part_of_the_identity(tiny_m3_pa
     with pytest.raises(ConfigurationError, match=r"offers: \[32\]"):
         Encoder.load(tiny_m3_path, device="cpu", colbert_dim=16)  # a head trained at full width only
     assert Encoder.load(tiny_m3_path).identity["settings"] == Encoder.load(tiny_m3_path, colbert_dim=None).identity["settings"]
+
+
+def test_an_index_at_a_nested_width_from_the_cli_keeps_it(tiny_m3_path, train_file, tmp_path, capsys):
+    from m3search.index import Index
+    from m3search.io.jsonl import write_jsonl
+
+    model = Trainer(compact_config(tiny_m3_path, train_file, tmp_path / "compact", max_steps=2)).train()
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl(corpus, [{"id": "everest", "text": "Der Mount Everest ist 8848 m hoch."},
+                         {"id": "nile", "text": "Der Nil ist ein Fluss."}])
+    idx = tmp_path / "idx"
+    assert main(["index", str(corpus), "--index", str(idx), "--model", str(model), "--colbert-dim", "8", "-q"]) == 0
+    with Index.open(idx) as index:
+        assert index.manifest.encoder["colbert_dim"] == 8
+    assert main(["search", "--index", str(idx), "Wie hoch ist der Everest?", "--json"]) == 0  # loads the 8-wide encoder
+    assert '"everest"' in capsys.readouterr().out
+    assert main(["index", str(corpus), "--index", str(idx), "--colbert-dim", "4", "-q"]) == 2
+    assert "was built with --colbert-dim 8, not 4" in capsys.readouterr().err

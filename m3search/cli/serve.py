@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--debug", action="store_true", help="error messages and /info keep absolute paths")
     serve.add_argument("-q", "--quiet", action="store_true", help="no loading bars, no access log")
     add_wait_arg(serve)
-    add_model_args(serve)
+    add_model_args(serve, recorded=True)
     serve.set_defaults(func=run)
 
 
@@ -82,7 +82,7 @@ def _is_loopback(address: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ..serve import create_app
-    from .common import load_encoder
+    from .common import load_encoder, load_recorded_encoder
 
     settings = settings_from(args)
     try:
@@ -95,15 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
         index = Index.open(args.index, wait=args.wait)
     try:
-        if args.index is not None and args.model == _default_model() and args.heads == "model":
-            from ..encode import Encoder
-
-            if args.quiet:
-                from .common import quiet_loading
-
-                quiet_loading()
-            encoder = Encoder.for_identity(index.manifest.encoder, device=args.device,  # type: ignore[union-attr]
-                                           backend=args.backend if args.backend != "torch" else None)
+        if index is not None:  # the model, backend and heads the index records, unless named
+            encoder = load_recorded_encoder(args, index.manifest.encoder, args.index)
         else:
             encoder = load_encoder(args)
         app = create_app(encoder, index, settings)
@@ -117,8 +110,3 @@ def run(args: argparse.Namespace) -> int:
                 access_log=not args.quiet)
     return 0
 
-
-def _default_model() -> str:
-    from ..encode.checkpoints.hub import DEFAULT_MODEL
-
-    return DEFAULT_MODEL

@@ -62,7 +62,7 @@ def test_a_damaged_manifest_is_a_typed_error_naming_the_file(tmp_path, fake_enco
 # Damage found by deleting or truncating each shard file in turn: these fail, each with a typed
 # error naming the index, at open or at the read. (Losing a segment's id tracker or version file
 # instead opens with documents missing: the shard keeps no write-ahead log, see edge.py, so
-# nothing holds a second copy to rebuild them from. The README says so.)
+# nothing holds a second copy to rebuild them from. docs/guide/index-and-search.md says so.)
 DAMAGE = [
     ("delete", "segment.json"), ("truncate", "segment.json"), ("truncate", "vector_storage-dense/vectors/status.dat"),
     ("delete", "vector_storage-colbert/vectors/chunk_0.mmap"), ("delete", "payload_storage/page_0.dat"),

@@ -58,6 +58,13 @@ class Manifest:
         return dict(self.extra.get("compression") or {})
 
     @property
+    def fde(self) -> dict[str, Any] | None:
+        """The multi-vector first stage's settings (``k_sim``, ``dim_proj``, ``reps``, ``seed``,
+        ``storage``; see :mod:`~m3search.index.fde`), or ``None`` when the index has none."""
+        value = self.extra.get("fde")
+        return dict(value) if value else None
+
+    @property
     def dense_windows(self) -> bool:
         """Whether ``dense`` holds every window's vector of a document (scored by the best
         window, MaxSim over one query row) rather than one vector: the encoder's

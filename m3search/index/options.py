@@ -47,6 +47,10 @@ class IndexOptions:
     colbert_storage: str | None = None
     compression: Mapping[str, Any] | None = None
     settings: ShardSettings | CollectionSettings | None = None
+    #: a multi-vector first stage: MUVERA encodings of the multi-vector rows under an HNSW graph
+    #: (``{"k_sim", "dim_proj", "reps", "seed", "storage"}``, missing keys at their defaults; see
+    #: :mod:`~m3search.index.fde`)
+    fde: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.parts is not None:  # a generator is read once
@@ -55,6 +59,8 @@ class IndexOptions:
             raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {self.colbert_storage!r}")
         if self.compression:
             object.__setattr__(self, "compression", check_compression(self.compression))
+        if self.fde is not None:
+            object.__setattr__(self, "fde", check_fde(self.fde))
 
     @classmethod
     def of(cls, options: IndexOptions | None = None, **given: Any) -> IndexOptions:
@@ -74,7 +80,11 @@ class IndexOptions:
         if unknown or not chosen:
             raise ConfigurationError(f"parts {list(self.parts or ())} not all produced by the encoder, "
                                      f"which gives {list(available)}")
-        extra = {"compression": dict(self.compression)} if self.compression else {}
+        extra: dict[str, Any] = {"compression": dict(self.compression)} if self.compression else {}
+        if self.fde is not None:
+            if "colbert" not in chosen:
+                raise ConfigurationError("an FDE first stage encodes the multi-vectors: the index must hold 'colbert'")
+            extra["fde"] = dict(self.fde)
         return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
                         extra=extra)
 
@@ -92,6 +102,9 @@ class IndexOptions:
         if getattr(self.settings, "on_disk", False) and on_disk is False:
             raise ConfigurationError(f"the index at {target} keeps its vectors in memory, not on disk: an existing "
                                      "index keeps its layout (leave --on-disk out, or build a new index with it)")
+        if self.fde is not None and wanted.fde != existing.fde:
+            raise ConfigurationError(f"the index at {target} has the multi-vector first stage {existing.fde}, not "
+                                     f"{wanted.fde}: an existing index keeps its own ({keep})")
         if self.compression is not None and wanted.compression != existing.compression:
             raise ConfigurationError(f"the index at {target} was built with compression {existing.compression}, not "
                                      f"{wanted.compression}: an existing index keeps its own (leave the options out, "
@@ -113,3 +126,27 @@ def check_compression(compression: Mapping[str, Any]) -> dict[str, Any]:
                    compression.get("sparse_min_weight"))
     return {k: v for k, v in compression.items() if v is not None and not (k == "colbert_pool_factor" and v == 1)}
 
+
+
+#: Datatypes an FDE vector may be stored in (the engine's own quantisation compresses further).
+FDE_STORAGE = ("float16", "float32")
+
+
+def check_fde(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The FDE first stage's settings, checked and completed with the defaults.
+
+    >>> check_fde({"reps": 4})
+    {'k_sim': 4, 'dim_proj': 8, 'reps': 4, 'seed': 42, 'storage': 'float16'}
+    """
+    from .fde import FDEParams
+
+    unknown = set(settings) - {"k_sim", "dim_proj", "reps", "seed", "storage"}
+    if unknown:
+        raise ConfigurationError(f"unknown FDE setting(s) {sorted(unknown)}; known: k_sim, dim_proj, reps, seed, storage")
+    storage = settings.get("storage", "float16")
+    if storage not in FDE_STORAGE:
+        raise ConfigurationError(f"FDE storage must be one of {FDE_STORAGE}, got {storage!r}")
+    defaults = FDEParams()
+    params = FDEParams(**{k: settings.get(k, getattr(defaults, k)) for k in ("k_sim", "dim_proj", "reps", "seed")})
+    return {"k_sim": params.k_sim, "dim_proj": params.dim_proj, "reps": params.reps, "seed": params.seed,
+            "storage": storage}

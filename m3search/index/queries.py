@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..scoring import rank_with_ties
 from ..types import Embeddings
 from .backends.engine import ScoredId, VectorQuery
 from .vectors import VectorSpec
-
-#: Scores equal to this many decimals are ties (engines accumulate in float32 or float64).
-TIE_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def finish(spec: QuerySpec, results: list[list[ScoredId]], prepared: Prepared) -
 
 
 def rank(hits: list[ScoredId]) -> list[ScoredId]:
-    """Hits best first, scores equal to :data:`TIE_DECIMALS` decimals tied and broken by id.
+    """Hits best first, scores within :data:`~m3search.scoring.TIE_TOLERANCE` tied and broken by id.
 
     Ties come back in engine order, and engines round differently (float32 vs float64
     accumulation): ranking them by id makes every backend rank the same (hits without document
@@ -93,4 +91,4 @@ def rank(hits: list[ScoredId]) -> list[ScoredId]:
     >>> rank([ScoredId("p2", 0.5, "b"), ScoredId("p1", 0.5000000001, "a"), ScoredId("p3", 0.9, "c")])
     [ScoredId(pid='p3', score=0.9, doc_id='c'), ScoredId(pid='p1', score=0.5000000001, doc_id='a'), ScoredId(pid='p2', score=0.5, doc_id='b')]
     """
-    return sorted(hits, key=lambda s: (-round(s.score, TIE_DECIMALS), s.doc_id or s.pid))
+    return rank_with_ties(hits, lambda s: s.score, lambda s: s.doc_id or s.pid)

@@ -30,13 +30,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..errors import ConfigurationError, InputError, InvalidDocumentError
-from ..types import Embeddings, SparseVector
+from ..types import Embeddings, Ragged, SparseVector
 from . import codecs
+from .fde import FDE, FDEParams
 
 if TYPE_CHECKING:
     from .manifest import Manifest
@@ -165,6 +167,52 @@ class VectorSpec:
         return lambda raw: codecs.decode_maxsim(raw, vector, dim, offset) / n
 
 
+@dataclass(frozen=True)
+class EncodedMultiSpec(VectorSpec):
+    """The multi-vector first stage: each document's rows as one fixed-dimensional encoding
+    (MUVERA, :mod:`~m3search.index.fde`), a dense vector under the engine's HNSW graph, whose inner
+    product with a query's encoding approximates the multi-vector score. Candidates it finds are
+    rescored exactly on the stored rows; it is never a score of its own."""
+
+    fde_settings: tuple[tuple[str, Any], ...] = ()
+    width: int = 0
+
+    def encoder(self) -> FDE:
+        return _fde(self.width, **dict(self.fde_settings))
+
+    def document_value(self, e: Embeddings, i: int) -> Any:
+        return self.document_values(e, range(i, i + 1))[0]
+
+    def document_values(self, e: Embeddings, rows: range) -> list[Any]:
+        colbert = e.need_colbert()
+        encoded = self.encoder().documents(Ragged.from_arrays([colbert[i] for i in rows], dim=self.width))
+        return list(encoded.astype(np.float16 if self.storage == "float16" else np.float32))
+
+    def check(self, ids: Sequence[str], e: Embeddings, vocab_size: int | None = None) -> None:
+        """The multi-vector rows are checked by the ``colbert`` row of the table."""
+
+    def read(self, stored: Any) -> dict[str, Any]:
+        return {}  # derived from the rows: not a field of a document
+
+    def query_value(self, queries: Embeddings, i: int) -> tuple[Any, bool]:
+        rows = queries.need_colbert()[i]
+        if len(rows) == 0:
+            return [], True
+        return self.encoder().queries(Ragged.from_arrays([rows], dim=self.width))[0].tolist(), False
+
+    def rescale(self, queries: Embeddings, i: int, vector: Any) -> Callable[[float], float] | None:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _fde(width: int, *, k_sim: int, dim_proj: int, reps: int, seed: int) -> FDE:
+    return FDE(width, k_sim, dim_proj, reps, seed)
+
+
+#: The name of the multi-vector first stage's vector.
+FDE_VECTOR = "colbert_fde"
+
+
 def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
     """The named vectors of the index ``manifest`` describes, in ``dense, sparse, colbert`` order."""
     table: list[VectorSpec] = []
@@ -178,6 +226,13 @@ def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
     if "colbert" in manifest.parts:
         table.append(VectorSpec("colbert", "multi", manifest.colbert_dim, storage=manifest.colbert_storage,
                                 indexed=False, label="multi-vector"))
+        fde = manifest.fde
+        if fde is not None:
+            params = {k: int(fde[k]) for k in ("k_sim", "dim_proj", "reps", "seed")}
+            width = int(manifest.colbert_dim or 0)
+            table.append(EncodedMultiSpec(FDE_VECTOR, "dense", FDEParams(**params).output_dim(), storage=fde["storage"],
+                                          part="colbert", label="multi-vector encoding",
+                                          fde_settings=tuple(sorted(params.items())), width=width))
     return tuple(table)
 
 

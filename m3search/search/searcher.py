@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..index import Document, Index, QuerySpec
 from ..index.filters import check_filter
+from ..index.vectors import FDE_VECTOR
 from ..protocols import EncoderLike
 from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
 from ..types import Embeddings, Hit, Run
@@ -33,7 +34,8 @@ class _Stage:
     """The first stage the fused modes share: per-part hits, candidate unions, exact scores."""
 
     hits: dict[str, list[list[Any]]]
-    unions: list[list[str]]
+    unions: list[list[str]]  # per query: the dense and sparse candidates
+    extended: list[list[str]]  # and the multi-vector first stage's
     doc_of: dict[str, str]
     score_parts: list[str]
     scores: dict[str, list[dict[str, float]]]
@@ -70,6 +72,7 @@ class Searcher:
         candidates: int = 100,
         rrf_k: int = RRF_K,
         colbert_scorer: ColbertScorer | None = None,
+        multi_vector_candidates: bool = True,
     ) -> None:
         self._encoder = encoder
         self.index = index
@@ -86,6 +89,9 @@ class Searcher:
         #: doc_ids) -> scores``. The engine's MaxSim scans rows one pair at a time; a matrix
         #: product is many times faster for documents of thousands of rows.
         self.colbert_scorer = colbert_scorer
+        #: Whether ``all`` and ``rrf`` add the multi-vector first stage's candidates (an index built
+        #: with an FDE first stage) to the dense and sparse ones; ``colbert`` always searches through it.
+        self.multi_vector_candidates = multi_vector_candidates
 
     @staticmethod
     def default_mode(index: Index) -> str:
@@ -163,7 +169,11 @@ class Searcher:
         missing = [p for p in MODE_PARTS[mode] if getattr(queries, p) is None]
         if missing:
             raise ConfigurationError(f"mode {mode!r} needs the query's {missing} part(s)")
-        if mode in SINGLE_MODES:
+        if mode == "colbert" and self._has_fde and not exact:  # candidates by FDE, rescored exactly
+            stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=(FDE_VECTOR,),
+                                      score_parts=("colbert",), doc_ids=self.colbert_scorer is not None)
+            ranked = self._combine(mode, stage, k)
+        elif mode in SINGLE_MODES:
             ranked = [
                 [(s.doc_id, s.score, {mode: s.score}) for s in hits]
                 for hits in self.index.query(mode, queries, k, filter=filter, exact=exact)
@@ -208,8 +218,9 @@ class Searcher:
         out = {m: to_run(query_ids, self.search_embeddings(queries, k, mode=m, fetch_documents=False, **options))
                for m in single}
         if fused:
+            colbert = any(m in ("all", "rrf") for m in fused)
             stage = self._first_stage(queries, max(self.candidates, k), options.get("filter"), options.get("exact", False),
-                                      colbert=any(m in ("all", "rrf") for m in fused))
+                                      stages=self._stages(colbert), score_parts=self._score_parts(queries, colbert))
             for mode in [m for m in modes if m in ("dense", "sparse")]:
                 hits = stage.hits[mode]
                 out[mode] = {qid: {s.doc_id: s.score for s in row[:k]} for qid, row in zip(query_ids, hits)}
@@ -225,31 +236,37 @@ class Searcher:
         # a weighted sum reads the ids of the final k only (payload reads are a third of a
         # first stage's cost)
         doc_ids = mode == "rrf" or self.colbert_scorer is not None
-        stage = self._first_stage(queries, max(self.candidates, k), filter, exact, colbert=mode in ("all", "rrf"),
-                                  doc_ids=doc_ids)
+        colbert = mode in ("all", "rrf")
+        stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=self._stages(colbert),
+                                  score_parts=self._score_parts(queries, colbert), doc_ids=doc_ids)
         return self._combine(mode, stage, k)
 
+    @property
+    def _has_fde(self) -> bool:
+        return FDE_VECTOR in self.index.vectors
+
+    def _stages(self, colbert: bool) -> tuple[str, ...]:
+        """The first stages of a fused mode: dense and sparse, and the multi-vector one for
+        ``all`` and ``rrf`` when the index has it and :attr:`multi_vector_candidates`."""
+        fde = colbert and self.multi_vector_candidates and self._has_fde
+        return ("dense", "sparse", FDE_VECTOR) if fde else ("dense", "sparse")
+
+    def _score_parts(self, queries: Embeddings, colbert: bool) -> tuple[str, ...]:
+        with_colbert = colbert and "colbert" in self.index.parts and queries.colbert is not None
+        return ("dense", "sparse", "colbert") if with_colbert else ("dense", "sparse")
+
     def _first_stage(self, queries: Embeddings, depth: int, filter: Mapping[str, Any] | None, exact: bool, *,
-                     colbert: bool, doc_ids: bool = True) -> _Stage:
-        """Dense and sparse candidates, their union per query, and every candidate's exact
-        score in each part the fused modes need (``doc_ids=False``: candidates known by point
-        id only; :meth:`_combine` names the ones it keeps)."""
-        # one engine round trip for both first stages, one for all the rescoring
+                     stages: Sequence[str], score_parts: Sequence[str], doc_ids: bool = True) -> _Stage:
+        """Candidates of each first stage (``dense``, ``sparse``, the multi-vector encoding), their
+        union per query, and every candidate's exact score in each of ``score_parts``
+        (``doc_ids=False``: candidates known by point id only; :meth:`_combine` names the ones it keeps)."""
+        # one engine round trip for the first stages, one for all the rescoring
         first = self.index.query_many([QuerySpec(part, queries, depth, filter, exact, doc_ids=doc_ids)
-                                       for part in ("dense", "sparse")])
-        hits = dict(zip(("dense", "sparse"), first))
-        unions: list[list[str]] = []
+                                       for part in stages])
+        hits = dict(zip(stages, first))
         doc_of: dict[str, str] = {}
-        for d_hits, s_hits in zip(hits["dense"], hits["sparse"]):
-            seen: dict[str, None] = {}
-            for s in list(d_hits) + list(s_hits):
-                seen.setdefault(s.pid)
-                if s.doc_id:
-                    doc_of[s.pid] = s.doc_id
-            unions.append(list(seen))
-        score_parts = ["dense", "sparse"]
-        if colbert and "colbert" in self.index.parts and queries.colbert is not None:
-            score_parts.append("colbert")
+        unions, extended = _unions(hits, len(queries), doc_of)
+        unions = unions if any(p in stages for p in ("dense", "sparse")) else extended
         # a candidate's score in a part whose first stage found it is known (the engine's scores
         # are exact similarities): only the others are rescored
         scores: dict[str, list[dict[str, float]]] = {
@@ -258,16 +275,16 @@ class Searcher:
         if "colbert" in score_parts and self.colbert_scorer is not None:
             scorer = self.colbert_scorer
             scores["colbert"] = [dict(zip(union, map(float, scorer(queries, i, [doc_of[p] for p in union]))))
-                                 for i, union in enumerate(unions)]
+                                 for i, union in enumerate(extended)]
         rescore = [part for part in score_parts if not (part == "colbert" and self.colbert_scorer is not None)]
-        missing = {part: [[p for p in union if p not in scores[part][i]] for i, union in enumerate(unions)]
+        missing = {part: [[p for p in union if p not in scores[part][i]] for i, union in enumerate(extended)]
                    for part in rescore}
         specs = [QuerySpec(part, queries, max(1, max(map(len, missing[part]), default=1)), exact=True,
                            restrict_to=missing[part]) for part in rescore]
         for part, rows in zip(rescore, self.index.query_many(specs)):
             for known, row in zip(scores[part], rows):
                 known.update({s.pid: s.score for s in row})
-        return _Stage(hits, unions, doc_of, score_parts, scores)
+        return _Stage(hits, unions, extended, doc_of, list(score_parts), scores)
 
     def _combine(self, mode: str, stage: _Stage, k: int) -> Ranked:
         """One fused mode's ranking from a shared first stage.
@@ -275,9 +292,10 @@ class Searcher:
         Ties are broken by document id, as brute force does. Candidates known by point id only
         are named after scoring: the k best and any tied with the k-th, in one read.
         """
-        parts = [p for p in stage.score_parts if p != "colbert" or mode in ("all", "rrf")]
+        parts = ["colbert"] if mode == "colbert" else [p for p in stage.score_parts if p != "colbert" or mode in ("all", "rrf")]
+        candidates = stage.extended if mode in ("all", "rrf", "colbert") else stage.unions
         scored = []
-        for i, union in enumerate(stage.unions):
+        for i, union in enumerate(candidates):
             per_doc = {pid: {part: stage.scores[part][i].get(pid, 0.0) for part in parts} for pid in union}
             if mode == "rrf":
                 rankings = [[s.pid for s in stage.hits["dense"][i]], [s.pid for s in stage.hits["sparse"][i]]]
@@ -296,7 +314,7 @@ class Searcher:
             stage.doc_of.update({p: names[str(p)] for p in unnamed if str(p) in names})  # deleted since: dropped
         out: Ranked = []
         for kept, final, per_doc in scored:
-            best = sorted((p for p in kept if p in stage.doc_of), key=lambda p: (-final[p], stage.doc_of[p]))[:k]
+            best = rank_with_ties([p for p in kept if p in stage.doc_of], final.__getitem__, stage.doc_of.__getitem__)[:k]
             out.append([(stage.doc_of[p], float(final[p]), per_doc[p]) for p in best])
         return out
 
@@ -335,3 +353,20 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
             raise ConfigurationError(f"the weight of {mode!r} must be a number in [0, 1e6), got {weight!r}")
         out[mode] = float(weight)
     return out
+
+
+def _unions(hits: Mapping[str, list[list[Any]]], n: int, doc_of: dict[str, str]) -> tuple[list[list[str]], list[list[str]]]:
+    """Per query, the point ids the dense and sparse first stages found (in order, once each), and
+    the same extended by the multi-vector first stage's; ``doc_of`` learns the ids hits carry."""
+    unions, extended = [], []
+    for i in range(n):
+        seen: dict[str, None] = {}
+        for part in ("dense", "sparse", FDE_VECTOR):
+            if part == FDE_VECTOR:
+                unions.append(list(seen))
+            for s in hits[part][i] if part in hits else ():
+                seen.setdefault(s.pid)
+                if s.doc_id:
+                    doc_of[s.pid] = s.doc_id
+        extended.append(list(seen))
+    return unions, extended

@@ -33,6 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="cluster each document's multi-vector rows into rows/N (hierarchical token pooling)")
     reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")
     reduce.add_argument("--sparse-min-weight", type=float, default=None, help="drop lexical weights below W")
+    first = index.add_argument_group("a multi-vector first stage in a new index (MUVERA encodings under HNSW)")
+    first.add_argument("--fde", default=None, metavar="K_SIM,DIM_PROJ,REPS",
+                       help="store each document's multi-vector rows as one fixed-dimensional encoding of "
+                            "REPS x 2^K_SIM x DIM_PROJ numbers that colbert and all search through, e.g. 4,8,8")
+    first.add_argument("--fde-storage", choices=("float16", "float32"), default=None, help="its datatype (float16)")
+    index.add_argument("--no-optimize", action="store_true",
+                       help="leave segment merging and the HNSW graphs to later (by default built once all "
+                            "documents are in: searches before that scan every document)")
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("--to", default=None, help="with 'export': the new index (directory or Qdrant URL)")
     index.add_argument("--from", dest="source", default=None, help="with 'import': the index to copy (directory or Qdrant URL)")
@@ -83,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         built = index_records(encoder, records, args.index, batch_size=args.batch_size, show_progress=not args.quiet,
                               wait=args.wait, options=options)
     with built as index:
+        if not args.no_optimize:
+            index.optimize()
         print(f"{args.index}: {index.count()} documents ({', '.join(index.parts)})", file=sys.stderr)
     return 0
 
@@ -91,8 +101,21 @@ def index_options(args: argparse.Namespace) -> IndexOptions:
     """What the flags say a new index stores (``--parts``, ``--colbert-storage``, the reductions,
     the layout), checked before any model loads."""
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
-    return IndexOptions(parts=parts, colbert_storage=args.colbert_storage,
+    return IndexOptions(parts=parts, colbert_storage=args.colbert_storage, fde=fde_options(args),
                         compression=compression_options(args), settings=cluster_settings(args, args.index))
+
+
+def fde_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--fde K_SIM,DIM_PROJ,REPS`` (and ``--fde-storage``) as the index option, or ``None``."""
+    if args.fde is None:
+        if args.fde_storage is not None:
+            raise ConfigurationError("--fde-storage needs --fde K_SIM,DIM_PROJ,REPS")
+        return None
+    try:
+        k_sim, dim_proj, reps = (int(v) for v in args.fde.split(","))
+    except ValueError:
+        raise ConfigurationError(f"--fde takes three integers K_SIM,DIM_PROJ,REPS (e.g. 4,8,8), got {args.fde!r}") from None
+    return {"k_sim": k_sim, "dim_proj": dim_proj, "reps": reps, **({"storage": args.fde_storage} if args.fde_storage else {})}
 
 
 def recorded_identity(args: argparse.Namespace) -> dict[str, Any] | None:

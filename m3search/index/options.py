@@ -84,6 +84,9 @@ class IndexOptions:
         if self.fde is not None:
             if "colbert" not in chosen:
                 raise ConfigurationError("an FDE first stage encodes the multi-vectors: the index must hold 'colbert'")
+            width = int(encoder_identity.get("colbert_dim") or 0)
+            if self.fde["dim_proj"] > width:
+                raise ConfigurationError(f"FDE dim_proj ({self.fde['dim_proj']}) cannot exceed the multi-vector width ({width})")
             extra["fde"] = dict(self.fde)
         return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
                         extra=extra)

@@ -103,3 +103,25 @@ def test_the_setting_is_recorded_checked_and_kept(tmp_path, fake_encoder):
             _index(tmp_path / f"bad-{len(message)}", fake_encoder, make_corpus(3), fde={**FDE, **bad})
     with pytest.raises(ConfigurationError, match="must hold 'colbert'"):
         Index.create(tmp_path / "dense-only", fake_encoder.identity, options=IndexOptions(parts=["dense"], fde=FDE))
+
+
+def test_the_cli_builds_a_first_stage_and_searches_through_it(tiny_m3_path, tmp_path, capsys):
+    from m3search.cli import main
+    from m3search.io.jsonl import write_jsonl
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl(corpus, [{"id": "everest", "text": "Der Mount Everest ist 8848 m hoch."},
+                         {"id": "nile", "text": "Der Nil ist ein Fluss in Afrika."},
+                         {"id": "canberra", "text": "Canberra is the capital of Australia."}])
+    idx = tmp_path / "idx"
+    assert main(["index", str(corpus), "--index", str(idx), "--model", str(tiny_m3_path), "--fde", "3,8,4", "-q"]) == 0
+    with Index.open(idx) as index:
+        assert index.manifest.fde == {"k_sim": 3, "dim_proj": 8, "reps": 4, "seed": 42, "storage": "float16"}
+    capsys.readouterr()
+    assert main(["search", "--index", str(idx), "Wie hoch ist der Everest?", "--mode", "colbert", "--json"]) == 0
+    assert '"everest"' in capsys.readouterr().out
+    for flags, message in ((["--fde", "3,8"], "--fde takes three integers"), (["--fde-storage", "float32"], "needs --fde"),
+                           (["--fde", "3,64,4"], "dim_proj (64) cannot exceed the multi-vector width (32)")):
+        assert main(["index", str(corpus), "--index", str(tmp_path / "bad"), "--model", str(tiny_m3_path), *flags]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -23,7 +23,6 @@ import argparse
 import json
 import pickle
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -221,11 +220,23 @@ def _concat(batches: list[Embeddings]) -> Embeddings:
 
 def current_rss() -> int:
     """Resident bytes of this process now (Linux; 0 elsewhere)."""
+    return memory_status().get("VmRSS", 0)
+
+
+def memory_status() -> dict[str, int]:
+    """This process's own memory from ``/proc/self/status`` in bytes: ``VmHWM`` (its peak resident
+    set), ``VmRSS``, ``RssAnon`` (heap) and ``RssFile`` (mapped files, which the kernel can drop).
+
+    ``getrusage``'s ``ru_maxrss`` is no measure of a child process: on Linux a process started by
+    ``subprocess`` inherits its parent's peak in it (a parent that used 2 GiB starts a child whose
+    ``ru_maxrss`` reads 2 GiB while its own peak is 11 MB), so the search process reported the
+    build's peak as its own."""
     try:
         with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-    except (OSError, StopIteration):
-        return 0
+            return {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f
+                    if line.startswith(("VmHWM:", "VmRSS:", "RssAnon:", "RssFile:"))}
+    except OSError:
+        return {}
 
 
 def directory_bytes(path: Path) -> int:
@@ -348,7 +359,7 @@ def bench_scale(size: int, args) -> list[dict]:
         index.close()
         build_s = time.perf_counter() - start - generate_s
         disk = directory_bytes(work / "edge")
-        build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        build_rss = memory_status().get("VmHWM", 0)
         queries = _concat(parts)
         print(f"built in {build_s:.0f}s (+{generate_s:.0f}s generating), {disk / size:.0f} bytes/doc, "
               f"{rows_total / size:.0f} multi-vector rows/doc")
@@ -387,18 +398,23 @@ def search_phase(work: Path, args) -> None:
     with open(work / "phase.pkl", "rb") as f:
         phase = pickle.load(f)
     index = Index.open(work / "edge")
+    opened = memory_status()  # right after the shard opened: what opening costs
+
     def save(rows: list[dict]) -> None:
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        status = memory_status()
         for row in rows:
-            row["search_peak_rss"] = rss
+            row.update({"search_peak_rss": status.get("VmHWM", 0), "open_peak_rss": opened.get("VmHWM", 0),
+                        "rss_anon": status.get("RssAnon", 0), "rss_file": status.get("RssFile", 0)})
         (work / "rows.json").write_text(json.dumps(rows))
 
     rows = search_rows(index, phase["queries"], phase["exact"], args, phase["size"], phase["numpy_ms"],
                        disk_bytes=phase["disk"], on_row=save)
     index.close()
     save(rows)
-    rss = rows[-1]["search_peak_rss"] if rows else 0
-    print(f"search process peak RSS {rss / 2**30:.2f} GiB")
+    last = rows[-1] if rows else {}
+    print(f"search process: peak RSS {last.get('search_peak_rss', 0) / 2**30:.2f} GiB "
+          f"(on opening {last.get('open_peak_rss', 0) / 2**30:.2f} GiB; now {last.get('rss_anon', 0) / 2**30:.2f} GiB "
+          f"heap + {last.get('rss_file', 0) / 2**30:.2f} GiB mapped files)")
 
 
 def _format(row: dict) -> str:

@@ -426,7 +426,7 @@ def t_search_10k(data: Data) -> str:
              ["recall@10 of `all`", "", *(f3((find(run, ENGINE, "all", 100) or {}).get("recall@10")) for run in runs), ""],
              ["on disk per document", "", *(f"{r['bytes_per_doc'] / 1000:.0f} KB" for r in first), ""],
              ["build, 10K documents", "", *(f"{r['build_s']:.0f} s" for r in first), ""],
-             ["search process peak RSS", "", *(f"{r['search_peak_rss'] / 2**30:.1f} GiB" for r in first), ""]]
+             ["peak RSS (the build's: see the text)", "", *(f"{r['search_peak_rss'] / 2**30:.1f} GiB" for r in first), ""]]
     header = ["mode", "cand", *(label for _, label in SEARCH_10K), "numpy brute force (float16)"]
     return table(header, rows) + "\n\n" + made_by(data, *(name for name, _ in SEARCH_10K))
 

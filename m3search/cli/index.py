@@ -38,6 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="store each document's multi-vector rows as one fixed-dimensional encoding of "
                             "REPS x 2^K_SIM x DIM_PROJ numbers that colbert and all search through, e.g. 4,8,8")
     first.add_argument("--fde-storage", choices=("float16", "float32"), default=None, help="its datatype (float16)")
+    quantize = index.add_argument_group("the engine's quantisation in a new index (originals kept beside it)")
+    quantize.add_argument("--quantize", default=None, metavar="NAME=METHOD,...",
+                          help="quantise vectors: dense, colbert, colbert_fde = int8, binary, turbo1, turbo2, turbo4 "
+                               "or turbo8 (e.g. dense=int8,colbert=int8)")
+    quantize.add_argument("--oversampling", type=float, default=None,
+                          help="candidates read from the quantised copy per hit wanted (default 2)")
+    quantize.add_argument("--no-rescore", action="store_true",
+                          help="score with the quantised copy only (faster, approximate scores; not with binary)")
     index.add_argument("--no-optimize", action="store_true",
                        help="leave segment merging and the HNSW graphs to later (by default built once all "
                             "documents are in: searches before that scan every document)")
@@ -102,7 +110,27 @@ def index_options(args: argparse.Namespace) -> IndexOptions:
     the layout), checked before any model loads."""
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     return IndexOptions(parts=parts, colbert_storage=args.colbert_storage, fde=fde_options(args),
-                        compression=compression_options(args), settings=cluster_settings(args, args.index))
+                        quantization=quantization_options(args), compression=compression_options(args),
+                        settings=cluster_settings(args, args.index))
+
+
+def quantization_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--quantize NAME=METHOD,...`` (with ``--oversampling``, ``--no-rescore``) as the index option."""
+    if args.quantize is None:
+        for flag, given in (("--oversampling", args.oversampling is not None), ("--no-rescore", args.no_rescore)):
+            if given:
+                raise ConfigurationError(f"{flag} needs --quantize NAME=METHOD")
+        return None
+    vectors = {}
+    for item in args.quantize.split(","):
+        name, sep, method = item.partition("=")
+        if not sep or not name.strip() or not method.strip():
+            raise ConfigurationError(f"--quantize takes NAME=METHOD pairs (e.g. dense=int8,colbert=int8), got {item!r}")
+        vectors[name.strip()] = method.strip()
+    settings: dict[str, Any] = {"vectors": vectors, "rescore": not args.no_rescore}
+    if args.oversampling is not None:
+        settings["oversampling"] = args.oversampling
+    return settings
 
 
 def fde_options(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -65,6 +65,11 @@ class Manifest:
         return dict(value) if value else None
 
     @property
+    def quantization(self) -> dict[str, Any]:
+        """The engine's quantisation (``vectors``, ``oversampling``, ``rescore``), ``{}`` without."""
+        return dict(self.extra.get("quantization") or {})
+
+    @property
     def dense_windows(self) -> bool:
         """Whether ``dense`` holds every window's vector of a document (scored by the best
         window, MaxSim over one query row) rather than one vector: the encoder's

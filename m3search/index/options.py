@@ -51,6 +51,9 @@ class IndexOptions:
     #: (``{"k_sim", "dim_proj", "reps", "seed", "storage"}``, missing keys at their defaults; see
     #: :mod:`~m3search.index.fde`)
     fde: Mapping[str, Any] | None = None
+    #: the engine's own quantisation: ``{"vectors": {name: method}, "oversampling": float,
+    #: "rescore": bool}`` (see :func:`check_quantization`)
+    quantization: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.parts is not None:  # a generator is read once
@@ -61,6 +64,8 @@ class IndexOptions:
             object.__setattr__(self, "compression", check_compression(self.compression))
         if self.fde is not None:
             object.__setattr__(self, "fde", check_fde(self.fde))
+        if self.quantization is not None:
+            object.__setattr__(self, "quantization", check_quantization(self.quantization))
 
     @classmethod
     def of(cls, options: IndexOptions | None = None, **given: Any) -> IndexOptions:
@@ -88,8 +93,16 @@ class IndexOptions:
             if self.fde["dim_proj"] > width:
                 raise ConfigurationError(f"FDE dim_proj ({self.fde['dim_proj']}) cannot exceed the multi-vector width ({width})")
             extra["fde"] = dict(self.fde)
-        return Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
-                        extra=extra)
+        if self.quantization is not None:
+            extra["quantization"] = dict(self.quantization)
+        manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
+                            extra=extra)
+        if self.quantization is not None:
+            names = [s.name for s in manifest.vectors]
+            missing = [n for n in self.quantization["vectors"] if n not in names]
+            if missing:
+                raise ConfigurationError(f"cannot quantise {missing}: the index stores {names}")
+        return manifest
 
     def refuse_differences(self, existing: Manifest, wanted: Manifest, target: Any, on_disk: bool | None) -> None:
         """Raise :class:`ConfigurationError` for the first option given that the existing index
@@ -108,6 +121,9 @@ class IndexOptions:
         if self.fde is not None and wanted.fde != existing.fde:
             raise ConfigurationError(f"the index at {target} has the multi-vector first stage {existing.fde}, not "
                                      f"{wanted.fde}: an existing index keeps its own ({keep})")
+        if self.quantization is not None and wanted.extra.get("quantization") != existing.extra.get("quantization"):
+            raise ConfigurationError(f"the index at {target} has the quantisation {existing.extra.get('quantization')}, "
+                                     f"not {wanted.extra.get('quantization')}: an existing index keeps its own ({keep})")
         if self.compression is not None and wanted.compression != existing.compression:
             raise ConfigurationError(f"the index at {target} was built with compression {existing.compression}, not "
                                      f"{wanted.compression}: an existing index keeps its own (leave the options out, "
@@ -153,3 +169,42 @@ def check_fde(settings: Mapping[str, Any]) -> dict[str, Any]:
     params = FDEParams(**{k: settings.get(k, getattr(defaults, k)) for k in ("k_sim", "dim_proj", "reps", "seed")})
     return {"k_sim": params.k_sim, "dim_proj": params.dim_proj, "reps": params.reps, "seed": params.seed,
             "storage": storage}
+
+
+#: The engine's quantisation methods: scalar int8, binary (1 bit per dimension) and TurboQuant
+#: (1, 2, 4 or 8 bits per dimension); the originals stay stored beside the quantised copy.
+QUANTIZATION = ("int8", "binary", "turbo1", "turbo2", "turbo4", "turbo8")
+#: The vectors the engine may quantise (sparse vectors are not quantised).
+QUANTIZABLE = ("dense", "colbert", "colbert_fde")
+
+
+def check_quantization(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine quantisation settings, checked and completed: ``vectors`` (name -> method),
+    ``oversampling`` (candidates read from the quantised copy per hit wanted, default 2) and
+    ``rescore`` (rescore them on the originals, default true).
+
+    >>> check_quantization({"vectors": {"dense": "int8"}})
+    {'vectors': {'dense': 'int8'}, 'oversampling': 2.0, 'rescore': True}
+    """
+    unknown = set(settings) - {"vectors", "oversampling", "rescore"}
+    if unknown:
+        raise ConfigurationError(f"unknown quantisation setting(s) {sorted(unknown)}; known: vectors, oversampling, rescore")
+    vectors = dict(settings.get("vectors") or {})
+    if not vectors:
+        raise ConfigurationError("quantisation names no vector: e.g. {'vectors': {'dense': 'int8'}}")
+    for name, method in vectors.items():
+        if name not in QUANTIZABLE:
+            raise ConfigurationError(f"cannot quantise {name!r}: the engine quantises {list(QUANTIZABLE)}")
+        if method not in QUANTIZATION:
+            raise ConfigurationError(f"unknown quantisation {method!r} for {name!r}; known: {list(QUANTIZATION)}")
+    oversampling = settings.get("oversampling", 2.0)
+    if isinstance(oversampling, bool) or not isinstance(oversampling, (int, float)) or not 1 <= oversampling <= 100:
+        raise ConfigurationError(f"quantisation oversampling must be a number in [1, 100], got {oversampling!r}")
+    rescore = settings.get("rescore", True)
+    if not isinstance(rescore, bool):
+        raise ConfigurationError(f"quantisation rescore must be true or false, got {rescore!r}")
+    binary = [name for name, method in vectors.items() if method == "binary"]
+    if binary and not rescore:
+        raise ConfigurationError(f"binary quantisation of {binary} needs rescore: its scores are Hamming "
+                                 "similarities, not on the dot product's scale that fusion weighs")
+    return {"vectors": vectors, "oversampling": float(oversampling), "rescore": rescore}

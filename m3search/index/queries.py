@@ -66,8 +66,12 @@ def prepare(spec: QuerySpec, vectors: Mapping[str, VectorSpec]) -> Prepared:
             requests.append(None)
             rescale.append(None)
             continue
-        requests.append(VectorQuery(vector.name, value, spec.limit, conditions, ids, spec.exact,
-                                    with_doc_ids=ids is None and spec.doc_ids))
+        # candidates are rescored on the originals (an exact request), unless the index says to
+        # score them with the quantised copy (rescore off: approximate scores, no original read)
+        approximate = ids is not None and vector.search_quantization is not None and not vector.search_quantization[0]
+        exact = spec.exact and not approximate
+        requests.append(VectorQuery(vector.name, value, spec.limit, conditions, ids, exact,
+                                    with_doc_ids=ids is None and spec.doc_ids, quantized=vector.search_quantization))
         rescale.append(vector.rescale(spec.queries, i, value))
     return Prepared(requests, rescale)
 

@@ -29,7 +29,7 @@ rows, say) is a subclass of :class:`VectorSpec` overriding how documents and que
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,6 +63,10 @@ class VectorSpec:
     source: str = ""
     #: how messages name a row of it ("dense", "multi-vector", "dense window")
     label: str = ""
+    #: the engine's quantisation of it (:data:`~m3search.index.options.QUANTIZATION`), None: none
+    quantization: str | None = None
+    #: searching the quantised copy: rescore on the originals, and the oversampling
+    search_quantization: tuple[bool, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "part", self.part or self.name)
@@ -70,6 +74,9 @@ class VectorSpec:
         object.__setattr__(self, "label", self.label or self.part)
         if self.kind != "sparse" and self.storage not in STORAGE:
             raise ConfigurationError(f"vector {self.name!r}: storage must be one of {STORAGE}, got {self.storage!r}")
+        if self.quantization is not None and (self.kind == "sparse" or self.storage == "uint8"):
+            raise ConfigurationError(f"vector {self.name!r} stored as {self.storage} cannot also be quantised by the "
+                                     "engine: choose one (the engine's int8 replaces m3search's uint8 codes)")
 
     @property
     def stored_dim(self) -> int | None:
@@ -233,6 +240,12 @@ def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
             table.append(EncodedMultiSpec(FDE_VECTOR, "dense", FDEParams(**params).output_dim(), storage=fde["storage"],
                                           part="colbert", label="multi-vector encoding",
                                           fde_settings=tuple(sorted(params.items())), width=width))
+    quantized = manifest.quantization
+    if quantized:
+        search = (bool(quantized["rescore"]), float(quantized["oversampling"]))
+        methods = quantized["vectors"]
+        table = [replace(s, quantization=methods[s.name], search_quantization=search) if s.name in methods else s
+                 for s in table]
     return tuple(table)
 
 

@@ -64,7 +64,33 @@ def _vector_params(spec: VectorSpec, memory: Any) -> qe.EdgeVectorParams:
         multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None,
         # a vector used only to rescore gets no graph
         hnsw_config=None if spec.indexed else qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+        quantization_config=_quantization(spec.quantization),
     )
+
+
+#: TurboQuant's bits per dimension of each method.
+TURBO_BITS = {"turbo1": qe.TurboQuantBitSize.Bits1, "turbo2": qe.TurboQuantBitSize.Bits2,
+              "turbo4": qe.TurboQuantBitSize.Bits4, "turbo8": qe.TurboQuantBitSize.Bits8}
+
+
+def _quantization(method: str | None) -> Any:
+    """The engine's quantisation of a method name; the quantised copy stays in RAM (pinned), the
+    originals where the shard's layout puts them (on disk with ``on_disk``)."""
+    if method is None:
+        return None
+    if method == "int8":
+        return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned)
+    if method == "binary":
+        return qe.BinaryQuantizationConfig(memory=qe.Memory.Pinned)
+    return qe.TurboQuantQuantizationConfig(bits=TURBO_BITS[method], memory=qe.Memory.Pinned)
+
+
+def _search_params(q: VectorQuery) -> qe.SearchParams:
+    if q.quantized is None:
+        return qe.SearchParams(exact=q.exact)
+    rescore, oversampling = q.quantized
+    return qe.SearchParams(exact=q.exact, quantization=qe.QuantizationSearchParams(rescore=rescore,
+                                                                                   oversampling=oversampling))
 
 
 def _config(manifest: Manifest, settings: ShardSettings | None = None) -> qe.EdgeConfig:
@@ -270,7 +296,7 @@ class EdgeBackend:
         requests = [
             qe.QueryRequest(
                 limit=q.limit, query=qe.Query.Nearest(_vector(q.using, q.vector), using=q.using),
-                filter=_filter(q.conditions, q.point_ids), params=qe.SearchParams(exact=q.exact),
+                filter=_filter(q.conditions, q.point_ids), params=_search_params(q),
                 with_payload=["id"] if q.with_doc_ids else False,
             )
             for q in queries

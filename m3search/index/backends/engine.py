@@ -33,6 +33,8 @@ class VectorQuery:
     point_ids: tuple[str, ...] | None = None  # restrict to these points
     exact: bool = False
     with_doc_ids: bool = True  # read each hit's document id from its payload (costs a payload read)
+    #: against a quantised vector: ``(rescore on the originals, oversampling)``; None: not quantised
+    quantized: tuple[bool, float] | None = None
 
 
 class ScoredId(NamedTuple):

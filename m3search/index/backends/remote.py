@@ -104,7 +104,33 @@ def _vector_params(spec: VectorSpec, on_disk: bool | None) -> models.VectorParam
         size=int(spec.stored_dim or 0), distance=models.Distance.DOT, multivector_config=multi,
         datatype=DATATYPES[spec.storage], on_disk=on_disk,
         hnsw_config=None if spec.indexed else models.HnswConfigDiff(m=0),  # rescoring only: no graph
+        quantization_config=_quantization(spec.quantization),
     )
+
+
+#: TurboQuant's bits per dimension of each method (Qdrant >= 1.18).
+TURBO_BITS = {"turbo1": models.TurboQuantBitSize.BITS1, "turbo2": models.TurboQuantBitSize.BITS2,
+              "turbo4": models.TurboQuantBitSize.BITS4, "turbo8": models.TurboQuantBitSize.BITS8}
+
+
+def _quantization(method: str | None) -> Any:
+    """The server's quantisation of a method name, the quantised copy kept in RAM."""
+    if method is None:
+        return None
+    if method == "int8":
+        return models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=0.99, always_ram=True))
+    if method == "binary":
+        return models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True))
+    return models.TurboQuantization(turbo=models.TurboQuantQuantizationConfig(bits=TURBO_BITS[method], always_ram=True))
+
+
+def _search_params(q: VectorQuery) -> models.SearchParams:
+    if q.quantized is None:
+        return models.SearchParams(exact=q.exact)
+    rescore, oversampling = q.quantized
+    return models.SearchParams(exact=q.exact, quantization=models.QuantizationSearchParams(rescore=rescore,
+                                                                                           oversampling=oversampling))
 
 
 def _filter(conditions: dict[str, Any] | None, point_ids: tuple[str, ...] | None = None) -> models.Filter | None:
@@ -203,7 +229,7 @@ class QdrantClientBackend:
         requests = [
             models.QueryRequest(
                 query=_vector(q.using, q.vector), using=q.using, limit=q.limit,
-                filter=_filter(q.conditions, q.point_ids), params=models.SearchParams(exact=q.exact),
+                filter=_filter(q.conditions, q.point_ids), params=_search_params(q),
                 with_payload=["id"] if q.with_doc_ids else False,
             )
             for q in queries

@@ -60,4 +60,4 @@ def test_index_options_in_one_object_and_as_keywords(tmp_path, fake_encoder):
     with pytest.raises(ConfigurationError, match="colbert_storage must be one of"):
         IndexOptions(colbert_storage="int4")
     with pytest.raises(TypeError, match="unknown index option"):
-        IndexOptions.of(None, quantization="int8")
+        IndexOptions.of(None, replication="fast")

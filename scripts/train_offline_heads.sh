@@ -21,6 +21,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 #    groups left short topped up with random passages of their own source.
 [ -s "$WORK/mined.jsonl" ] || $M3 mine "$WORK/mix.jsonl" -o "$WORK/mined.jsonl" --model multilingual-e5-small \
     --heads none --negatives 7 --range 2-100 --relative-margin 0.05 --fill-random --seed 0
+[ "${SKIP_TRAIN:-0}" = 1 ] && exit 0  # the data only (scripts/train_compact_heads.sh)
 # 3. Heads only, on cached token states, from the baseline heads (identity multi-vector, uniform sparse).
 $M3 train --train-data "$WORK/mined.jsonl" --output-dir "$WORK/model-sd-$SELF_DISTILL" \
     --model multilingual-e5-small --init-heads baseline --freeze-encoder true --cache-states true \

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from qdrant_client import QdrantClient
 from m3search.cli import main
 from m3search.index.backends import remote
 from m3search.io.jsonl import write_jsonl
+from tests.serve.servers import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "guide" / "clients.md"
@@ -95,20 +95,6 @@ def _export_as_the_page_says(index: Path, qdrant_path: Path) -> None:
         assert main([*argv, "-q"]) == 0
 
 
-def _wait_until_serving(proc: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited: {proc.communicate()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("the server did not answer within 60 s")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_m3_path) -> Iterator[tuple[str, Path]]:
     """``(server URL, local-mode Qdrant directory holding the exported index as "wiki")``: about
@@ -125,7 +111,7 @@ def served(tmp_path_factory, tiny_m3_path) -> Iterator[tuple[str, Path]]:
         env={k: v for k, v in os.environ.items() if k != "M3SEARCH_API_KEY"},
     )
     url = f"http://127.0.0.1:{port}"
-    _wait_until_serving(proc, url)
+    wait_until_serving(proc, url)
     yield url, qdrant_path
     proc.terminate()
     proc.wait(timeout=20)

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 
 from m3search.cli import main
 from m3search.io.jsonl import write_jsonl
+from tests.serve.servers import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -48,18 +48,7 @@ def server(tmp_path_factory, tiny_m3_path):
         env={k: v for k, v in os.environ.items() if k != "M3SEARCH_API_KEY"},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited: {proc.communicate()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError("the server did not answer within 60 s")
+    wait_until_serving(proc, url)
     yield url, root
     proc.terminate()
     proc.wait(timeout=20)

@@ -39,3 +39,16 @@ def make_model(path: Path, freeze_encoder: bool = False) -> M3Trainable:
     tokenizer = TextTokenizer.load(path)
     return M3Trainable(network, pooling="cls", normalize=True, special_ids=tokenizer.special_ids.tolist(),
                        vocab_size=network.backbone_config.vocab_size, freeze_encoder=freeze_encoder).train()
+
+
+def write_train_file(path, repeat: int):
+    """Training groups of :data:`QUERIES` (positive, its hard negative, two other positives as
+    negatives; sources alternating "a" and "b"), each written ``repeat`` times; returns ``path``."""
+    from m3search.train.groups import TrainGroup, write_groups
+
+    groups = []
+    for i, (query, (pos, neg)) in enumerate(zip(QUERIES, GROUPS)):
+        others = [g[0] for g in GROUPS if g[0] != pos]
+        groups.append(TrainGroup(query, (pos,), (neg, *others[:2]), source="a" if i % 2 else "b"))
+    write_groups(path, groups * repeat)
+    return path

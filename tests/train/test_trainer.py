@@ -16,18 +16,12 @@ from m3search.train.collate import bucket_of, plan_batches
 from m3search.train.groups import TrainGroup, read_groups, write_groups
 from m3search.train.train_config import TrainConfig
 from m3search.train.trainer import Trainer
-from tests.train.batches import GROUPS, QUERIES
+from tests.train.batches import write_train_file
 
 
 @pytest.fixture
 def train_file(tmp_path):
-    groups = []
-    for i, (query, (pos, neg)) in enumerate(zip(QUERIES, GROUPS)):
-        others = [g[0] for g in GROUPS if g[0] != pos]
-        groups.append(TrainGroup(query, (pos,), (neg, *others[:2]), source="a" if i % 2 else "b"))
-    path = tmp_path / "train.jsonl"
-    write_groups(path, groups * 4)
-    return path
+    return write_train_file(tmp_path / "train.jsonl", repeat=4)
 
 
 def config(tiny_m3_path, train_file, out, **options) -> TrainConfig:

@@ -36,7 +36,7 @@ import numpy as np
 from publish import add_publish_option, publish  # benchmarks/publish.py
 from tqdm import tqdm
 
-from m3search.index import Index
+from m3search.index import Index, IndexOptions
 from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
 from m3search.search import Searcher
 from m3search.search.modes import MODE_PARTS
@@ -256,14 +256,16 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
     """Time every mode (and every candidate depth of the fused modes) one query at a time
     (``on_row(rows)`` after each row: the search process saves what it has measured)."""
     rows = []
+    first_stage = "colbert_fde" in index.vectors  # colbert searches through it: no full scan
     for mode in modes_of(index.parts):
-        limit = args.colbert_queries if mode == "colbert" else args.queries
+        limit = args.colbert_queries if mode == "colbert" and not first_stage else args.queries
         if limit == 0:
             continue
         if mode in numpy_ms:
             rows.append(summarise("numpy brute force", mode, size, [numpy_ms[mode] / 1000] * limit, 1.0, None))
             print(_format(rows[-1]))
-        depths = args.candidates if mode in ("dense+sparse", "all", "rrf") else args.candidates[:1]
+        fused = mode in ("dense+sparse", "all", "rrf") or (mode == "colbert" and first_stage)
+        depths = args.candidates if fused else args.candidates[:1]
         systems = [("m3search (qdrant-edge)", index)] + ([("qdrant-client local", local)] if local is not None else [])
         for name, target in systems:
             for depth in depths if name.startswith("m3search") else depths[:1]:
@@ -339,8 +341,9 @@ def bench_scale(size: int, args) -> list[dict]:
     picks = np.sort(np.random.default_rng([args.seed, size]).choice(size, args.queries, replace=False))
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
-        index = Index.create(work / "edge", {**IDENTITY, "parts": list(args.parts)}, colbert_storage=args.storage,
-                             settings=ShardSettings(on_disk=True) if args.on_disk else None)
+        options = IndexOptions(colbert_storage=args.storage, settings=ShardSettings(on_disk=True) if args.on_disk else None,
+                               fde=args.fde, quantization=args.quantize)
+        index = Index.create(work / "edge", {**IDENTITY, "parts": list(args.parts)}, options=options)
         parts, generate_s, rows_total = [], 0.0, 0
         start = time.perf_counter()
         bar = tqdm(total=size, desc=f"build {size}", unit="doc")
@@ -389,6 +392,7 @@ def bench_scale(size: int, args) -> list[dict]:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
         row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage, "on_disk": args.on_disk,
+                    "fde": args.fde, "quantize": args.quantize,
                     "rows_per_doc": rows_total / size, "build_s": build_s, "build_peak_rss": build_rss})
     return rows
 
@@ -437,6 +441,10 @@ def main() -> None:
     parser.add_argument("--storage", default="float16", choices=["float16", "float32", "uint8"])
     parser.add_argument("--on-disk", action="store_true", help="build the index with ShardSettings(on_disk=True)")
     parser.add_argument("--parts", default="dense,sparse,colbert", help="what the index holds (dense,sparse: no multi-vectors)")
+    parser.add_argument("--fde", default=None, metavar="K_SIM,DIM_PROJ,REPS",
+                        help="a multi-vector first stage (MUVERA encodings under HNSW), e.g. 4,8,8")
+    parser.add_argument("--quantize", default=None, metavar="NAME=METHOD,...",
+                        help="the engine's quantisation, e.g. dense=int8,colbert_fde=binary (rescored, oversampling 2)")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--colbert-queries", type=int, default=3, help="queries for the colbert-only mode (a full scan)")
     parser.add_argument("--candidates", default="100", help="first-stage depths per mode, comma-separated (e.g. 100,50)")
@@ -452,6 +460,11 @@ def main() -> None:
     args = parser.parse_args()
     args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
     args.parts = tuple(p for p in args.parts.split(",") if p)
+    if args.fde is not None:
+        k_sim, dim_proj, reps = (int(v) for v in args.fde.split(","))
+        args.fde = {"k_sim": k_sim, "dim_proj": dim_proj, "reps": reps}
+    if args.quantize is not None:
+        args.quantize = {"vectors": dict(item.split("=") for item in args.quantize.split(","))}
     if args.search_phase is not None:
         return search_phase(args.search_phase, args)
     rows = []

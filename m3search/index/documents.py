@@ -10,6 +10,7 @@ lands on the same point.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,20 +50,75 @@ class Document:
     dense_windows: np.ndarray | None = None
 
 
+#: Bounds on a document's metadata, checked before anything is written: the engine reads JSON
+#: nested at most 128 levels and integers of 64 bits, and a lone surrogate is not UTF-8.
+MAX_METADATA_DEPTH = 32
+MAX_METADATA_BYTES = 64 * 1024
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def check_metadata(doc_id: str, metadata: Any) -> None:
-    """Refuse metadata an index cannot store: not a mapping, or not plain JSON (NaN, sets, objects).
+    """Refuse metadata an index cannot store and read back: not a mapping, not plain JSON (NaN,
+    sets, objects), nested deeper than :data:`MAX_METADATA_DEPTH`, an integer beyond 64 bits, a
+    string with a lone surrogate, or over :data:`MAX_METADATA_BYTES` as JSON.
 
     >>> check_metadata("d1", {"year": float("nan")})
     Traceback (most recent call last):
     ...
-    m3search.errors.InvalidDocumentError: document 'd1': metadata is not plain JSON (Out of range float values are not JSON compliant)
+    m3search.errors.InvalidDocumentError: document 'd1': metadata is not plain JSON (year: nan)
+    >>> check_metadata("d2", {"id": 10**23})
+    Traceback (most recent call last):
+    ...
+    m3search.errors.InvalidDocumentError: document 'd2': metadata integer at id is outside 64 bits (100000000000000000000000); store it as a string
     """
     if not isinstance(metadata, Mapping):
         raise InvalidDocumentError(f"document {doc_id!r}: metadata is a {type(metadata).__name__}, not a mapping")
+    stack: list[tuple[Any, int, str]] = [(metadata, 1, "")]
+    while stack:  # iterative: a hostile document nested 5,000 levels must not exhaust the stack
+        value, depth, path = stack.pop()
+        problem = _metadata_problem(value, depth)
+        if problem == ("json", ""):
+            raise InvalidDocumentError(f"document {doc_id!r}: metadata is not plain JSON "
+                                       f"({path}: {value if isinstance(value, float) else type(value).__name__})")
+        if problem:
+            where = f" at {path}" if path else ""
+            raise InvalidDocumentError(f"document {doc_id!r}: metadata {problem[0]}{where} {problem[1]}")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str) or _lone_surrogate(key):
+                    raise InvalidDocumentError(f"document {doc_id!r}: metadata key {key!r}{' at ' + path if path else ''} "
+                                               "is not a UTF-8 string")
+                stack.append((item, depth + 1, f"{path}.{key}" if path else key))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
+    size = len(json.dumps(dict(metadata)).encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise InvalidDocumentError(f"document {doc_id!r}: metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
+
+
+def _metadata_problem(value: Any, depth: int) -> tuple[str, str] | None:
+    """``(what, why)`` when one metadata value cannot be stored, else ``None``."""
+    if isinstance(value, (Mapping, list, tuple)):
+        if depth > MAX_METADATA_DEPTH:
+            return "value", f"nests deeper than {MAX_METADATA_DEPTH} levels"
+        return None
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if INT64[0] <= value <= INT64[1] else ("integer", f"is outside 64 bits ({value}); store it as a string")
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ("json", "")
+    if isinstance(value, str):
+        return ("string", "holds a lone surrogate (not UTF-8)") if _lone_surrogate(value) else None
+    return "json", ""
+
+
+def _lone_surrogate(text: str) -> bool:
     try:
-        json.dumps(dict(metadata), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidDocumentError(f"document {doc_id!r}: metadata is not plain JSON ({exc})") from exc
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def check_documents(ids: Sequence[str], e: Embeddings, texts: Sequence[str] | None,

@@ -24,6 +24,7 @@ field name) raises :class:`~m3search.errors.ConfigurationError` naming it, befor
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ from typing import Any
 from ..errors import ConfigurationError
 
 RANGE_KEYS = ("gt", "gte", "lt", "lte")
+#: A metadata field name a filter may use: word characters and '-', '.' between nested names.
+_FIELD = re.compile(r"[\w\-]+(?:\.[\w\-]+)*")
+INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,21 @@ def to_clauses(filter: Mapping[str, Any] | None) -> list[Clause]:
     for field, condition in filter.items():
         if not isinstance(field, str) or not field.strip():
             raise ConfigurationError(f"filter field names must be non-empty strings, got {field!r}")
+        if not _FIELD.fullmatch(field):
+            raise ConfigurationError(f"filter field name {field!r}: letters, digits, '_' and '-', with '.' between "
+                                     "nested names (no spaces, commas or quotes)")
         clauses.append(_clause(field, condition, in_list=False))
     return clauses
 
 
 def _clause(field: str, condition: Any, *, in_list: bool) -> Clause:
+    if isinstance(condition, str) and _lone_surrogate(condition):
+        raise ConfigurationError(f"filter on {field!r}: the value holds a lone surrogate (not UTF-8 text)")
     if isinstance(condition, (bool, str)):
         return Equals(field, condition)
     if isinstance(condition, int):
+        if not INT64[0] <= condition <= INT64[1]:
+            raise ConfigurationError(f"filter on {field!r}: {condition} is outside 64-bit integers (metadata never holds it)")
         return Equals(field, int(condition))
     if isinstance(condition, float):
         _finite(field, condition)
@@ -111,6 +122,14 @@ def _clause(field: str, condition: Any, *, in_list: bool) -> Clause:
     raise ConfigurationError(
         f"filter on {field!r}: a condition is a string, number, boolean, list or range, got {condition!r}"
     )
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _finite(field: str, value: float) -> None:

@@ -57,6 +57,8 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
             except ValueError as exc:
                 raise InputError(f"{path}:{number}: {exc}") from exc
+            except RecursionError:
+                raise InputError(f"{path}:{number}: JSON nested too deeply to read") from None
             if not isinstance(obj, dict):
                 raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
             escape = _SURROGATE.search(line)

@@ -3,6 +3,7 @@ traceback, and nothing already stored lost (the index built first still holds it
 
 from __future__ import annotations
 
+import shlex
 import shutil
 
 import pytest
@@ -78,6 +79,7 @@ CASES = [
     ("search --index {root}/list-idx q", "list-idx/manifest.json: damaged manifest (a JSON list, not an object)"),
     ("search --index {root}/dense-idx q --mode all", "needs ['sparse', 'colbert']"),
     ("search --index {root}/idx q --wait -1", "wait must be >= 0 seconds, got -1"),
+    ("search --index {root}/idx ' '", "query 0 is empty"),
     ("train --config {root}/bad.yaml", "bad.yaml: not valid YAML"),
     ("train --config {root}/types.yaml", "train option batch_size must be int, got 'eight'"),
     ("train --config {root}/list.yaml", "list.yaml: a training config is a mapping"),
@@ -94,7 +96,7 @@ CASES = [
 @pytest.mark.parametrize(("command", "expected"), CASES, ids=[c for c, _ in CASES])
 def test_bad_input_is_one_line_exit_2_naming_the_value(workspace, tiny_m3_path, capsys, command, expected):
     fill = {"root": str(workspace), "model": str(tiny_m3_path)}
-    code = main(command.format(**fill).split())
+    code = main(shlex.split(command.format(**fill)))
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()

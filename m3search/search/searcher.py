@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InputError
 from ..index import Document, Index, QuerySpec
 from ..index.filters import check_filter
 from ..index.vectors import FDE_VECTOR
@@ -141,6 +141,9 @@ class Searcher:
         """
         if isinstance(queries, str):
             raise TypeError("queries must be a list of strings, not a single string: wrap it in a list")
+        empty = [i for i, q in enumerate(queries) if isinstance(q, str) and not q.strip()]
+        if empty:  # its embedding is the prefix's alone: confident hits for nothing
+            raise InputError(f"query {empty[0]} is empty: there is nothing to search for")
         mode = mode or self.mode
         self._check_mode(mode)
         if k < 1:  # checked before the model loads

@@ -116,9 +116,12 @@ def run_suite(
         return run_subsets(suite, [Subset(lang, path) for lang, path in built], encoder, cache=cache, modes=modes,
                            baseline=baseline, metrics=tuple(metrics or spec.metrics), depth=depth,
                            split=split or spec.split, compression=compression)
-    chosen = [s for s in build_suite(suite, data_dir, Path(cache) / "suites") if subsets is None or s.name in subsets]
-    if not chosen:
-        raise ConfigurationError(f"no subset of {suite} matches {list(subsets or [])}")
+    available = build_suite(suite, data_dir, Path(cache) / "suites")
+    unknown = [name for name in subsets or () if name not in {s.name for s in available}]
+    if unknown:
+        raise ConfigurationError(f"{suite} has no subset {', '.join(map(repr, unknown))}; "
+                                 f"it has {', '.join(s.name for s in available)}")
+    chosen = [s for s in available if subsets is None or s.name in subsets]
     return run_subsets(suite, chosen, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS)), depth=depth,
                        group_by="position", share_candidates=share_candidates, compression=compression)

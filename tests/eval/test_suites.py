@@ -74,3 +74,13 @@ def test_a_suite_written_as_beir_gives_the_suites_numbers(cache, tiny_m3, tmp_pa
     for row in ("dense", "all"):
         for metric, value in suite.scores[row]["th"].items():
             assert beir.scores[row]["th"][metric] == pytest.approx(value, abs=0.01)
+
+
+@pytest.mark.slow
+@needs_data
+def test_an_unknown_subset_is_refused_naming_the_known_ones(cache, tiny_m3):
+    from m3search.errors import ConfigurationError
+    from m3search.eval.runner import run_suite
+
+    with pytest.raises(ConfigurationError, match="xquad-mono has no subset 'xx'; it has ar, de, el, en"):
+        run_suite("xquad-mono", tiny_m3, data_dir=DATA, cache=cache, modes=["dense"], subsets=["de", "xx"])

@@ -175,7 +175,7 @@ def transfer(args: argparse.Namespace) -> int:
         flag = "--to" if args.input == "export" else "--from"
         raise ConfigurationError(f"index {args.input} needs --index and {flag}")
     settings = cluster_settings(args, target)
-    with Index.open(source, wait=args.wait) as index, copy_index(index, target, settings=settings,
+    with Index.open(source, wait=args.wait) as index, copy_index(index, target, settings=settings, origin=str(source),
                                                                   show_progress=not args.quiet, wait=args.wait) as copy:
         print(f"{target}: {copy.count()} documents copied from {source} ({', '.join(copy.parts)})", file=sys.stderr)
     return 0

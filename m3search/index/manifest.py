@@ -70,6 +70,12 @@ class Manifest:
         return dict(self.extra.get("quantization") or {})
 
     @property
+    def unfinished_copy(self) -> str | None:
+        """Where an index being copied comes from, until the copy is whole (``None`` after)."""
+        value = self.extra.get("copying_from")
+        return None if value is None else str(value)
+
+    @property
     def dense_windows(self) -> bool:
         """Whether ``dense`` holds every window's vector of a document (scored by the best
         window, MaxSim over one query row) rather than one vector: the encoder's

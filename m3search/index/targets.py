@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, IndexFormatError
 from .backends.engine import Backend, is_url
 from .manifest import Manifest
 from .options import IndexOptions
@@ -72,13 +72,23 @@ def open_at(target: Target, *, wait: float, encoder_identity: Mapping[str, Any] 
     backend = backend_for(target, wait=wait)
 
     def load() -> Manifest:
-        manifest = backend.load_manifest()
-        backend.check_schema(manifest)
+        manifest = checked_manifest(backend, target)
         if encoder_identity is not None:
             manifest.check_encoder(dict(encoder_identity))
         return manifest
 
     return backend, _closing_on_error(backend, load)
+
+
+def checked_manifest(backend: Backend, target: Target) -> Manifest:
+    """The manifest of the index ``backend`` holds, refused when its data disagree with it or when
+    it is a copy that never finished (a killed export or import)."""
+    manifest = backend.load_manifest()
+    if manifest.unfinished_copy is not None:
+        raise IndexFormatError(f"{target} is an unfinished copy of {manifest.unfinished_copy}: run the same "
+                               "export or import again to finish it, or delete it")
+    backend.check_schema(manifest)
+    return manifest
 
 
 def open_or_create_at(target: Target, encoder_identity: Mapping[str, Any], options: IndexOptions, *,
@@ -92,8 +102,7 @@ def open_or_create_at(target: Target, encoder_identity: Mapping[str, Any], optio
         if not backend.exists():
             backend.create(wanted)  # the lock is held: nobody created it since we looked
             return wanted, True
-        manifest = backend.load_manifest()
-        backend.check_schema(manifest)
+        manifest = checked_manifest(backend, target)
         manifest.check_encoder(dict(encoder_identity))
         on_disk = getattr(backend, "on_disk", None)
         options.refuse_differences(manifest, wanted, target, on_disk() if callable(on_disk) else None)

@@ -262,6 +262,9 @@ class EdgeBackend:
     def load_manifest(self) -> Manifest:
         return read_manifest(self.path)
 
+    def replace_manifest(self, manifest: Manifest) -> None:
+        write_manifest(self.path, manifest)
+
     def upsert(self, points: list[PointData]) -> None:
         edge_points = [
             qe.Point(id=p.pid, vector={k: _vector(k, v) for k, v in p.vectors.items()}, payload=p.payload) for p in points

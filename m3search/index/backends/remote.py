@@ -192,6 +192,9 @@ class QdrantClientBackend:
             self.client.create_payload_index(self.collection, field_name=f"{META}.{key}", field_schema=kind,  # type: ignore[arg-type]
                                              wait=True)
 
+    def replace_manifest(self, manifest: Manifest) -> None:
+        self.client.update_collection(self.collection, metadata={MANIFEST_KEY: manifest.to_json()})
+
     def load_manifest(self) -> Manifest:
         if not self.exists():
             raise IndexFormatError(f"Qdrant collection {self.collection!r} does not exist")

@@ -3,6 +3,7 @@ traceback, and nothing already stored lost (the index built first still holds it
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 
@@ -45,6 +46,17 @@ def workspace(tmp_path_factory, tiny_m3_path):
     for name, content in (("junk-idx", b"\x89PNG\x00\xff"), ("list-idx", b"[1, 2]")):
         shutil.copytree(root / "idx", root / name)
         (root / name / "manifest.json").write_bytes(content)
+    shutil.copytree(root / "idx", root / "no-encoder-idx")
+    manifest = json.loads((root / "idx" / "manifest.json").read_text())
+    (root / "no-encoder-idx" / "manifest.json").write_text(json.dumps({**manifest, "encoder": {}}))
+    shutil.copytree(tiny_m3_path, root / "cut-model")
+    weights = (tiny_m3_path / "model.safetensors").read_bytes()
+    (root / "cut-model" / "model.safetensors").write_bytes(weights[:1000])
+    beir = root / "latin1-beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text('{"_id": "d1", "text": "Der Nil"}\n')
+    (beir / "queries.jsonl").write_text('{"_id": "q1", "text": "Nil?"}\n')
+    (beir / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\nq1\td\xf11\t1\n")
     return root
 
 
@@ -80,6 +92,9 @@ CASES = [
     ("search --index {root}/dense-idx q --mode all", "needs ['sparse', 'colbert']"),
     ("search --index {root}/idx q --wait -1", "wait must be >= 0 seconds, got -1"),
     ("search --index {root}/idx ' '", "query 0 is empty"),
+    ("search --index {root}/no-encoder-idx q", "damaged manifest (its encoder lacks name, dim, parts)"),
+    ("encode {root}/good.jsonl -o {root}/o.npz --model {root}/cut-model", "cannot read the checkpoint in {root}/cut-model"),
+    ("eval --beir {root}/latin1-beir --model {model} --modes dense", "test.tsv:2: not UTF-8 text"),
     ("train --config {root}/bad.yaml", "bad.yaml: not valid YAML"),
     ("train --config {root}/types.yaml", "train option batch_size must be int, got 'eight'"),
     ("train --config {root}/list.yaml", "list.yaml: a training config is a mapping"),

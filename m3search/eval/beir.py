@@ -49,18 +49,26 @@ def write_beir(directory: str | Path, corpus: Iterable[Record], queries: Iterabl
 
 
 def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """``{query id: {document id: relevance}}`` of a BEIR qrels TSV (header line optional)."""
+    try:
+        data = Path(path).read_bytes()
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.rstrip("\n").split("\t")
-            if number == 1 and fields[0] == "query-id":
-                continue
-            if len(fields) != 3:
-                raise InputError(f"{path}:{number}: expected 3 tab-separated fields, got {len(fields)}")
-            try:
-                qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
-            except ValueError as exc:
-                raise InputError(f"{path}:{number}: relevance {fields[2]!r} is not an integer") from exc
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if number == 1 and fields[0] == "query-id":
+            continue
+        if len(fields) != 3:
+            raise InputError(f"{path}:{number}: expected 3 tab-separated fields, got {len(fields)}")
+        try:
+            qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+        except ValueError as exc:
+            raise InputError(f"{path}:{number}: relevance {fields[2]!r} is not an integer") from exc
     return qrels
 
 

@@ -106,6 +106,10 @@ class Manifest:
             raise IndexFormatError(
                 f"{source}: index format version {version} is newer than this m3search reads ({FORMAT_VERSION}); upgrade m3search"
             )
+        encoder = data.get("encoder")
+        missing = [k for k in ("name", "dim", "parts") if not isinstance(encoder, dict) or k not in encoder]
+        if missing:
+            raise IndexFormatError(f"{source}: damaged manifest (its encoder lacks {', '.join(missing)})")
         try:
             return cls(
                 encoder=dict(data["encoder"]), parts=tuple(data["parts"]),

@@ -206,7 +206,9 @@ def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
         overrides = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
     try:
         backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=torch.float32, **overrides)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # safetensors' Rust reader raises its own error type on a damaged file
+        if not isinstance(exc, (OSError, ValueError)) and type(exc).__name__ != "SafetensorError":
+            raise
         raise CheckpointError(f"cannot read the checkpoint in {path}: {exc}") from exc
     return M3Network(backbone, _load_head(path / COLBERT_FILE), _load_head(path / SPARSE_FILE))
 

@@ -54,8 +54,8 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
         data = Path(path).read_bytes()
         lines = data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        where = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     qrels: dict[str, dict[str, int]] = {}

@@ -179,3 +179,24 @@ def test_cli_index_and_search_with_the_onnx_backend(graph_cache, tiny_m3_path, t
         main(["encode", str(corpus), "-o", str(tmp_path / "x.npz"), "--backend", "tensorrt"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["flip", "cut", "lose-record", "bad-record"])
+def test_a_damaged_cached_graph_is_exported_again_not_served(graph_cache, tiny_m3_copy, damage):
+    from m3search.encode.backends.onnx_files import CHECKSUM_FILE, GRAPH_FILE, graph_dir
+
+    good = Encoder.load(tiny_m3_copy, backend="onnx").encode(TEXTS, parts="all")
+    graph = graph_dir(tiny_m3_copy, "onnx") / GRAPH_FILE
+    data = bytearray(graph.read_bytes())
+    if damage == "flip":  # a weight's bytes flipped: the graph still loads and gives other numbers
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 64])
+        graph.write_bytes(bytes(data))
+    elif damage == "cut":
+        graph.write_bytes(bytes(data[: len(data) // 3]))
+    elif damage == "lose-record":
+        (graph.parent / CHECKSUM_FILE).unlink()
+    else:
+        (graph.parent / CHECKSUM_FILE).write_text("[not a record")
+    again = Encoder.load(tiny_m3_copy, backend="onnx").encode(TEXTS, parts="all")
+    np.testing.assert_array_equal(again.dense, good.dense)
+    np.testing.assert_array_equal(again.colbert.data, good.colbert.data)

@@ -20,7 +20,9 @@ its own fingerprint (``...+int8``), because its outputs differ.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,9 @@ import numpy as np
 
 from ...errors import CheckpointError, ConfigurationError
 from .base import ForwardOutput, TokenBatch
-from .onnx_files import GRAPH_FILE, META_FILE, graph_dir
+from .onnx_files import GRAPH_FILE, META_FILE, damaged_files, graph_dir
+
+log = logging.getLogger(__name__)
 
 #: Output names of the graph for each part the pipeline asks for.
 OUTPUTS = {"dense": "hidden", "sparse": "sparse", "colbert": "colbert"}
@@ -160,6 +164,10 @@ class OpenVinoBf16Backend(OpenVinoBackend):
 def load(checkpoint: Path, kind: str, *, device: str | None = None, quantize_heads: bool = False) -> OnnxBackend:
     """The backend ``kind`` for ``checkpoint``: the cached graph, exported first when missing (torch)."""
     target = graph_dir(checkpoint, kind, quantize_heads=quantize_heads)
+    damaged = damaged_files(target) if target.exists() else []
+    if damaged:  # a cached graph whose bytes changed gives silently different embeddings: export again
+        log.warning("the cached ONNX export %s is damaged (%s): exporting it again", target, ", ".join(damaged))
+        shutil.rmtree(target)
     if not (target / META_FILE).is_file():
         try:
             import onnxruntime  # noqa: F401 - fail with the install hint before a long export

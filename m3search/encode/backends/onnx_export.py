@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError
-from .onnx_files import GRAPH_FILE, META_FILE, graph_dir
+from .onnx_files import GRAPH_FILE, META_FILE, graph_dir, write_checksums
 from .torch import M3Network, TorchBackend
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ def _publish(target: Path, build: Any) -> Path:
     tmp.chmod(0o755)
     try:
         build(tmp)
+        write_checksums(tmp)
         try:
             os.rename(tmp, target)
         except OSError:  # another process published first: keep theirs

@@ -17,6 +17,7 @@ metadata (under ``meta``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -176,12 +177,24 @@ class Index:
                 self.backend.upsert(to_points(ids, embeddings, texts, metadata, vectors, rows))
                 progress.update(len(rows))
         self.backend.flush()
+        self._record_documents(self.count())
         return len(ids)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
-        self.backend.delete([point_id(i) for i in _id_list(ids)])
+        ids = _id_list(ids)
+        self._record_documents(max(0, self.count() - len(ids)))  # a lower bound first: a kill may come next
+        self.backend.delete([point_id(i) for i in ids])
         self.backend.flush()
+        self._record_documents(self.count())
+
+    def _record_documents(self, count: int) -> None:
+        """Keep in the manifest how many documents the shard held at the last write, so that
+        :meth:`open` notices a shard that lost them (an embedded shard; a server keeps its own)."""
+        if not getattr(self.backend, "records_documents", False) or self.manifest.extra.get("documents") == count:
+            return
+        self.manifest = replace(self.manifest, extra={**self.manifest.extra, "documents": count})
+        self.backend.replace_manifest(self.manifest)
 
     # ------------------------------------------------------------------ reading
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Document | None]:

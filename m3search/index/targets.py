@@ -88,6 +88,12 @@ def checked_manifest(backend: Backend, target: Target) -> Manifest:
         raise IndexFormatError(f"{target} is an unfinished copy of {manifest.unfinished_copy}: run the same "
                                "export or import again to finish it, or delete it")
     backend.check_schema(manifest)
+    recorded = manifest.extra.get("documents")
+    if getattr(backend, "records_documents", False) and isinstance(recorded, int) and recorded > 0:
+        held = backend.count(None)
+        if held < recorded:
+            raise IndexFormatError(f"{target} holds {held} documents but recorded {recorded} at its last write: its "
+                                   "shard lost data (a removed or damaged segment); restore it from a copy or rebuild it")
     return manifest
 
 

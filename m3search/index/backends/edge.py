@@ -167,6 +167,10 @@ class EdgeBackend:
     process's lock before :class:`~m3search.errors.IndexLockedError`.
     """
 
+    #: the manifest keeps the document count of the last write (see ``Index.add``): a shard that
+    #: later holds fewer lost them, and is refused when opened
+    records_documents = True
+
     def __init__(self, path: str | Path, *, wait: float = DEFAULT_WAIT, create_dir: bool = False,
                  settings: ShardSettings | None = None) -> None:
         self.path = Path(path)

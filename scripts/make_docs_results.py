@@ -431,6 +431,30 @@ def t_search_10k(data: Data) -> str:
     return table(header, rows) + "\n\n" + made_by(data, *(name for name, _ in SEARCH_10K))
 
 
+SEARCH_FDE = ("search-10k-fde384", "search-10k-fde488", "search-10k-fde5816")
+
+
+def t_search_fde(data: Data) -> str:
+    """10K real-shaped documents (pool 2) with a multi-vector first stage, one row per FDE setting and depth."""
+    rows = []
+    for name in SEARCH_FDE:
+        entry = need(data, name)
+        run = entry["rows"]
+        first = next(r for r in run if r["system"] == ENGINE)
+        fde = first["fde"]
+        setting = f"{fde['k_sim']},{fde['dim_proj']},{fde['reps']}"
+        dims = fde["reps"] * 2 ** fde["k_sim"] * fde["dim_proj"]
+        stored = "int8 copy" if (first.get("quantize") or {}).get("vectors", {}).get("colbert_fde") else "float16"
+        for r in run:
+            if r["system"] == ENGINE and r["mode"] == "colbert":
+                both = find(run, ENGINE, "all", r["candidates"])
+                rows.append([setting, f"{dims:,}", stored, str(r["candidates"]), f3(r.get("recall@10")), latency(r),
+                             latency(both), f"{first['bytes_per_doc'] / 1000:.0f} KB"])
+    header = ["k_sim,dim_proj,reps", "FDE dims", "FDE storage", "cand", "colbert recall@10", "colbert p50 / p95 ms",
+              "all p50 / p95 ms", "on disk per document"]
+    return table(header, rows) + "\n\n" + made_by(data, *SEARCH_FDE)
+
+
 def t_search_100k(data: Data) -> str:
     """100K real-shaped documents, pool factor 2, float16."""
     rows_ = need(data, "search-100k-pool2-float16")["rows"]
@@ -579,7 +603,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "long-es-languages": t_suite("offline-long-es"), "long-es-positions": t_long_es_positions,
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
     "qa-only": t_qa_only, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
-    "encode": t_encode, "long-memory": t_long_memory, "search-10k": t_search_10k, "search-100k": t_search_100k,
+    "encode": t_encode, "long-memory": t_long_memory, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,

@@ -21,11 +21,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..progress import progress_bar
 from ..types import Embeddings
 from . import queries as querying
 from .backends.engine import Backend, ScoredId
 from .documents import Document, check_documents, check_metadata, point_id, to_document, to_points
+from .filters import check_filter
 from .lock import DEFAULT_WAIT
 from .manifest import Manifest
 from .options import IndexOptions
@@ -177,7 +179,8 @@ class Index:
                 self.backend.upsert(to_points(ids, embeddings, texts, metadata, vectors, rows))
                 progress.update(len(rows))
         self.backend.flush()
-        self._record_documents(self.count())
+        fields = {key for meta in metadata or () for key in meta}
+        self._record_documents(self.count(), fields)
         return len(ids)
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -188,13 +191,33 @@ class Index:
         self.backend.flush()
         self._record_documents(self.count())
 
-    def _record_documents(self, count: int) -> None:
+    def _record_documents(self, count: int, fields: set[str] | frozenset[str] = frozenset()) -> None:
         """Keep in the manifest how many documents the shard held at the last write, so that
-        :meth:`open` notices a shard that lost them (an embedded shard; a server keeps its own)."""
-        if not getattr(self.backend, "records_documents", False) or self.manifest.extra.get("documents") == count:
+        :meth:`open` notices a shard that lost them, and the metadata fields documents have had,
+        so that a filter on a field no document has says so (an embedded shard; a server keeps
+        its own)."""
+        counts = getattr(self.backend, "records_documents", False)
+        known = set(self.manifest.extra.get("fields") or ())
+        if (not counts or self.manifest.extra.get("documents") == count) and fields <= known and "fields" in self.manifest.extra:
             return
-        self.manifest = replace(self.manifest, extra={**self.manifest.extra, "documents": count})
+        extra = {**self.manifest.extra, **({"documents": count} if counts else {}), "fields": sorted(known | fields)}
+        self.manifest = replace(self.manifest, extra=extra)
         self.backend.replace_manifest(self.manifest)
+
+    def check_filter_fields(self, filter: Mapping[str, Any] | None) -> None:
+        """Refuse a filter on a metadata field no document of this index has had (when the index
+        records its fields): it would match nothing without a word."""
+        if not filter:
+            return
+        check_filter(filter)  # the grammar first: a malformed filter is named as such
+        known = self.manifest.extra.get("fields")
+        if known is None:
+            return
+        unknown = [field for field in filter if str(field).split(".")[0] not in known]
+        if unknown:
+            have = ", ".join(known) or "none"
+            raise ConfigurationError(f"no document of this index has the metadata field {unknown[0]!r} "
+                                     f"(the fields it has: {have})")
 
     # ------------------------------------------------------------------ reading
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Document | None]:
@@ -225,6 +248,7 @@ class Index:
 
     def count(self, filter: Mapping[str, Any] | None = None) -> int:
         """Number of documents (matching ``filter``, a ``{metadata field: value}`` mapping)."""
+        self.check_filter_fields(filter)
         return self.backend.count(dict(filter) if filter else None)
 
     def query(
@@ -273,6 +297,8 @@ class Index:
         [['b'], ['b', 'a']]
         >>> index.close()
         """
+        for spec in specs:
+            self.check_filter_fields(spec.filter)
         prepared = [querying.prepare(spec, self.vectors) for spec in specs]
         answered = iter(self.backend.query_batch([r for p in prepared for r in p.requests if r is not None]))
         out = []

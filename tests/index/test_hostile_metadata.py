@@ -114,3 +114,24 @@ def test_the_cli_is_one_line_and_exit_2(tmp_path, tiny_m3_path, capsys):
     assert "filter field name 'a b'" in capsys.readouterr().err
     with Index.open(tmp_path / "idx") as index:
         assert index.count() == 1
+
+
+def test_a_filter_on_a_field_no_document_has_says_so(index, fake_encoder):
+    with pytest.raises(ConfigurationError, match=r"no document of this index has the metadata field 'langs' \(the fields it has: lang\)"):
+        Searcher(fake_encoder, index).search(["river"], k=3, filter={"langs": "de"})
+    with pytest.raises(ConfigurationError, match="metadata field 'year'"):
+        index.count({"year": {"gte": 2000}})
+    e = fake_encoder.encode(["river delta"], parts="all")
+    index.add(["dated"], e, texts=["river delta"], metadata=[{"lang": "de", "year": 2001}])
+    assert index.count({"year": {"gte": 2000}}) == 1  # a field added later is known from then on
+
+
+def test_both_engines_say_so(fake_encoder):
+    from qdrant_client import QdrantClient
+
+    from m3search.index.backends.remote import QdrantClientBackend
+
+    index = build_index(QdrantClientBackend(QdrantClient(":memory:"), "docs"), fake_encoder, make_corpus(5))
+    with pytest.raises(ConfigurationError, match="metadata field 'missing'"):
+        index.count({"missing": "x"})
+    index.close()

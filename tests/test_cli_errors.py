@@ -95,6 +95,8 @@ CASES = [
     ("search --index {root}/no-encoder-idx q", "damaged manifest (its encoder lacks name, dim, parts)"),
     ("encode {root}/good.jsonl -o {root}/o.npz --model {root}/cut-model", "cannot read the checkpoint in {root}/cut-model"),
     ("eval --beir {root}/latin1-beir --model {model} --modes dense", "test.tsv:2: not UTF-8 text"),
+    ("eval --beir {root}/latin1-beir --model {model} --modes dense -o {root}/a-file/r.json", "{root}/a-file is not a directory"),
+    ("encode {root}/good.jsonl -o {root}/a-file/o.npz --model {model}", "{root}/a-file is not a directory"),
     ("train --config {root}/bad.yaml", "bad.yaml: not valid YAML"),
     ("train --config {root}/types.yaml", "train option batch_size must be int, got 'eight'"),
     ("train --config {root}/list.yaml", "list.yaml: a training config is a mapping"),

@@ -24,9 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..io import embeddings as embeddings_io
+    from ..io.atomic import check_output_path
     from ..io.jsonl import read_jsonl
 
     embeddings_io.format_of(args.output)  # fail before the slow part
+    check_output_path(args.output, "embeddings")
     positive("--batch-size", args.batch_size)
     positive("--max-length", args.max_length)
     parts = parts_arg(args.parts)

@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.runner import BASELINES, run_beir, run_suite
     from ..search.modes import MODES, modes_for
 
+    from ..io.atomic import check_output_path
+
+    if args.output is not None:
+        check_output_path(args.output, "results")
     baselines = list(BASELINES) if args.baseline == "all" else split_list(args.baseline)
     for name in baselines or ():
         if name not in BASELINES:

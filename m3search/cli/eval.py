@@ -54,9 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.beir import read_beir
     from ..eval.metrics import measure_name
     from ..eval.runner import BASELINES, run_beir, run_suite
-    from ..search.modes import MODES, modes_for
-
     from ..io.atomic import check_output_path
+    from ..search.modes import MODES, modes_for
 
     if args.output is not None:
         check_output_path(args.output, "results")

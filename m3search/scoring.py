@@ -168,8 +168,8 @@ TIE_TOLERANCE = 1e-6
 
 def rank_with_ties(items: Sequence[T], score: Callable[[T], float], name: Callable[[T], str],
                    tolerance: float = TIE_TOLERANCE) -> list[T]:
-    """``items`` by descending score; scores within ``tolerance`` of the previous one tie, and ties
-    go to the smallest name, as brute force over exact scores does.
+    """``items`` by descending score; scores within ``tolerance`` below the best of their group tie,
+    and ties go to the smallest name, as brute force over exact scores does.
 
     Rounding to a fixed number of decimals is not enough: two computations of one tie that fall on
     either side of a rounding boundary would order differently.
@@ -179,11 +179,11 @@ def rank_with_ties(items: Sequence[T], score: Callable[[T], float], name: Callab
     """
     ordered = sorted(items, key=score, reverse=True)
     groups: list[list[T]] = []
-    previous = None
-    for item in ordered:
+    top = None
+    for item in ordered:  # a group spans at most ``tolerance`` below its best score (no chains)
         value = score(item)
-        if previous is None or previous - value > tolerance:
+        if top is None or top - value > tolerance:
             groups.append([])
+            top = value
         groups[-1].append(item)
-        previous = value
     return [item for group in groups for item in sorted(group, key=name)]

@@ -5,6 +5,7 @@ one lock (the server is the index's single writer, see :mod:`m3search.index.lock
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -101,8 +102,20 @@ class Service:
             bad = [t for t in row if t < 0 or (vocab and t >= vocab)]
             if bad:
                 raise ApiError(400, f"input[{i}] holds token id {bad[0]}, outside the vocabulary [0, {vocab})", param="input")
+            first, last = self._bounds
+            if len(row) < 2 or row[0] != first or row[-1] != last:
+                raise ApiError(400, f"input[{i}] is not a complete model input: it must start with token {first} and "
+                                    f"end with token {last}, as the model's tokenizer writes them (a client counting "
+                                    "tokens with another tokenizer sends another vocabulary's ids: LangChain's "
+                                    "OpenAIEmbeddings needs check_embedding_ctx_length=False)", param="input")
         self._check_tokens(ids)
         return ids
+
+    @functools.cached_property
+    def _bounds(self) -> tuple[int, int]:
+        """The first and last token id of every sequence the model's tokenizer writes."""
+        row = self.encoder.tokenize(["a"])[0]
+        return int(row[0]), int(row[-1])
 
     def _check_tokens(self, ids: list[list[int]]) -> None:
         total = sum(len(t) for t in ids)

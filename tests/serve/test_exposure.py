@@ -71,3 +71,15 @@ def test_booleans_are_not_token_ids(absolute_model):
 def test_serve_flags_are_checked_before_loading_anything(capsys):
     assert main(["serve", "--port", "0"]) == 2
     assert "--port must be >= 1" in capsys.readouterr().err
+
+
+def test_token_ids_must_be_a_complete_model_input(absolute_model):
+    client = TestClient(create_app(absolute_model))
+    whole = absolute_model.tokenize(["Der Nil"])[0]
+    assert client.post("/v1/embeddings", json={"input": [whole]}).status_code == 200
+    for row in (whole[1:], whole[:-1], [whole[1], *whole[1:]]):  # a token where CLS belongs
+        response = client.post("/v1/embeddings", json={"input": [row]})
+        assert response.status_code == 400, row
+        assert "is not a complete model input" in response.json()["error"]["message"]
+        assert "check_embedding_ctx_length=False" in response.json()["error"]["message"]
+    client.app.state.service.close()

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidDocumentError
+from ..io.text import has_lone_surrogate
 from ..types import Embeddings, SparseVector
 from .backends.engine import META, PointData, StoredPoint
+from .filters import INT64
 from .vectors import VectorSpec
 
 #: Fixed namespace of the string id -> UUID5 mapping (changing it would orphan every index).
@@ -54,7 +56,6 @@ class Document:
 #: nested at most 128 levels and integers of 64 bits, and a lone surrogate is not UTF-8.
 MAX_METADATA_DEPTH = 32
 MAX_METADATA_BYTES = 64 * 1024
-INT64 = (-(2**63), 2**63 - 1)
 
 
 def check_metadata(doc_id: str, metadata: Any) -> None:
@@ -85,7 +86,7 @@ def check_metadata(doc_id: str, metadata: Any) -> None:
             raise InvalidDocumentError(f"document {doc_id!r}: metadata {problem[0]}{where} {problem[1]}")
         if isinstance(value, Mapping):
             for key, item in value.items():
-                if not isinstance(key, str) or _lone_surrogate(key):
+                if not isinstance(key, str) or has_lone_surrogate(key):
                     raise InvalidDocumentError(f"document {doc_id!r}: metadata key {key!r}{' at ' + path if path else ''} "
                                                "is not a UTF-8 string")
                 stack.append((item, depth + 1, f"{path}.{key}" if path else key))
@@ -109,16 +110,8 @@ def _metadata_problem(value: Any, depth: int) -> tuple[str, str] | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else ("json", "")
     if isinstance(value, str):
-        return ("string", "holds a lone surrogate (not UTF-8)") if _lone_surrogate(value) else None
+        return ("string", "holds a lone surrogate (not UTF-8)") if has_lone_surrogate(value) else None
     return "json", ""
-
-
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def check_documents(ids: Sequence[str], e: Embeddings, texts: Sequence[str] | None,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..io.text import has_lone_surrogate
 
 RANGE_KEYS = ("gt", "gte", "lt", "lte")
 #: A metadata field name a filter may use: word characters and '-', '.' between nested names.
@@ -83,7 +84,7 @@ def to_clauses(filter: Mapping[str, Any] | None) -> list[Clause]:
 
 
 def _clause(field: str, condition: Any, *, in_list: bool) -> Clause:
-    if isinstance(condition, str) and _lone_surrogate(condition):
+    if isinstance(condition, str) and has_lone_surrogate(condition):
         raise ConfigurationError(f"filter on {field!r}: the value holds a lone surrogate (not UTF-8 text)")
     if isinstance(condition, (bool, str)):
         return Equals(field, condition)
@@ -122,14 +123,6 @@ def _clause(field: str, condition: Any, *, in_list: bool) -> Clause:
     raise ConfigurationError(
         f"filter on {field!r}: a condition is a string, number, boolean, list or range, got {condition!r}"
     )
-
-
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _finite(field: str, value: float) -> None:

@@ -34,3 +34,17 @@ _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 def clean_text(text: str) -> str:
     """``text`` without invisible marks, in NFC (see the module's description)."""
     return unicodedata.normalize("NFC", _INVISIBLE_RE.sub("", text))
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (``"\\ud800"`` from a JSON escape): not UTF-8, so no
+    engine or file can store it.
+
+    >>> has_lone_surrogate("ok"), has_lone_surrogate("bad \\ud800")
+    (False, True)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

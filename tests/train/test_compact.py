@@ -17,6 +17,7 @@ from m3search.train.compact import CompactColbert, check_dims
 from m3search.train.train_config import TrainConfig
 from m3search.train.trainer import Trainer
 from tests.train.batches import write_train_file
+from tests.train.test_trainer import config
 
 
 @pytest.fixture
@@ -25,12 +26,9 @@ def train_file(tmp_path):
 
 
 def compact_config(tiny_m3_path, train_file, out, **options) -> TrainConfig:
-    settings = {"train_data": [str(train_file)], "output_dir": str(out), "model": str(tiny_m3_path), "batch_size": 4,
-                "group_size": 3, "max_steps": 20, "learning_rate": 3e-3, "logging_steps": 1, "device": "cpu",
-                "show_progress": False, "cache_dir": str(out.parent / "cache"), "freeze_encoder": True,
-                "compact_colbert": [16, 8, 4], "plot": False, "warmup_ratio": 0.0}
-    settings.update(options)
-    return TrainConfig(**settings)
+    settings = {"max_steps": 20, "learning_rate": 3e-3, "freeze_encoder": True, "compact_colbert": [16, 8, 4],
+                "plot": False, "warmup_ratio": 0.0, "dropout": None, **options}
+    return config(tiny_m3_path, train_file, out, **settings)
 
 
 def test_a_compact_head_trains_down_and_leaves_the_rest_of_the_model_alone(tiny_m3_path, train_file, tmp_path):

@@ -92,6 +92,15 @@ CASES = [
     ("search --index {root}/dense-idx q --mode all", "needs ['sparse', 'colbert']"),
     ("search --index {root}/idx q --wait -1", "wait must be >= 0 seconds, got -1"),
     ("search --index {root}/idx ' '", "query 0 is empty"),
+    ("index {root}/good.jsonl --index {root}/idx --colbert-dim 16", "was built with --colbert-dim 32, not 16"),
+    ("index {root}/good.jsonl --index {root}/new-idx --model {model} --colbert-dim 16", "colbert_dim 16 is not a width"),
+    ("index {root}/good.jsonl --index {root}/idx --fde 3,8,4", "has the multi-vector first stage None"),
+    ("index {root}/good.jsonl --index {root}/new-idx --model {model} --fde 3,64,4", "dim_proj (64) cannot exceed"),
+    ("index {root}/good.jsonl --index {root}/new-idx --model {model} --fde 0,8,4", "k_sim must be a positive integer"),
+    ("index {root}/good.jsonl --index {root}/idx --quantize dense=int8", "has the quantisation None"),
+    ("index {root}/good.jsonl --index {root}/new-idx --model {model} --quantize dense=int3", "unknown quantisation 'int3'"),
+    ("index {root}/good.jsonl --index {root}/new-idx --model {model} --quantize colbert=binary --no-rescore",
+     "binary quantisation of ['colbert'] needs rescore"),
     ("search --index {root}/no-encoder-idx q", "damaged manifest (its encoder lacks name, dim, parts)"),
     ("encode {root}/good.jsonl -o {root}/o.npz --model {root}/cut-model", "cannot read the checkpoint in {root}/cut-model"),
     ("eval --beir {root}/latin1-beir --model {model} --modes dense", "test.tsv:2: not UTF-8 text"),
@@ -122,6 +131,7 @@ def test_bad_input_is_one_line_exit_2_naming_the_value(workspace, tiny_m3_path, 
     with Index.open(workspace / "idx") as index:  # nothing already stored is lost
         assert index.count() == 2
     assert (workspace / "orphan" / "shard" / "precious.bin").read_bytes() == b"keep me"
+    assert not (workspace / "new-idx").exists()  # a refused new index leaves nothing behind
 
 
 def test_an_index_another_process_holds_is_one_line_naming_the_holder(workspace, capsys):

@@ -332,6 +332,28 @@ def t_qa_only_cross(data: Data) -> str:
             + made_by(data, "qa-only-xquad-cross-en", "qa-only-lareqa"))
 
 
+COMPACT_WIDTHS = (128, 64, 32)
+
+
+def t_compact(data: Data) -> str:
+    """Compact (nested) multi-vector heads against the shipped 384-wide head, same-language suites."""
+    rows, names = [], []
+    for suite in ("xquad-mono", "native-qa"):
+        shipped = need(data, f"trained-{suite}")
+        full = (score(shipped, "colbert", None, "nDCG@10"), score(shipped, "all", None, "nDCG@10"))
+        rows.append([suite, "shipped, 384", f"{384 * 2:,} B", f3(full[0]), f3(full[1]), ""])
+        for width in COMPACT_WIDTHS:
+            name = f"compact-{width}-{suite}"
+            if name not in data:
+                continue
+            names.append(name)
+            colbert, both = score(data[name], "colbert", None, "nDCG@10"), score(data[name], "all", None, "nDCG@10")
+            delta = "" if both is None or full[1] is None else f"{both - full[1]:+.3f}".replace("-0.000", "±0.000")
+            rows.append([suite, f"compact, {width}", f"{width * 2} B", f3(colbert), f3(both), delta])
+    header = ["suite", "multi-vector head, width", "bytes per row (float16)", "colbert", "all", "all vs shipped"]
+    return table(header, rows) + "\n\n" + made_by(data, *names)
+
+
 def t_self_distillation(data: Data) -> str:
     """The paper's ablation on the offline heads: with and without self-distillation."""
     modes = ("sparse", "colbert", "dense+sparse", "all")
@@ -602,7 +624,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "xquad-cross-dense": t_cross_matrix("dense"), "xquad-cross-bm25": t_cross_matrix("bm25"),
     "long-es-languages": t_suite("offline-long-es"), "long-es-positions": t_long_es_positions,
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
-    "qa-only": t_qa_only, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
+    "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
     "encode": t_encode, "long-memory": t_long_memory, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,

@@ -179,30 +179,30 @@ class Index:
                 self.backend.upsert(to_points(ids, embeddings, texts, metadata, vectors, rows))
                 progress.update(len(rows))
         self.backend.flush()
-        fields = {key for meta in metadata or () for key in meta}
-        self._record_documents(self.count(), fields)
+        self._record_documents(key for meta in metadata or () for key in meta)
         return len(ids)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
         ids = _id_list(ids)
-        self._record_documents(max(0, self.count() - len(ids)))  # a lower bound first: a kill may come next
+        self._record_documents(removing=len(ids))  # a lower bound first: a kill may come next
         self.backend.delete([point_id(i) for i in ids])
         self.backend.flush()
-        self._record_documents(self.count())
+        self._record_documents()
 
-    def _record_documents(self, count: int, fields: set[str] | frozenset[str] = frozenset()) -> None:
-        """Keep in the manifest how many documents the shard held at the last write, so that
-        :meth:`open` notices a shard that lost them, and the metadata fields documents have had,
-        so that a filter on a field no document has says so (an embedded shard; a server keeps
-        its own)."""
-        counts = getattr(self.backend, "records_documents", False)
-        known = set(self.manifest.extra.get("fields") or ())
-        if (not counts or self.manifest.extra.get("documents") == count) and fields <= known and "fields" in self.manifest.extra:
-            return
-        extra = {**self.manifest.extra, **({"documents": count} if counts else {}), "fields": sorted(known | fields)}
-        self.manifest = replace(self.manifest, extra=extra)
-        self.backend.replace_manifest(self.manifest)
+    def _record_documents(self, fields: Iterable[str] = (), *, removing: int = 0) -> None:
+        """Keep in the manifest the metadata fields documents have had (a filter on a field none
+        has then says so) and, for an embedded shard, how many documents it held at the last
+        write (``removing``: a lower bound before a delete), so that :meth:`open` notices a shard
+        that lost them. A server keeps its own count."""
+        extra = dict(self.manifest.extra)
+        known = set(extra.get("fields") or ())
+        extra["fields"] = sorted(known | set(fields))
+        if getattr(self.backend, "records_documents", False):
+            extra["documents"] = max(0, self.count() - removing)
+        if extra != self.manifest.extra:
+            self.manifest = replace(self.manifest, extra=extra)
+            self.backend.replace_manifest(self.manifest)
 
     def check_filter_fields(self, filter: Mapping[str, Any] | None) -> None:
         """Refuse a filter on a metadata field no document of this index has had (when the index

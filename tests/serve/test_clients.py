@@ -7,13 +7,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from qdrant_client import QdrantClient
 from m3search.cli import main
 from m3search.index.backends import remote
 from m3search.io.jsonl import write_jsonl
-from tests.serve.servers import wait_until_serving
+from tests.serve.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "guide" / "clients.md"
@@ -79,12 +76,6 @@ def run(name: str, namespace: dict, url: str, qdrant_path: Path | None = None) -
     return out.getvalue().splitlines()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _export_as_the_page_says(index: Path, qdrant_path: Path) -> None:
     """The page's ``m3search index export`` line, with qdrant-client's local mode as the server."""
     (line,) = [line for _, code in page_blocks("bash") for line in code.splitlines()
@@ -104,17 +95,8 @@ def served(tmp_path_factory, tiny_m3_path) -> Iterator[tuple[str, Path]]:
     index, qdrant_path = root / DOC_INDEX, root / "qdrant"
     assert main(["index", str(root / "corpus.jsonl"), "--index", str(index), "--model", str(tiny_m3_path), "-q"]) == 0
     _export_as_the_page_says(index, qdrant_path)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "m3search", "serve", "--index", str(index), "--port", str(port), "-q"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={k: v for k, v in os.environ.items() if k != "M3SEARCH_API_KEY"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_serving(proc, url)
-    yield url, qdrant_path
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving("--index", str(index)) as url:
+        yield url, qdrant_path
 
 
 def search(url: str, mode: str) -> list[dict]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,7 +13,7 @@ import pytest
 
 from m3search.cli import main
 from m3search.io.jsonl import write_jsonl
-from tests.serve.servers import wait_until_serving
+from tests.serve.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -28,30 +25,14 @@ CORPUS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_m3_path):
     root = tmp_path_factory.mktemp("serve")
     corpus = root / "corpus.jsonl"
     write_jsonl(corpus, CORPUS)
     assert main(["index", str(corpus), "--index", str(root / "idx"), "--model", str(tiny_m3_path), "-q"]) == 0
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "m3search", "serve", "--index", str(root / "idx"), "--model", str(tiny_m3_path),
-         "--port", str(port), "-q"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={k: v for k, v in os.environ.items() if k != "M3SEARCH_API_KEY"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_serving(proc, url)
-    yield url, root
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving("--index", str(root / "idx"), "--model", str(tiny_m3_path)) as url:
+        yield url, root
 
 
 def test_the_server_starts_from_the_cli_and_serves(server):

@@ -13,6 +13,8 @@ the same for every backend.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -66,6 +68,8 @@ class Encoder:
         self.heads = "checkpoint" if set(backend.heads) == {"sparse", "colbert"} else "none"
         self._check_max_length(config.max_length)
         check_colbert_width(config.colbert_dim, self.colbert_dims)
+        if config.colbert_dim is not None and config.colbert_dim == backend.colbert_dim:  # the head's own width:
+            self.config = dataclasses.replace(config, colbert_dim=None)  # one identity however asked for
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod

@@ -79,3 +79,23 @@ def test_the_short_name_loads_the_shipped_trained_heads(e5):
     baseline = type(e5).load("multilingual-e5-small", device="cpu").add_heads(init="baseline", replace=True)
     assert baseline.heads == "baseline" and np.allclose(baseline.encode(["Berg Berg"], parts="sparse").sparse[0].weights,
                                                         0.1)
+
+
+def test_the_compact_short_name_shares_the_encoder_and_offers_nested_widths(e5, tmp_path, monkeypatch):
+    from m3search.encode import Encoder
+    from m3search.encode.checkpoints.hub import SHIPPED_HEADS
+
+    assert (SHIPPED_HEADS / "multilingual-e5-small-compact" / "heads.json").is_file()
+    monkeypatch.setenv("M3SEARCH_CACHE", str(tmp_path))
+    compact = Encoder.load("multilingual-e5-small-compact", device="cpu")
+    assert compact.colbert_dim == 128 and compact.colbert_dims == (128, 64, 32)
+    text = ["Der Mount Everest ist der höchste Berg der Erde."]
+    np.testing.assert_allclose(compact.encode(text).dense, e5.encode(text).dense, atol=1e-6)  # the same encoder
+    rows128 = compact.encode(text, parts="colbert").colbert[0]
+    narrow = Encoder.load("multilingual-e5-small-compact", device="cpu", colbert_dim=64)
+    rows64 = narrow.encode(text, parts="colbert").colbert[0]
+    assert rows128.shape[1] == 128 and rows64.shape[1] == 64
+    truncated = rows128[:, :64] / np.linalg.norm(rows128[:, :64], axis=1, keepdims=True)
+    np.testing.assert_allclose(rows64, truncated, atol=1e-5)  # a nested width is the truncated, renormalised head
+    explicit = Encoder.load("multilingual-e5-small-compact", device="cpu", colbert_dim=128)
+    assert explicit.identity == compact.identity and narrow.identity["colbert_dim"] == 64

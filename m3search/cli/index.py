@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError
 from ..index.manifest import COLBERT_STORAGE
 from ..index.options import IndexOptions
+from ..index.presets import PRESETS, preset
 from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, positive
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
     reduce = index.add_argument_group("smaller documents in a new index (an existing index keeps its own)")
+    reduce.add_argument("--compression", choices=sorted(PRESETS), default=None,
+                        help="a preset of the settings below chosen by the certified compression table: compact "
+                             "(a 128-wide compact head, pool 2, uint8, an FDE first stage; without --model it loads "
+                             "multilingual-e5-small-compact); a flag given beside it takes precedence")
     reduce.add_argument("--colbert-pool-factor", type=int, default=None,
                         help="cluster each document's multi-vector rows into rows/N (hierarchical token pooling)")
     reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")
@@ -84,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     records = list(read_jsonl(args.input, clean=not args.raw_text))  # every line checked before anything is written
     options = index_options(args)
     recorded = recorded_identity(args)
+    if options.preset and recorded is None:
+        args = preset_model(args, options.preset)
     encoder = encoder_for(args, recorded)
     if args.ray is not None:
         from ..scale.ray_encode import index_records_ray
@@ -109,9 +116,22 @@ def index_options(args: argparse.Namespace) -> IndexOptions:
     """What the flags say a new index stores (``--parts``, ``--colbert-storage``, the reductions,
     the layout), checked before any model loads."""
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
-    return IndexOptions(parts=parts, colbert_storage=args.colbert_storage, fde=fde_options(args),
-                        quantization=quantization_options(args), compression=compression_options(args),
-                        settings=cluster_settings(args, args.index))
+    options = IndexOptions(parts=parts, colbert_storage=args.colbert_storage, fde=fde_options(args),
+                           quantization=quantization_options(args), compression=args.compression,
+                           settings=cluster_settings(args, args.index))
+    reductions = compression_options(args)
+    if reductions:  # beside a preset, the flags given take precedence over its reductions
+        options = IndexOptions.of(options, compression={**options.reductions, **reductions})
+    return options
+
+
+def preset_model(args: argparse.Namespace, name: str) -> argparse.Namespace:
+    """The model options a new index built with the preset ``name`` loads: its compact model when
+    no ``--model`` is given, and its width when ``--colbert-dim`` is not."""
+    chosen = preset(name)
+    model = args.model or chosen.default_model
+    width = args.colbert_dim or (chosen.max_colbert_dim if model == chosen.default_model else None)
+    return argparse.Namespace(**{**vars(args), "model": model, "colbert_dim": width})
 
 
 def quantization_options(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,25 +20,25 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigurationError
 from ..identity import identity_hash
-from ..index import Index
+from ..index import Index, IndexOptions, codecs
 from ..index.pooling import compress, compress_options
 from ..io import embeddings as embeddings_io
 from ..io.jsonl import Record
 from ..scoring import colbert_score, colbert_scores
 from ..search import Searcher, check_mode, parts_for
-from ..types import Embeddings
+from ..types import Embeddings, Ragged
 from .baselines.bm25 import BM25
 from .beir import BeirData, read_beir
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
 from .public_suites import HUB_SUITES, answer_recall, build_hub_suite
 from .report import SuiteResult
-from .rows import BASELINES, Row, RowInputs, exact_colbert_run, make_row, rrf_runs
+from .rows import BASELINES, EngineRow, Row, RowInputs, exact_colbert_run, make_row, rrf_runs
 from .suites import POSITION_BUCKETS, Subset, build_suite
 
 if TYPE_CHECKING:
     from ..protocols import EncoderLike, Role
 
-__all__ = ["BASELINES", "cached_encode", "colbert_scorer", "exact_colbert_run", "file_hash", "rrf_runs", "run_beir",
+__all__ = ["BASELINES", "as_stored", "cached_encode", "colbert_scorer", "exact_colbert_run", "file_hash", "rrf_runs", "run_beir",
            "run_subsets", "run_suite"]
 
 #: Metrics per suite (the first is the one tabulated); LAReQA is reported by mAP@20 as its paper does.
@@ -104,18 +104,20 @@ def run_suite(
     split: str | None = None,
     share_candidates: bool = True,
     compression: Mapping[str, Any] | None = None,
+    index_options: IndexOptions | None = None,
 ) -> SuiteResult:
     """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``:
     a bundled one, or one of the paper's (:data:`~m3search.eval.public_suites.HUB_SUITES`, downloaded on first use).
     ``compression`` (``colbert_pool_factor``, ``sparse_top_k``, ``sparse_min_weight``) reduces the
-    documents as an index built with it would store them."""
+    documents as an index built with it would store them; ``index_options`` builds the temporary
+    indexes with these settings (see :func:`run_subsets`)."""
     _check_rows(encoder, modes, baseline)
     if suite in HUB_SUITES:
         spec = HUB_SUITES[suite]
         built = build_hub_suite(suite, Path(cache) / "suites", languages=subsets, split=split)
         return run_subsets(suite, [Subset(lang, path) for lang, path in built], encoder, cache=cache, modes=modes,
                            baseline=baseline, metrics=tuple(metrics or spec.metrics), depth=depth,
-                           split=split or spec.split, compression=compression)
+                           split=split or spec.split, compression=compression, index_options=index_options)
     available = build_suite(suite, data_dir, Path(cache) / "suites")
     unknown = [name for name in subsets or () if name not in {s.name for s in available}]
     if unknown:
@@ -124,7 +126,8 @@ def run_suite(
     chosen = [s for s in available if subsets is None or s.name in subsets]
     return run_subsets(suite, chosen, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS)), depth=depth,
-                       group_by="position", share_candidates=share_candidates, compression=compression)
+                       group_by="position", share_candidates=share_candidates, compression=compression,
+                       index_options=index_options)
 
 
 def run_beir(
@@ -139,6 +142,7 @@ def run_beir(
     depth: int = 100,
     name: str = "beir",
     compression: Mapping[str, Any] | None = None,
+    index_options: IndexOptions | None = None,
 ) -> SuiteResult:
     """Evaluate on the user's own BEIR directories, each one subset (named by its folder).
 
@@ -152,7 +156,7 @@ def run_beir(
         raise ConfigurationError(f"two BEIR directories share a name ({names}): subsets are named by folder")
     return run_subsets(name, subsets, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or DEFAULT_METRICS), depth=depth, split=split, group_by="lang",
-                       compression=compression)
+                       compression=compression, index_options=index_options)
 
 
 def _check_rows(encoder: EncoderLike, modes: Sequence[str], baseline: str | Sequence[str] | None) -> None:
@@ -181,14 +185,35 @@ class _Corpus:
 
 
 def _open_corpus(data: BeirData, encoder: EncoderLike, parts: tuple[str, ...], cache: Path, key: str, folder: Path,
-                 compression: Mapping[str, Any] | None) -> _Corpus:
+                 compression: Mapping[str, Any] | None, options: IndexOptions | None) -> _Corpus:
     doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
     embeddings = cached_encode(encoder, doc_texts, "document", parts, cache, key, doc_ids)
     if compression:  # reduced once, here, so that the engine and the numpy rows score the same
         embeddings = compress(embeddings, **compress_options(compression))
-    index = Index.create(folder / key, encoder.identity, parts=parts)
+    if options is not None:  # the numpy rows hold what the index stores (float16 or uint8 codes)
+        embeddings = as_stored(embeddings, options.colbert_storage or "float16")
+    index = Index.create(folder / key, encoder.identity, parts=parts,
+                         options=replace(options, compression=None) if options is not None else None)
     index.add(doc_ids, embeddings)
     return _Corpus(doc_ids, doc_texts, embeddings, index)
+
+
+def as_stored(embeddings: Embeddings, storage: str) -> Embeddings:
+    """``embeddings`` with the multi-vector rows as an index storing them as ``storage`` reads
+    them back: rounded to float16, or through the uint8 codes (:mod:`~m3search.index.codecs`).
+
+    >>> e = Embeddings(colbert=Ragged.from_arrays([np.array([[0.6, 0.8]], dtype=np.float32)]))
+    >>> float(as_stored(e, "uint8").colbert.data[0, 0]) != 0.6
+    True
+    """
+    if embeddings.colbert is None or storage == "float32":
+        return embeddings
+    rows = embeddings.colbert
+    if storage == "uint8":
+        data = codecs.decode_documents(codecs.encode_documents(rows.data), rows.dim)
+    else:
+        data = rows.data.astype(np.float16).astype(np.float32)
+    return replace(embeddings, colbert=Ragged(data, rows.offsets))
 
 
 def _judged(data: BeirData) -> tuple[list[Record], dict[str, list[str]]]:
@@ -259,9 +284,16 @@ def run_subsets(
     group_by: str | None = None,
     share_candidates: bool = True,
     compression: Mapping[str, Any] | None = None,
+    index_options: IndexOptions | None = None,
 ) -> SuiteResult:
     """The engine of :func:`run_suite` and :func:`run_beir`: every row (:mod:`m3search.eval.rows`)
     on every BEIR subset.
+
+    ``index_options`` (:class:`~m3search.index.IndexOptions`) builds each temporary index with
+    these settings, so that the table measures what such an index returns: its storage (the
+    exact multi-vector scores read float16 or uint8 rows as stored), its compression, the engine's
+    quantisation of the first stages, and an FDE first stage (``colbert`` then retrieves through it,
+    as the index's searcher does, instead of by exhaustive MaxSim).
 
     ``group_by`` names a query field whose values group the queries across subsets (the answer
     ``position`` of ``long-es``, or ``lang``); groups with a single value are not reported.
@@ -269,7 +301,11 @@ def run_subsets(
     ``share_candidates=False`` runs each on its own (same numbers, slower: for comparison).
     """
     cache = Path(cache)
-    rows = [make_row(row) for row in [*modes, *_baselines(baseline)]]
+    if index_options is not None and index_options.reductions:
+        compression = {**index_options.reductions, **(compression or {})}
+    through_fde = index_options is not None and index_options.fde is not None
+    rows = [EngineRow(row) if row == "colbert" and through_fde else make_row(row)
+            for row in [*modes, *_baselines(baseline)]]
     parts = parts_for([mode for row in rows for mode in row.parts_of_modes], encoder.parts)
     result = SuiteResult(name, encoder.identity["name"], metrics)
     groups: dict[str, str] = {}
@@ -280,7 +316,7 @@ def run_subsets(
                 data = read_beir(subset.path, split)
                 key = file_hash(subset.path / "corpus.jsonl")
                 if key not in corpora:
-                    corpora[key] = _open_corpus(data, encoder, parts, cache, key, Path(tmp), compression)
+                    corpora[key] = _open_corpus(data, encoder, parts, cache, key, Path(tmp), compression, index_options)
                 queries, answers = _judged(data)
                 inputs = _row_inputs(rows, queries, corpora[key], encoder, parts, cache,
                                      file_hash(subset.path / "queries.jsonl"), depth, share_candidates)

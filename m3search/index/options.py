@@ -32,7 +32,9 @@ class IndexOptions:
 
     - ``parts``: the parts stored (default: all the encoder produces);
     - ``colbert_storage``: ``float16`` (default), ``float32`` or ``uint8`` multi-vectors;
-    - ``compression``: ``{"colbert_pool_factor": int, "sparse_top_k": int, "sparse_min_weight": float}``;
+    - ``compression``: ``{"colbert_pool_factor": int, "sparse_top_k": int, "sparse_min_weight": float}``,
+      or a preset's name (``"compact"``, :mod:`~m3search.index.presets`) that fills the storage
+      options left unset;
     - ``settings``: the engine layout, a :class:`~m3search.index.ShardSettings` for a directory or a
       :class:`~m3search.index.backends.remote.CollectionSettings` for a Qdrant server.
 
@@ -41,11 +43,14 @@ class IndexOptions:
     (('dense',), ('dense',))
     >>> IndexOptions.of(options, colbert_storage="float32").colbert_storage
     'float32'
+    >>> compact = IndexOptions(compression="compact")
+    >>> compact.preset, compact.colbert_storage, compact.compression
+    ('compact', 'uint8', {'colbert_pool_factor': 2})
     """
 
     parts: Iterable[str] | None = None
     colbert_storage: str | None = None
-    compression: Mapping[str, Any] | None = None
+    compression: Mapping[str, Any] | str | None = None
     settings: ShardSettings | CollectionSettings | None = None
     #: a multi-vector first stage: MUVERA encodings of the multi-vector rows under an HNSW graph
     #: (``{"k_sim", "dim_proj", "reps", "seed", "storage"}``, missing keys at their defaults; see
@@ -54,18 +59,37 @@ class IndexOptions:
     #: the engine's own quantisation: ``{"vectors": {name: method}, "oversampling": float,
     #: "rescore": bool}`` (see :func:`check_quantization`)
     quantization: Mapping[str, Any] | None = None
+    #: the preset ``compression`` named, once its settings are filled in (recorded in the manifest)
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if self.parts is not None:  # a generator is read once
             object.__setattr__(self, "parts", tuple(self.parts))
+        if isinstance(self.compression, str):
+            self._fill_from_preset(self.compression)
         if self.colbert_storage is not None and self.colbert_storage not in COLBERT_STORAGE:
             raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {self.colbert_storage!r}")
-        if self.compression:
-            object.__setattr__(self, "compression", check_compression(self.compression))
+        if self.reductions:
+            object.__setattr__(self, "compression", check_compression(self.reductions))
         if self.fde is not None:
             object.__setattr__(self, "fde", check_fde(self.fde))
         if self.quantization is not None:
             object.__setattr__(self, "quantization", check_quantization(self.quantization))
+
+    @property
+    def reductions(self) -> dict[str, Any]:
+        """The storage reductions ``compression`` names (a preset's, once its name is resolved)."""
+        return dict(self.compression) if isinstance(self.compression, Mapping) else {}
+
+    def _fill_from_preset(self, name: str) -> None:
+        from .presets import preset
+
+        chosen = preset(name)
+        object.__setattr__(self, "preset", chosen.name)
+        object.__setattr__(self, "compression", dict(chosen.compression))
+        for key in ("colbert_storage", "fde", "quantization"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, getattr(chosen, key))
 
     @classmethod
     def of(cls, options: IndexOptions | None = None, **given: Any) -> IndexOptions:
@@ -85,7 +109,12 @@ class IndexOptions:
         if unknown or not chosen:
             raise ConfigurationError(f"parts {list(self.parts or ())} not all produced by the encoder, "
                                      f"which gives {list(available)}")
-        extra: dict[str, Any] = {"compression": dict(self.compression)} if self.compression else {}
+        extra: dict[str, Any] = {"compression": self.reductions} if self.reductions else {}
+        if self.preset is not None:
+            from .presets import preset
+
+            preset(self.preset).check_encoder(encoder_identity)
+            extra["preset"] = self.preset
         if self.fde is not None:
             if "colbert" not in chosen:
                 raise ConfigurationError("an FDE first stage encodes the multi-vectors: the index must hold 'colbert'")

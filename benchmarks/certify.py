@@ -1,0 +1,216 @@
+"""Certified compression: what each storage setting keeps of uncompressed `all`, what it costs.
+
+For every setting (multi-vector head width, token pooling, multi-vector storage, the engine's
+quantisation, an FDE first stage and its candidate depth), ``m3search eval``'s machinery runs
+the real suites through a temporary index built with exactly these settings
+(:func:`m3search.eval.runner.run_suite` with ``index_options``): nDCG@10 per suite (mAP@20 on
+LAReQA) of `all` (and `colbert`), the paired randomisation p-value of `all` against the
+uncompressed `all` of the shipped model (float32 multi-vectors scored exactly), the bytes per
+document of an index of the 2,880 real XQuAD paragraphs on disk (allocated blocks, after
+optimisation) and the latency of `all` over that index (the engine rescoring the stored rows).
+Prints a table, writes JSON::
+
+    .venv/bin/python benchmarks/certify.py --publish
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from publish import add_publish_option, publish  # benchmarks/publish.py
+
+ROOT = Path(__file__).resolve().parents[1]
+XQUAD_LANGS = ["ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"]
+#: the 23 xquad-cross pairs with English on one side
+XCROSS_EN = sorted({f"en-{x}" for x in [*XQUAD_LANGS, "en"]}) + [f"{x}-en" for x in XQUAD_LANGS]
+SUITES = {"native-qa": None, "xquad-mono": None, "xquad-cross": XCROSS_EN, "lareqa": None}
+FDE_1024 = {"k_sim": 4, "dim_proj": 8, "reps": 8}
+FDE_512 = {"k_sim": 3, "dim_proj": 8, "reps": 8}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table: the model (and multi-vector width) and the index options."""
+
+    model: str = "multilingual-e5-small"
+    colbert_dim: int | None = None
+    options: dict[str, Any] | None = None  # IndexOptions fields; None: the uncompressed reference
+    preset: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+COMPACT = "multilingual-e5-small-compact"
+SETTINGS: dict[str, Setting] = {
+    "uncompressed": Setting(),
+    "384 pool2 uint8": Setting(options={"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
+    "128 float16": Setting(COMPACT, 128, {"colbert_storage": "float16"}),
+    "128 uint8": Setting(COMPACT, 128, {"colbert_storage": "uint8"}),
+    "128 pool2 uint8": Setting(COMPACT, 128, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
+    "128 pool2 uint8 fde1024": Setting(COMPACT, 128, {
+        "colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2},
+        "fde": FDE_1024, "quantization": {"vectors": {"colbert_fde": "int8"}}}),
+    "128 pool3 uint8": Setting(COMPACT, 128, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 3}}),
+    "128 pool3 uint8 fde512": Setting(COMPACT, 128, {
+        "colbert_storage": "uint8", "compression": {"colbert_pool_factor": 3}, "fde": FDE_512}),
+    "64 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8"}),
+    "64 pool2 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
+    "compact": Setting(COMPACT, None, {}, preset="compact"),
+}
+
+
+def index_options(setting: Setting):
+    from m3search.index import IndexOptions
+
+    if setting.options is None:
+        return None
+    if setting.preset:
+        return IndexOptions(compression=setting.preset)
+    return IndexOptions(**setting.options)
+
+
+def load_encoder(setting: Setting, cache: dict):
+    from m3search.encode import Encoder
+
+    key = (setting.model, setting.colbert_dim)
+    if key not in cache:
+        cache[key] = Encoder.load(setting.model, colbert_dim=setting.colbert_dim)
+    return cache[key]
+
+
+def quality(name: str, setting: Setting, encoder, args, reference: dict) -> list[dict]:
+    """nDCG@10 (mAP@20) of `all` and `colbert` per suite, p-value of `all` against the reference."""
+    from m3search.encode.checkpoints.cache import cache_dir
+    from m3search.eval.metrics import paired_randomization
+    from m3search.eval.runner import run_suite
+
+    rows = []
+    for suite in args.suites:
+        modes = ["colbert", "all"] if suite in ("native-qa", "xquad-mono") else ["all"]
+        start = time.perf_counter()
+        result = run_suite(suite, encoder, data_dir=args.data, cache=cache_dir(), modes=modes, subsets=SUITES[suite],
+                           index_options=index_options(setting))
+        metric = result.metrics[0]
+        row: dict[str, Any] = {"setting": name, "suite": suite, "metric": metric,
+                               "seconds": round(time.perf_counter() - start, 1)}
+        for mode in modes:
+            row[mode] = float(np.mean([m[metric] for m in result.scores[mode].values()]))
+        per_query = result.per_query["all"][metric]
+        if name == "uncompressed":
+            reference[suite] = per_query
+        elif suite in reference:
+            row["all_diff"], row["p_value"] = paired_randomization(per_query, reference[suite])
+        rows.append(row)
+        print(f"{name:<26} {suite:<11} " + "  ".join(f"{m} {row[m]:.4f}" for m in modes)
+              + (f"  diff {row['all_diff']:+.4f} p {row['p_value']:.4f}" if "p_value" in row else ""), flush=True)
+    return rows
+
+
+def xquad_embeddings(encoder, args):
+    """The 2,880 XQuAD paragraphs and (up to ``--queries``) questions, encoded (cached)."""
+    from m3search.encode.checkpoints.cache import cache_dir
+    from m3search.eval.beir import read_beir
+    from m3search.eval.runner import cached_encode, file_hash
+    from m3search.eval.suites import build_suite
+    from m3search.types import Embeddings, Ragged, SparseBatch
+
+    docs, queries, ids = [], [], []
+    parts = ("dense", "sparse", "colbert")
+    for subset in build_suite("xquad-mono", args.data, cache_dir() / "suites"):
+        data = read_beir(subset.path)
+        docs.append(cached_encode(encoder, [d.text for d in data.corpus], "document", parts, cache_dir(),
+                                  file_hash(subset.path / "corpus.jsonl"), [d.id for d in data.corpus]))
+        queries.append(cached_encode(encoder, [q.text for q in data.queries], "query", parts, cache_dir(),
+                                     file_hash(subset.path / "queries.jsonl"), [q.id for q in data.queries]))
+        ids += [f"{subset.name}/{d.id}" for d in data.corpus]
+
+    def concat(batches: list, limit: int | None = None) -> Embeddings:
+        dense = np.concatenate([b.dense for b in batches])
+        sparse = [v for b in batches for v in b.sparse]
+        colbert = [m for b in batches for m in b.colbert]
+        pick = np.random.default_rng(0).permutation(len(dense))[:limit] if limit else np.arange(len(dense))
+        return Embeddings(dense=dense[pick], sparse=SparseBatch.from_vectors([sparse[i] for i in pick]),
+                          colbert=Ragged.from_arrays([colbert[i] for i in pick]))
+
+    return ids, concat(docs), concat(queries, args.queries)
+
+
+def cost(name: str, setting: Setting, encoder, args) -> dict:
+    """Bytes per XQuAD paragraph on disk and the latency of `all` (and `colbert`) over that index."""
+    from m3search.index import Index
+    from m3search.search import Searcher
+
+    ids, docs, queries = xquad_embeddings(encoder, args)
+    work = Path(tempfile.mkdtemp(prefix="m3search-certify-"))
+    try:
+        index = Index.create(work / "idx", encoder.identity, options=index_options(setting))
+        index.add(ids, docs, batch_size=256, show_progress=False)
+        index.optimize()
+        index.close()  # measured closed: an open shard may still hold the segments optimisation replaced
+        allocated = sum(f.stat().st_blocks * 512 for f in (work / "idx").rglob("*") if f.is_file())
+        index = Index.open(work / "idx")
+        searcher = Searcher(None, index)
+        row: dict[str, Any] = {"setting": name, "documents": len(ids), "bytes_per_doc": allocated / len(ids),
+                               "manifest": {k: v for k, v in index.manifest.extra.items()},
+                               "colbert_storage": index.manifest.colbert_storage}
+        for mode in ("all", "colbert") if "colbert_fde" in index.vectors else ("all",):
+            latencies = []
+            for i in range(len(queries)):
+                one = queries.take([i])
+                start = time.perf_counter()
+                searcher.search_embeddings(one, 10, mode=mode, fetch_documents=False)
+                latencies.append((time.perf_counter() - start) * 1000)
+            row[f"{mode}_p50_ms"] = statistics.median(latencies)
+            row[f"{mode}_p95_ms"] = float(np.percentile(latencies, 95))
+        index.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{name:<26} {row['bytes_per_doc'] / 1024:7.1f} KB/doc  all p50 {row['all_p50_ms']:.1f} ms", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, of {list(SETTINGS)}")
+    parser.add_argument("--suites", default=",".join(SUITES))
+    parser.add_argument("--queries", type=int, default=200, help="queries timed per setting")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "certify.json")
+    add_publish_option(parser, "certified-compression")
+    args = parser.parse_args()
+    args.suites = [s for s in args.suites.split(",") if s]
+    names = [s for s in args.settings.split(",") if s]
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting(s) {unknown}; known: {list(SETTINGS)}")
+    if not args.skip_quality and "uncompressed" not in names:
+        names.insert(0, "uncompressed")  # the reference of every p-value
+    encoders: dict = {}
+    reference: dict = {}
+    quality_rows, cost_rows = [], []
+    for name in names:
+        encoder = load_encoder(SETTINGS[name], encoders)
+        if not args.skip_cost:
+            cost_rows.append(cost(name, SETTINGS[name], encoder, args))
+        if not args.skip_quality:
+            quality_rows += quality(name, SETTINGS[name], encoder, args, reference)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        result = {"benchmark": "certified-compression", "machine": "2 CPU cores", "quality": quality_rows,
+                  "cost": cost_rows}
+        args.out.write_text(json.dumps(result, indent=2))  # after each setting: a long run keeps what it measured
+    publish(result, args.publish)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""``compression="compact"``: a preset fills the storage options left unset, bounds the
+multi-vector width, is recorded in the manifest, and works on both engines and from the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from qdrant_client import QdrantClient, models
+
+from m3search.cli import main
+from m3search.errors import ConfigurationError
+from m3search.index import Index, IndexOptions
+from m3search.index.backends.remote import QdrantClientBackend
+from m3search.index.presets import PRESETS
+from m3search.search import Searcher
+from tests.corpora import make_corpus
+from tests.fakes import FakeEncoder
+
+COMPACT = PRESETS["compact"]
+
+
+def test_the_preset_fills_what_is_unset_and_a_given_option_wins():
+    options = IndexOptions(compression="compact")
+    assert options.preset == "compact"
+    assert options.colbert_storage == COMPACT.colbert_storage and options.compression == dict(COMPACT.compression)
+    assert options.fde == {**COMPACT.fde, "seed": 42}
+    assert IndexOptions(compression="compact", colbert_storage="float16").colbert_storage == "float16"
+    assert IndexOptions.of(options, compression={"colbert_pool_factor": 3}).compression == {"colbert_pool_factor": 3}
+    with pytest.raises(ConfigurationError, match="unknown compression preset 'smallest'; known: \\['compact'\\]"):
+        IndexOptions(compression="smallest")
+
+
+def test_a_compact_index_records_the_preset_and_searches_through_its_first_stage(tmp_path, fake_encoder):
+    corpus = make_corpus(120)
+    index = Index.create(tmp_path / "idx", fake_encoder.identity, options=IndexOptions(compression="compact"))
+    embeddings = fake_encoder.encode([d["text"] for d in corpus], parts="all")
+    index.add([d["id"] for d in corpus], embeddings)
+    assert index.manifest.extra["preset"] == "compact" and index.manifest.colbert_storage == "uint8"
+    assert "colbert_fde" in index.vectors and index.manifest.compression == dict(COMPACT.compression)
+    index.close()
+    again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
+                                          options=IndexOptions(compression="compact"))
+    assert not created
+    with again:
+        searcher = Searcher(fake_encoder, again, candidates=120)
+        hits = searcher.search([corpus[7]["text"]], 3, mode="colbert")[0]
+        assert hits[0].id == "doc-7"
+        assert searcher.search([corpus[7]["text"]], 3, mode="all")[0][0].id == "doc-7"
+    with pytest.raises(ConfigurationError, match="stores multi-vectors as uint8, not float32"):
+        Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=IndexOptions(colbert_storage="float32"))
+
+
+def test_an_encoder_wider_than_the_preset_is_refused_before_anything_is_written(tmp_path):
+    wide = FakeEncoder(colbert_dim=256)
+    with pytest.raises(ConfigurationError, match="at most 128 wide, and this encoder's are 256"):
+        Index.create(tmp_path / "idx", wide.identity, options=IndexOptions(compression="compact"))
+    assert not (tmp_path / "idx").exists()
+
+
+def test_a_server_collection_is_laid_out_by_the_preset(fake_encoder):
+    client = QdrantClient(":memory:")
+    index = Index.create(QdrantClientBackend(client, "docs"), fake_encoder.identity,
+                         options=IndexOptions(compression="compact"))
+    vectors = client.get_collection("docs").config.params.vectors
+    assert vectors["colbert"].datatype == models.Datatype.UINT8 and "colbert_fde" in vectors
+    assert index.manifest.extra["preset"] == "compact"
+    index.close()
+
+
+def test_the_cli_builds_a_compact_index_and_refuses_a_wide_model_with_one_line(tiny_m3_path, tmp_path, capsys):
+    from m3search.io.jsonl import write_jsonl
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl(corpus, [{"id": "everest", "text": "Der Mount Everest ist 8848 m hoch."},
+                         {"id": "nile", "text": "Der Nil ist ein Fluss in Afrika."}])
+    idx = tmp_path / "idx"
+    assert main(["index", str(corpus), "--index", str(idx), "--model", str(tiny_m3_path), "-q",
+                 "--compression", "compact", "--colbert-pool-factor", "3"]) == 0
+    with Index.open(idx) as index:
+        assert index.manifest.extra["preset"] == "compact" and index.manifest.compression == {"colbert_pool_factor": 3}
+    capsys.readouterr()
+    assert main(["search", "--index", str(idx), "Wie hoch ist der Everest?", "--mode", "colbert", "--json"]) == 0
+    assert '"everest"' in capsys.readouterr().out
+    assert main(["index", str(corpus), "--index", str(idx), "--model", str(tiny_m3_path), "-q",
+                 "--colbert-storage", "float16"]) == 2
+    assert "stores multi-vectors as uint8" in capsys.readouterr().err

@@ -70,9 +70,10 @@ def row_counts(n: int, rows: int | None, pool_factor: int, rng: np.random.Genera
 
 
 def synthetic_docs(n: int, rows: int | None, rng: np.random.Generator, pool_factor: int = 1,
-                   centres: np.ndarray | None = None, multivector: bool = True) -> Embeddings:
+                   centres: np.ndarray | None = None, multivector: bool = True, colbert_dim: int = DIM) -> Embeddings:
     """``n`` documents: dense in topical clusters, ~130 Zipf-distributed token weights, and
-    multi-vector rows around the dense vector (float16, what the index stores)."""
+    multi-vector rows around the dense vector's first ``colbert_dim`` dimensions (float16, what
+    the index stores)."""
     if centres is None:
         centres = _normalise(np.random.default_rng(12345).normal(size=(64, DIM)))  # topical clusters, like real text
     # a document is its topic's centre plus its own direction (norm ~1): cosines between documents of
@@ -86,12 +87,13 @@ def synthetic_docs(n: int, rows: int | None, rng: np.random.Generator, pool_fact
         return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors))
     counts = row_counts(n, rows, pool_factor, rng)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    colbert = np.empty((int(offsets[-1]), DIM), dtype=np.float16)
+    colbert = np.empty((int(offsets[-1]), colbert_dim), dtype=np.float16)
     owner = np.repeat(np.arange(n), counts)
+    centre = _normalise(dense[:, :colbert_dim])
     for a in range(0, len(colbert), 200_000):  # in chunks, to bound memory
         b = min(a + 200_000, len(colbert))
-        noise = rng.standard_normal(size=(b - a, DIM), dtype=np.float32) / np.sqrt(DIM) * 1.5
-        colbert[a:b] = _normalise(dense[owner[a:b]] + noise)
+        noise = rng.standard_normal(size=(b - a, colbert_dim), dtype=np.float32) / np.sqrt(colbert_dim) * 1.5
+        colbert[a:b] = _normalise(centre[owner[a:b]] + noise)
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(vectors), colbert=Ragged(colbert, offsets))
 
 
@@ -107,7 +109,7 @@ def synthetic_queries(docs: Embeddings, picks: np.ndarray, rng: np.random.Genera
         sparse.append(SparseVector(v.ids[keep], v.weights[keep]))
         if docs.colbert is not None:
             rows = docs.colbert[int(j)][:QUERY_ROWS].astype(np.float32)
-            colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(DIM) * 0.7))
+            colbert.append(_normalise(rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(rows.shape[1]) * 0.7))
     return Embeddings(dense=dense, sparse=SparseBatch.from_vectors(sparse),
                       colbert=Ragged.from_arrays(colbert) if colbert else None)
 
@@ -328,22 +330,26 @@ def _chunk(args, size: int, a: int) -> Embeddings:
     """Documents ``a .. a + chunk`` of the synthetic collection of ``size``: the same on every call."""
     n = min(args.chunk, size - a)
     return synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor,
-                          multivector="colbert" in args.parts)
+                          multivector="colbert" in args.parts, colbert_dim=args.colbert_dim)
 
 
 def bench_scale(size: int, args) -> list[dict]:
     """``size`` synthetic real-shaped documents, streamed in chunks (built, then regenerated for
     the exact answers), searched by a fresh process (its peak RSS is the serving memory)."""
     shape = "real-shaped" if args.rows is None else f"{args.rows}-row"
-    print(f"\n== {size} synthetic {shape} documents, pool factor {args.pool_factor}, {args.storage} ==")
+    print(f"\n== {size} synthetic {shape} documents, {args.colbert_dim}-wide rows, pool factor {args.pool_factor}, "
+          f"{args.storage}{', preset ' + args.compression if args.compression else ''} ==")
     from m3search.index import ShardSettings
 
     picks = np.sort(np.random.default_rng([args.seed, size]).choice(size, args.queries, replace=False))
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
         options = IndexOptions(colbert_storage=args.storage, settings=ShardSettings(on_disk=True) if args.on_disk else None,
-                               fde=args.fde, quantization=args.quantize)
-        index = Index.create(work / "edge", {**IDENTITY, "parts": list(args.parts)}, options=options)
+                               fde=args.fde, quantization=args.quantize, compression=args.compression)
+        # the generator already shaped the rows as the preset's pooling would (--pool-factor): not pooled twice
+        options = IndexOptions.of(options, compression={})
+        identity = {**IDENTITY, "colbert_dim": args.colbert_dim, "parts": list(args.parts)}
+        index = Index.create(work / "edge", identity, options=options)
         parts, generate_s, rows_total = [], 0.0, 0
         start = time.perf_counter()
         bar = tqdm(total=size, desc=f"build {size}", unit="doc")
@@ -392,6 +398,7 @@ def bench_scale(size: int, args) -> list[dict]:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
         row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage, "on_disk": args.on_disk,
+                    "colbert_dim": args.colbert_dim, "preset": args.compression,
                     "fde": args.fde, "quantize": args.quantize,
                     "rows_per_doc": rows_total / size, "build_s": build_s, "build_peak_rss": build_rss})
     return rows
@@ -437,8 +444,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--rows", type=int, default=None,
                         help="multi-vector rows per synthetic document (default: real-shaped, median 190)")
-    parser.add_argument("--pool-factor", type=int, default=1, help="the shape of a pooled index: rows divided by N")
-    parser.add_argument("--storage", default="float16", choices=["float16", "float32", "uint8"])
+    parser.add_argument("--pool-factor", type=int, default=None,
+                        help="the shape of a pooled index: rows divided by N (default: 1, or the preset's)")
+    parser.add_argument("--storage", default=None, choices=["float16", "float32", "uint8"],
+                        help="multi-vector storage (default: float16, or the preset's)")
+    parser.add_argument("--colbert-dim", type=int, default=None,
+                        help=f"multi-vector width of the synthetic rows (default: {DIM}, or the preset's widest)")
+    parser.add_argument("--compression", default=None, choices=["compact"],
+                        help="build with the preset: its storage, FDE and width; its pooling shapes the generated rows")
     parser.add_argument("--on-disk", action="store_true", help="build the index with ShardSettings(on_disk=True)")
     parser.add_argument("--parts", default="dense,sparse,colbert", help="what the index holds (dense,sparse: no multi-vectors)")
     parser.add_argument("--fde", default=None, metavar="K_SIM,DIM_PROJ,REPS",
@@ -459,6 +472,12 @@ def main() -> None:
     add_publish_option(parser, "search")
     args = parser.parse_args()
     args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
+    from m3search.index.presets import PRESETS
+
+    chosen = PRESETS[args.compression] if args.compression else None
+    args.pool_factor = args.pool_factor or (chosen.compression.get("colbert_pool_factor", 1) if chosen else 1)
+    args.colbert_dim = args.colbert_dim or (chosen.max_colbert_dim if chosen else None) or DIM
+    args.storage = args.storage or (chosen.colbert_storage if chosen else "float16")
     args.parts = tuple(p for p in args.parts.split(",") if p)
     if args.fde is not None:
         k_sim, dim_proj, reps = (int(v) for v in args.fde.split(","))

@@ -52,6 +52,9 @@ def workspace(tmp_path_factory, tiny_m3_path):
     shutil.copytree(tiny_m3_path, root / "cut-model")
     weights = (tiny_m3_path / "model.safetensors").read_bytes()
     (root / "cut-model" / "model.safetensors").write_bytes(weights[:1000])
+    shutil.copytree(tiny_m3_path, root / "no-tokenizer-model")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (root / "no-tokenizer-model" / name).unlink()
     beir = root / "latin1-beir"
     (beir / "qrels").mkdir(parents=True)
     (beir / "corpus.jsonl").write_text('{"_id": "d1", "text": "Der Nil"}\n')
@@ -103,6 +106,10 @@ CASES = [
      "binary quantisation of ['colbert'] needs rescore"),
     ("search --index {root}/no-encoder-idx q", "damaged manifest (its encoder lacks name, dim, parts)"),
     ("encode {root}/good.jsonl -o {root}/o.npz --model {root}/cut-model", "cannot read the checkpoint in {root}/cut-model"),
+    ("encode {root}/good.jsonl -o {root}/o.npz --model {root}/no-tokenizer-model",
+     "no tokenizer in {root}/no-tokenizer-model: a checkpoint needs one of tokenizer.json"),
+    ("index {root}/good.jsonl --index {root}/idx --compression compact", "stores multi-vectors as float16, not uint8"),
+    ("index {root}/good.jsonl --index {root}/new-idx --compression smallest", "unknown compression preset 'smallest'; known: ['compact']"),
     ("eval --beir {root}/latin1-beir --model {model} --modes dense", "test.tsv:2: not UTF-8 text"),
     ("eval --beir {root}/latin1-beir --model {model} --modes dense -o {root}/a-file/r.json", "{root}/a-file is not a directory"),
     ("encode {root}/good.jsonl -o {root}/a-file/o.npz --model {model}", "{root}/a-file is not a directory"),

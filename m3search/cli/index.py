@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from ..encode import Encoder
 
 
+PRESET_HELP = (f"a preset ({', '.join(sorted(PRESETS))}) of the settings below, chosen by the certified compression "
+               "table: compact (a 128-wide compact head, pool 2, uint8, an FDE first stage; without --model it "
+               "loads multilingual-e5-small-compact); a flag given beside it takes precedence")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="encode a JSONL corpus into an index (created, or extended by id)")
     index.add_argument("input", help="JSONL with one {\"id\": ..., \"text\": ...} per line; other fields become metadata; "
@@ -30,10 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
     reduce = index.add_argument_group("smaller documents in a new index (an existing index keeps its own)")
-    reduce.add_argument("--compression", choices=sorted(PRESETS), default=None,
-                        help="a preset of the settings below chosen by the certified compression table: compact "
-                             "(a 128-wide compact head, pool 2, uint8, an FDE first stage; without --model it loads "
-                             "multilingual-e5-small-compact); a flag given beside it takes precedence")
+    reduce.add_argument("--compression", default=None, metavar="PRESET", help=PRESET_HELP)
     reduce.add_argument("--colbert-pool-factor", type=int, default=None,
                         help="cluster each document's multi-vector rows into rows/N (hierarchical token pooling)")
     reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")

@@ -20,16 +20,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, MissingHeadError
+from ..errors import ConfigurationError
 from ..io.atomic import atomic_write_text
 from ..types import PARTS, Embeddings
 from . import pipeline, sequences
 from .backends import EncoderBackend, load_backend
 from .checkpoints import hub
 from .checkpoints.config import (
-    COLBERT_FILE,
     CONFIG_FILE,
-    SPARSE_FILE,
     EncoderConfig,
     Layout,
     check_colbert_width,
@@ -319,6 +317,7 @@ class Encoder:
         True
         """
         wanted = self._check_parts(parts)
+        sequences.check_token_ids(token_ids, len(self.tokenizer))
         return pipeline.encode_sequences(self.backend, self.tokenizer, self.config, token_ids, wanted,
                                          batch_size=batch_size, max_batch_tokens=max_batch_tokens or self.batch_tokens,
                                          show_progress=show_progress)
@@ -367,21 +366,7 @@ class Encoder:
 
     # ------------------------------------------------------------------ helpers
     def _check_parts(self, parts: Iterable[str] | str) -> tuple[str, ...]:
-        requested = PARTS if parts == "all" else ((parts,) if isinstance(parts, str) else tuple(parts))
-        if not requested:
-            raise ConfigurationError("parts is empty: ask for at least one of 'dense', 'sparse', 'colbert'")
-        unknown = [p for p in requested if p not in PARTS]
-        if unknown:
-            raise ConfigurationError(f"unknown part(s) {unknown}; choose from {list(PARTS)} or 'all'")
-        missing = [p for p in requested if p not in self.parts]
-        if missing:
-            files = {"sparse": SPARSE_FILE, "colbert": COLBERT_FILE}
-            raise MissingHeadError(
-                f"model {self.config.name!r} has no {' or '.join(missing)} head "
-                f"({', '.join(files[p] for p in missing)} not found); it produces {list(self.parts)}. "
-                "Load a BGE-M3 checkpoint, or attach untrained heads with Encoder.add_heads() to train them."
-            )
-        return tuple(p for p in PARTS if p in requested)
+        return sequences.requested_parts(parts, self.parts, self.config.name)
 
     def _check_max_length(self, max_length: int | None) -> int | None:
         if max_length is None:
@@ -401,3 +386,4 @@ def _portable_source(name_or_path: str | os.PathLike[str], resolved: Path) -> st
     if name in hub.SHORT_NAMES or not Path(name).expanduser().exists():
         return name
     return str(resolved.resolve())
+

@@ -18,13 +18,15 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError, InputError, InputTooLongError
-from ..types import Embeddings
+import numpy as np
+
+from ..errors import ConfigurationError, InputError, InputTooLongError, MissingHeadError
+from ..types import PARTS, Embeddings
 from . import long
-from .checkpoints.config import EncoderConfig
+from .checkpoints.config import COLBERT_FILE, SPARSE_FILE, EncoderConfig
 from .tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
@@ -127,3 +129,45 @@ def _mcls_sequences(full: list[list[int]], interval: int, limit: int, truncation
 
 def _same(out: Embeddings) -> Embeddings:
     return out
+
+
+def check_token_ids(token_ids: Sequence[Sequence[int]], vocab_size: int) -> None:
+    """Refuse token ids that are not integers of the vocabulary ``[0, vocab_size)``: a boolean
+    or a float would otherwise be read as an id.
+
+    >>> check_token_ids([[0, True, 2]], 10)
+    Traceback (most recent call last):
+    ...
+    m3search.errors.ConfigurationError: token_ids[0][1] is True: token ids are integers of the vocabulary [0, 10)
+    """
+    for i, row in enumerate(token_ids):
+        for j, token in enumerate(row):
+            integer = isinstance(token, (int, np.integer)) and not isinstance(token, (bool, np.bool_))
+            if not integer or not 0 <= token < vocab_size:
+                raise ConfigurationError(f"token_ids[{i}][{j}] is {token!r}: token ids are integers of the "
+                                         f"vocabulary [0, {vocab_size})")
+
+
+def requested_parts(parts: Iterable[str] | str, available: Sequence[str], model: str) -> tuple[str, ...]:
+    """The parts asked for (``"all"``, one name or several), in canonical order; a
+    :class:`ConfigurationError` for an unknown one, a :class:`MissingHeadError` for a head the
+    model lacks.
+
+    >>> requested_parts(["colbert", "dense"], ("dense", "sparse", "colbert"), "m")
+    ('dense', 'colbert')
+    """
+    requested = PARTS if parts == "all" else ((parts,) if isinstance(parts, str) else tuple(parts))
+    if not requested:
+        raise ConfigurationError("parts is empty: ask for at least one of 'dense', 'sparse', 'colbert'")
+    unknown = [p for p in requested if p not in PARTS]
+    if unknown:
+        raise ConfigurationError(f"unknown part(s) {unknown}; choose from {list(PARTS)} or 'all'")
+    missing = [p for p in requested if p not in available]
+    if missing:
+        files = {"sparse": SPARSE_FILE, "colbert": COLBERT_FILE}
+        raise MissingHeadError(
+            f"model {model!r} has no {' or '.join(missing)} head "
+            f"({', '.join(files[p] for p in missing)} not found); it produces {list(available)}. "
+            "Load a BGE-M3 checkpoint, or attach untrained heads with Encoder.add_heads() to train them."
+        )
+    return tuple(p for p in PARTS if p in requested)

@@ -23,6 +23,10 @@ from ..errors import CheckpointError
 
 #: Files besides ``tokenizer.json`` that describe a tokenizer and travel with it when saved.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+#: Files that hold a vocabulary: without one, ``transformers`` builds an empty tokenizer that maps
+#: every word to the unknown token, so a checkpoint lacking all of them is refused.
+VOCABULARY_FILES = ("tokenizer.json", "sentencepiece.bpe.model", "spiece.model", "tokenizer.model", "vocab.txt",
+                    "vocab.json")
 _SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 
@@ -63,6 +67,9 @@ class TextTokenizer:
             special |= {i for i, t in backend.get_added_tokens_decoder().items() if t.special}
             pad = vocab.get(names.get("pad_token", ""), _config_pad_id(path))
             return cls(backend, special_ids=sorted(special), pad_id=pad, source=path)
+        if not any((path / name).is_file() for name in VOCABULARY_FILES):
+            raise CheckpointError(f"no tokenizer in {path}: a checkpoint needs one of {', '.join(VOCABULARY_FILES)} "
+                                  "beside its weights")
         try:
             from transformers import AutoTokenizer
 

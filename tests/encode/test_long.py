@@ -4,6 +4,7 @@ miniature): MCLS and overlapping windows, checked against what they are defined 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -224,3 +225,12 @@ def test_best_window_dense_scores_a_document_by_its_best_window_in_one_query(tin
         d = "abc".index(hit["id"])
         assert hit["explanation"]["dense_window"] == int(np.argmax(windows[d] @ queries.dense[0]))
         assert hit["explanation"]["dense_windows"] == len(windows[d])
+
+
+@pytest.mark.parametrize("bad", [True, 5.0, -1, 10**9, "7"])
+def test_encode_tokens_refuses_what_is_not_a_vocabulary_id(tiny_m3, bad):
+    from m3search.errors import ConfigurationError
+
+    ids = tiny_m3.tokenize(["Everest"])[0]
+    with pytest.raises(ConfigurationError, match=rf"token_ids\[0\]\[1\] is {re.escape(repr(bad))}: token ids are integers"):
+        tiny_m3.encode_tokens([[ids[0], bad, ids[-1]]])

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .eval.metrics import EvalResult, evaluate
     from .index import Index
     from .protocols import EncoderLike
+    from .rerank import CrossEncoder
     from .search import Searcher
 
 __version__ = "0.1.0"
@@ -47,6 +48,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "ConfigurationError",
+    "CrossEncoder",
     "Embeddings",
     "Encoder",
     "EncoderLike",
@@ -79,6 +81,7 @@ __all__ = [
 #: Names imported on first use, and the module that holds each: the encoder pulls in tokenizers,
 #: the index the Qdrant engine, evaluation ir-measures. ``import m3search`` loads none of them.
 _LAZY = {
+    "CrossEncoder": ".rerank",
     "Encoder": ".encode",
     "EncoderLike": ".protocols",
     "EvalResult": ".eval.metrics",

@@ -497,6 +497,73 @@ def t_search_100k(data: Data) -> str:
     return table(header, rows) + "\n\n" + made_by(data, "search-100k-pool2-float16")
 
 
+
+CERTIFIED = "certified-compression"
+CERTIFIED_SUITES = (("native-qa", "native-qa"), ("xquad-mono", "xquad-mono"),
+                    ("xquad-cross", "xquad-cross, 23 pairs with English"), ("lareqa", "lareqa (mAP@20)"))
+
+
+def certified_cell(row: dict[str, Any] | None, mode: str = "all") -> str:
+    """A setting's score with its change against uncompressed `all` and the p-value (a dagger below 0.05)."""
+    if not row or mode not in row:
+        return MISSING
+    if mode != "all" or "all_diff" not in row:
+        return f3(row[mode])
+    mark = "†" if row["p_value"] < 0.05 else ""
+    return f"{f3(row[mode])} ({signed(row['all_diff'])}{mark}, p {row['p_value']:.2f})"
+
+
+def t_certified(data: Data) -> str:
+    """Every storage setting: `all` per suite against uncompressed `all` (paired p), bytes, latency."""
+    entry = need(data, CERTIFIED)
+    settings = list(dict.fromkeys([r["setting"] for r in entry["cost"]] + [r["setting"] for r in entry["quality"]]))
+    cost = {r["setting"]: r for r in entry["cost"]}
+    base = cost.get("uncompressed", {}).get("bytes_per_doc")
+    rows = []
+    for setting in settings:
+        quality = {r["suite"]: r for r in entry["quality"] if r["setting"] == setting}
+        c = cost.get(setting, {})
+        size = (f"{c['bytes_per_doc'] / 1000:.1f} KB" + (f" (1/{base / c['bytes_per_doc']:.1f})" if base and setting
+                != "uncompressed" else "")) if c else MISSING
+        rows.append([setting, size, *(certified_cell(quality.get(suite)) for suite, _ in CERTIFIED_SUITES),
+                     ms(c.get("all_p50_ms")) if c else MISSING])
+    header = ["setting", "on disk per document", *(f"{label} `all`" for _, label in CERTIFIED_SUITES), "`all` p50 ms"]
+    return table(header, rows) + "\n\n" + made_by(data, CERTIFIED)
+
+
+def t_certified_colbert(data: Data) -> str:
+    """`colbert` alone per setting: exhaustive MaxSim, or through an FDE first stage where the setting has one."""
+    entry = need(data, CERTIFIED)
+    cost = {r["setting"]: r for r in entry["cost"]}
+    rows = []
+    for setting in dict.fromkeys(r["setting"] for r in entry["quality"]):
+        quality = {r["suite"]: r for r in entry["quality"] if r["setting"] == setting}
+        fde = cost.get(setting, {}).get("colbert_p50_ms")
+        rows.append([setting, "FDE first stage" if fde is not None else "every document",
+                     *(certified_cell(quality.get(suite), "colbert") for suite in ("native-qa", "xquad-mono")),
+                     ms(fde) if fde is not None else MISSING])
+    header = ["setting", "`colbert` scores", "native-qa `colbert`", "xquad-mono `colbert`", "`colbert` p50 ms"]
+    return table(header, rows) + "\n\n" + made_by(data, CERTIFIED)
+
+
+def t_search_compact(name: str) -> Callable[[Data], str]:
+    """A scale run of the compact preset: each mode's latency and recall, and what the index costs."""
+    def render_table(data: Data) -> str:
+        rows_ = need(data, name)["rows"]
+        engine = [r for r in rows_ if r["system"] == ENGINE]
+        rows = [[r["mode"], str(r.get("candidates", "")), latency(r), f3(r.get("recall@10")).replace(MISSING, "")]
+                for r in engine]
+        first = engine[0]
+        facts = [["documents", f"{first['documents']:,}"], ["on disk per document", f"{first['bytes_per_doc'] / 1000:.1f} KB"],
+                 ["index on disk", f"{first['bytes_per_doc'] * first['documents'] / 1e9:.1f} GB"],
+                 ["build (then optimise)", f"{first['build_s'] / 60:.0f} min"],
+                 ["search process peak RSS while opening", f"{first['open_peak_rss'] / 2**30:.2f} GiB"],
+                 ["search process peak RSS after the queries", f"{engine[-1]['search_peak_rss'] / 2**30:.2f} GiB"]]
+        return (table(["mode", "cand", "p50 / p95 ms", "recall@10"], rows) + "\n\n" + table(["", ""], facts)
+                + "\n\n" + made_by(data, name))
+    return render_table
+
+
 def t_search_real(data: Data) -> str:
     """The 2,880 real XQuAD paragraphs: m3search, numpy brute force and qdrant-client's local mode."""
     rows_ = need(data, "search-real-xquad")["rows"]
@@ -633,6 +700,8 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
     "encode": t_encode, "long-memory": t_long_memory, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
+    "certified": t_certified, "certified-colbert": t_certified_colbert,
+    "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,
 }

@@ -69,3 +69,14 @@ class EncoderLike(Protocol):
 
     def decode_token(self, token_id: int) -> str:
         """The text of one vocabulary entry."""
+
+
+@runtime_checkable
+class RerankerLike(Protocol):
+    """(query, passage) pairs in, one relevance score per pair out, in input order
+    (:class:`m3search.rerank.CrossEncoder`)."""
+
+    name: str
+
+    def score(self, pairs: Sequence[Sequence[str]], *, max_length: int = 512, normalize: bool = False) -> Any:
+        """One score per pair (an array or a list of floats)."""

@@ -95,6 +95,10 @@ CASES = [
     ("search --index {root}/dense-idx q --mode all", "needs ['sparse', 'colbert']"),
     ("search --index {root}/idx q --wait -1", "wait must be >= 0 seconds, got -1"),
     ("search --index {root}/idx ' '", "query 0 is empty"),
+    ("search --index {root}/idx q --rerank {model}", "is not a cross-encoder: its architectures are ['XLMRobertaModel']"),
+    ("search --index {root}/idx q --rerank {root}/no-such-reranker", "{root}/no-such-reranker"),
+    ("search --index {root}/idx q --rerank {reranker} --rerank-depth 0", "--rerank-depth must be >= 1, got 0"),
+    ("search --index {root}/idx q --rerank {reranker} --rerank-depth 5 -k 10", "k (10) exceeds rerank_depth (5)"),
     ("index {root}/good.jsonl --index {root}/idx --colbert-dim 16", "was built with --colbert-dim 32, not 16"),
     ("index {root}/good.jsonl --index {root}/new-idx --model {model} --colbert-dim 16", "colbert_dim 16 is not a width"),
     ("index {root}/good.jsonl --index {root}/idx --fde 3,8,4", "has the multi-vector first stage None"),
@@ -128,7 +132,7 @@ CASES = [
 
 @pytest.mark.parametrize(("command", "expected"), CASES, ids=[c for c, _ in CASES])
 def test_bad_input_is_one_line_exit_2_naming_the_value(workspace, tiny_m3_path, capsys, command, expected):
-    fill = {"root": str(workspace), "model": str(tiny_m3_path)}
+    fill = {"root": str(workspace), "model": str(tiny_m3_path), "reranker": str(tiny_m3_path.parent / "tiny-reranker")}
     code = main(shlex.split(command.format(**fill)))
     err = capsys.readouterr().err
     assert code == 2, err

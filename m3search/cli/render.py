@@ -23,7 +23,9 @@ def snippet(text: str | None, width: int = 60) -> str:
 def print_hits(queries: Sequence[str], results: Sequence[Sequence[Hit]], mode: str) -> None:
     for query, hits in zip(queries, results):
         print(f"\n{query}   [mode {mode}]")
-        modes = [m for m in MODE_ORDER if any(m in h.scores for h in hits)]
+        # with a rerank stage: each part's score, the first stage's, and the cross-encoder's
+        order = (*MODE_ORDER, mode, "rerank") if any("rerank" in h.scores for h in hits) else MODE_ORDER
+        modes = [m for m in dict.fromkeys(order) if any(m in h.scores for h in hits)]
         print(f"{'#':>3}  {'id':<16}{'score':>8}" + "".join(f"{m:>9}" for m in modes) + "  text")
         for rank, hit in enumerate(hits, start=1):
             per_mode = "".join(f"{hit.scores[m]:>9.3f}" if m in hit.scores else f"{'':>9}" for m in modes)

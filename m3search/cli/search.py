@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--candidates", type=int, default=100, help="dense and sparse candidates per query for fused modes")
     search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="metadata filter, repeatable")
     search.add_argument("--explain", action="store_true", help="show the tokens behind each match")
+    search.add_argument("--rerank", default=None, metavar="MODEL",
+                        help="a cross-encoder (directory, hub id or bge-reranker-v2-m3) that rescores the first hits")
+    search.add_argument("--rerank-depth", type=int, default=100, help="hits per query the cross-encoder rescores (100)")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.add_argument("--model", default=None,
                         help="where to load the encoder from (default: where the index says it came from)")
@@ -44,8 +47,15 @@ def run(args: argparse.Namespace) -> int:
 
         return Encoder.for_identity(index.manifest.encoder, name=args.model, device=args.device, backend=args.backend)
 
+    reranker = None
+    if args.rerank is not None:
+        from ..rerank import CrossEncoder
+
+        positive("--rerank-depth", args.rerank_depth)
+        reranker = CrossEncoder.load(args.rerank, device=args.device)
     with index:
-        searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates)
+        searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates, rerank=reranker,
+                            rerank_depth=args.rerank_depth)
         hits = searcher.search(args.queries, k=args.k, filter=filters, explain=args.explain)
         if args.json:
             print(json.dumps(hits_to_json(args.queries, hits, searcher.mode if args.mode is None else args.mode),

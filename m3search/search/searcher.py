@@ -17,12 +17,13 @@ from ..errors import ConfigurationError, InputError
 from ..index import Document, Index, QuerySpec
 from ..index.filters import check_filter
 from ..index.vectors import FDE_VECTOR
-from ..protocols import EncoderLike
+from ..protocols import EncoderLike, RerankerLike
 from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
 from ..types import Embeddings, Hit, Run
 from .explain import explain
 from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
+from .rerank_stage import check_depth, rerank_hits
 
 Ranked = list[list[tuple[str, float, dict[str, float]]]]
 #: ``(queries, i, doc_ids) -> scores``: exact multi-vector scores of query ``i`` against documents.
@@ -73,6 +74,8 @@ class Searcher:
         rrf_k: int = RRF_K,
         colbert_scorer: ColbertScorer | None = None,
         multi_vector_candidates: bool = True,
+        rerank: RerankerLike | None = None,
+        rerank_depth: int = 100,
     ) -> None:
         self._encoder = encoder
         self.index = index
@@ -92,6 +95,11 @@ class Searcher:
         #: Whether ``all`` and ``rrf`` add the multi-vector first stage's candidates (an index built
         #: with an FDE first stage) to the dense and sparse ones; ``colbert`` always searches through it.
         self.multi_vector_candidates = multi_vector_candidates
+        #: A cross-encoder that rescores each text query's first ``rerank_depth`` hits
+        #: (:mod:`.rerank_stage`); hits keep the first stage's scores beside ``rerank``.
+        self.rerank, self.rerank_depth = rerank, rerank_depth
+        if rerank is not None:
+            check_depth(rerank_depth, 1)
 
     @staticmethod
     def default_mode(index: Index) -> str:
@@ -138,6 +146,9 @@ class Searcher:
                 ranges); every field must match.
             explain: add an :class:`~m3search.types.Explanation` to each hit.
             exact: exhaustive first-stage search instead of the HNSW graph.
+
+        With a reranker (``Searcher(..., rerank=CrossEncoder.load(...), rerank_depth=N)``) the
+        first ``N`` hits of each query are rescored by it and ordered by its score.
         """
         if isinstance(queries, str):
             raise TypeError("queries must be a list of strings, not a single string: wrap it in a list")
@@ -149,9 +160,15 @@ class Searcher:
         if k < 1:  # checked before the model loads
             raise ConfigurationError(f"k must be >= 1, got {k}")
         filter = check_filter(filter)
+        if self.rerank is not None:
+            check_depth(self.rerank_depth, k)
         embeddings = self.encoder.encode(list(queries), role="query", parts=self.query_parts(mode, explain))
-        return self.search_embeddings(embeddings, k, mode=mode, filter=filter, exact=exact,
+        first = max(k, self.rerank_depth) if self.rerank is not None else k
+        hits = self.search_embeddings(embeddings, first, mode=mode, filter=filter, exact=exact,
                                       explain_texts=list(queries) if explain else None)
+        if self.rerank is None:
+            return hits
+        return rerank_hits(self.rerank, list(queries), hits, depth=self.rerank_depth, k=k, mode=mode)
 
     def search_embeddings(
         self,

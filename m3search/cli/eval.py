@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
 from ..eval.public_suites import HUB_SUITES, PAPER
@@ -41,6 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                             help="write PNG pictures (bars, cross-lingual heatmaps, groups) into DIR")
     evaluation.add_argument("--html", type=Path, default=None, metavar="FILE",
                             help="write one HTML page with the tables and pictures")
+    second = evaluation.add_argument_group("a cross-encoder rerank stage (rows <mode>+rerank@<depth>)")
+    second.add_argument("--rerank", default=None, metavar="MODEL",
+                        help="a cross-encoder (directory, hub id or bge-reranker-v2-m3) rescoring a mode's first documents")
+    second.add_argument("--rerank-depths", default="10,50,100", help="documents rescored per query, one row each")
+    second.add_argument("--rerank-of", default=None, metavar="MODE", help="the mode reranked (default: all, else the first)")
     reduce = evaluation.add_argument_group("documents reduced as an index would store them")
     reduce.add_argument("--colbert-pool-factor", type=int, default=None, help="hierarchical token pooling factor")
     reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")
@@ -76,16 +82,17 @@ def run(args: argparse.Namespace) -> int:
     from .index import compression_options
 
     check_settings(args.colbert_pool_factor or 1, args.sparse_top_k, args.sparse_min_weight)  # before the model loads
+    rerank = rerank_option(args)
     encoder = load_encoder(args)
     modes = split_list(args.modes) or modes_for(encoder.parts)
     cache = args.cache or cache_dir()
     if args.beir:
         result = run_beir(args.beir, encoder, cache=cache, split=args.split or "test", modes=modes, baseline=baselines,
-                          metrics=split_list(args.metrics), compression=compression_options(args))
+                          metrics=split_list(args.metrics), compression=compression_options(args), rerank=rerank)
     else:
         result = run_suite(args.suite, encoder, data_dir=args.data, cache=cache, modes=modes, baseline=baselines,
                            metrics=split_list(args.metrics), subsets=split_list(args.subsets), split=args.split,
-                           compression=compression_options(args))
+                           compression=compression_options(args), rerank=rerank)
     print(result.table())
     if result.suite in PAPER:
         reference = " · ".join(f"{row} {value:.3f}" for row, value in PAPER[result.suite].items())
@@ -104,3 +111,19 @@ def run(args: argparse.Namespace) -> int:
         if args.html:
             print(f"wrote {write_html([result], images, args.html)}", file=sys.stderr)
     return 0
+
+
+def rerank_option(args: argparse.Namespace) -> Any:
+    """The cross-encoder rows ``--rerank`` asks for (the model loaded, the depths checked), or ``None``."""
+    if args.rerank is None:
+        return None
+    from ..eval.runner import Rerank
+    from ..rerank import CrossEncoder
+
+    try:
+        depths = tuple(int(d) for d in split_list(args.rerank_depths) or ())
+    except ValueError:
+        raise ConfigurationError(f"--rerank-depths takes whole numbers like 10,50,100, got {args.rerank_depths!r}") from None
+    if not depths or min(depths) < 1:
+        raise ConfigurationError(f"--rerank-depths must be whole numbers >= 1, got {args.rerank_depths!r}")
+    return Rerank(CrossEncoder.load(args.rerank, device=args.device), depths, args.rerank_of)

@@ -32,6 +32,19 @@ class SuiteResult:
     group_label: str = "group"
     #: mode -> metric -> "subset/query id" -> value: what the significance tests compare
     per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: a row that reranks another row's run -> that first stage's row
+    first_stages: dict[str, str] = field(default_factory=dict)
+
+    def p_vs_first_stage(self, metric: str) -> dict[str, dict[str, float]]:
+        """Per rerank row, its mean difference from its first stage over every query and the
+        paired randomisation p-value: ``{row: {"diff": d, "p": p}}``."""
+        out = {}
+        for row, first in self.first_stages.items():
+            a, b = self.per_query.get(row, {}).get(metric), self.per_query.get(first, {}).get(metric)
+            if a and b:
+                diff, p = paired_randomization(a, b, trials=2000)
+                out[row] = {"diff": diff, "p": p}
+        return out
 
     def p_vs_best(self, metric: str, subset: str | None = None) -> dict[str, float]:
         """Per row, the p-value of its difference from the best row on ``subset`` (``None``:
@@ -85,7 +98,8 @@ class SuiteResult:
                 significance[metric]["avg"] = self.p_vs_best(metric)
         return {"suite": self.suite, "model": self.model, "metrics": list(self.metrics), "scores": self.scores,
                 "averages": {m: {k: self.average(m, k) for k in self.metrics} for m in self.scores},
-                "groups": self.groups, "group_label": self.group_label, "p_vs_best": significance}
+                "groups": self.groups, "group_label": self.group_label, "p_vs_best": significance,
+                **({"p_vs_first_stage": {m: self.p_vs_first_stage(m) for m in self.metrics}} if self.first_stages else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SuiteResult:
@@ -109,6 +123,8 @@ class SuiteResult:
             lines.append(f"{mode:<14}" + "".join(f"{c:>{width}}" for c in cells))
         if any(marks.values()):
             lines.append(f"(* best row; † below it, paired randomisation p < {ALPHA})")
+        for row, test in self.p_vs_first_stage(metric).items():
+            lines.append(f"{row} against {self.first_stages[row]}: {test['diff']:+.3f} (p {test['p']:.3f})")
         if self.groups:
             groups = list(next(iter(self.groups.values())))
             lines.append(f"\nby {self.group_label} · {metric}")

@@ -24,11 +24,12 @@ import numpy as np
 
 from ..scoring import colbert_scores
 from ..search import reciprocal_rank_fusion
+from ..search.rerank_stage import rerank_run
 from ..types import Embeddings, Run
 from .baselines.bm25 import BM25, model_tokenizer
 
 if TYPE_CHECKING:
-    from ..protocols import EncoderLike
+    from ..protocols import EncoderLike, RerankerLike
 
 
 def exact_colbert_run(query_ids: Sequence[str], queries: Embeddings, doc_ids: Sequence[str], documents: Embeddings,
@@ -180,6 +181,36 @@ class DenseBM25FusionRow(Row):
 
     def run(self, inputs: RowInputs) -> Run:
         return rrf_runs([inputs.engine_runs["dense"], inputs.bm25_run("words")], inputs.depth)
+
+
+class RerankRow(Row):
+    """``<first>+rerank@<depth>``: the first ``depth`` documents of another row's run rescored by
+    a cross-encoder (:func:`~m3search.search.rerank_stage.rerank_run`)."""
+
+    def __init__(self, first: Row, depth: int, reranker: RerankerLike) -> None:
+        self.name = f"{first.name}+rerank@{depth}"  # type: ignore[misc]
+        self.first, self.depth, self.reranker = first, depth, reranker
+        self.parts_of_modes, self.engine_modes = first.parts_of_modes, first.engine_modes
+        self.exhaustive_colbert = first.exhaustive_colbert  # type: ignore[misc]
+
+    def run(self, inputs: RowInputs) -> Run:
+        return rerank_run(self.reranker, dict(zip(inputs.query_ids, inputs.query_texts)), self.first.run(inputs),
+                          dict(zip(inputs.doc_ids, inputs.doc_texts)), depth=self.depth)
+
+
+class MemoReranker:
+    """A reranker that scores each distinct (query, passage) pair once: the rows of several
+    depths share the pairs of the shallower ones."""
+
+    def __init__(self, reranker: RerankerLike) -> None:
+        self.reranker, self.name = reranker, reranker.name
+        self._scores: dict[tuple[str, str], float] = {}
+
+    def score(self, pairs: Sequence[Sequence[str]], *, max_length: int = 512, normalize: bool = False) -> list[float]:
+        missing = list(dict.fromkeys((q, p) for q, p in pairs if (q, p) not in self._scores))
+        if missing:
+            self._scores.update(zip(missing, map(float, self.reranker.score(missing, max_length=max_length))))
+        return [self._scores[(q, p)] for q, p in pairs]
 
 
 def make_row(name: str) -> Row:

@@ -26,19 +26,20 @@ from ..io import embeddings as embeddings_io
 from ..io.jsonl import Record
 from ..scoring import colbert_score, colbert_scores
 from ..search import Searcher, check_mode, parts_for
+from ..search.rerank_stage import check_depth
 from ..types import Embeddings, Ragged
 from .baselines.bm25 import BM25
 from .beir import BeirData, read_beir
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate
 from .public_suites import HUB_SUITES, answer_recall, build_hub_suite
 from .report import SuiteResult
-from .rows import BASELINES, EngineRow, Row, RowInputs, exact_colbert_run, make_row, rrf_runs
+from .rows import BASELINES, EngineRow, MemoReranker, RerankRow, Row, RowInputs, exact_colbert_run, make_row, rrf_runs
 from .suites import POSITION_BUCKETS, Subset, build_suite
 
 if TYPE_CHECKING:
-    from ..protocols import EncoderLike, Role
+    from ..protocols import EncoderLike, RerankerLike, Role
 
-__all__ = ["BASELINES", "as_stored", "cached_encode", "colbert_scorer", "exact_colbert_run", "file_hash", "rrf_runs", "run_beir",
+__all__ = ["BASELINES", "Rerank", "as_stored", "cached_encode", "colbert_scorer", "exact_colbert_run", "file_hash", "rrf_runs", "run_beir",
            "run_subsets", "run_suite"]
 
 #: Metrics per suite (the first is the one tabulated); LAReQA is reported by mAP@20 as its paper does.
@@ -90,6 +91,26 @@ def colbert_scorer(doc_ids: Sequence[str], documents: Embeddings,
     return score
 
 
+@dataclass(frozen=True)
+class Rerank:
+    """Cross-encoder rows of an evaluation: ``reranker`` rescoring the first ``depths`` documents
+    of the row ``of`` (default: ``all`` where evaluated, else the first mode)."""
+
+    reranker: RerankerLike
+    depths: tuple[int, ...] = (10, 50, 100)
+    of: str | None = None
+
+    def rows(self, rows: Sequence[Row]) -> list[Row]:
+        by_name = {row.name: row for row in rows}
+        first = self.of or ("all" if "all" in by_name else rows[0].name)
+        if first not in by_name:
+            raise ConfigurationError(f"cannot rerank {first!r}: it is not a row of this evaluation ({list(by_name)})")
+        for depth in self.depths:
+            check_depth(depth, 1)
+        shared = MemoReranker(self.reranker)  # the depths share the pairs of the shallower ones
+        return [RerankRow(by_name[first], depth, shared) for depth in self.depths]
+
+
 def run_suite(
     suite: str,
     encoder: EncoderLike,
@@ -105,19 +126,21 @@ def run_suite(
     share_candidates: bool = True,
     compression: Mapping[str, Any] | None = None,
     index_options: IndexOptions | None = None,
+    rerank: Rerank | None = None,
 ) -> SuiteResult:
     """Evaluate ``modes`` of ``encoder`` (and the ``baseline`` rows, see :data:`BASELINES`) on ``suite``:
     a bundled one, or one of the paper's (:data:`~m3search.eval.public_suites.HUB_SUITES`, downloaded on first use).
     ``compression`` (``colbert_pool_factor``, ``sparse_top_k``, ``sparse_min_weight``) reduces the
     documents as an index built with it would store them; ``index_options`` builds the temporary
-    indexes with these settings (see :func:`run_subsets`)."""
+    indexes with these settings, ``rerank`` adds cross-encoder rows (see :func:`run_subsets`)."""
     _check_rows(encoder, modes, baseline)
     if suite in HUB_SUITES:
         spec = HUB_SUITES[suite]
         built = build_hub_suite(suite, Path(cache) / "suites", languages=subsets, split=split)
         return run_subsets(suite, [Subset(lang, path) for lang, path in built], encoder, cache=cache, modes=modes,
                            baseline=baseline, metrics=tuple(metrics or spec.metrics), depth=depth,
-                           split=split or spec.split, compression=compression, index_options=index_options)
+                           split=split or spec.split, compression=compression, index_options=index_options,
+                           rerank=rerank)
     available = build_suite(suite, data_dir, Path(cache) / "suites")
     unknown = [name for name in subsets or () if name not in {s.name for s in available}]
     if unknown:
@@ -127,7 +150,7 @@ def run_suite(
     return run_subsets(suite, chosen, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or SUITE_METRICS.get(suite, DEFAULT_METRICS)), depth=depth,
                        group_by="position", share_candidates=share_candidates, compression=compression,
-                       index_options=index_options)
+                       index_options=index_options, rerank=rerank)
 
 
 def run_beir(
@@ -143,6 +166,7 @@ def run_beir(
     name: str = "beir",
     compression: Mapping[str, Any] | None = None,
     index_options: IndexOptions | None = None,
+    rerank: Rerank | None = None,
 ) -> SuiteResult:
     """Evaluate on the user's own BEIR directories, each one subset (named by its folder).
 
@@ -156,7 +180,7 @@ def run_beir(
         raise ConfigurationError(f"two BEIR directories share a name ({names}): subsets are named by folder")
     return run_subsets(name, subsets, encoder, cache=cache, modes=modes, baseline=baseline,
                        metrics=tuple(metrics or DEFAULT_METRICS), depth=depth, split=split, group_by="lang",
-                       compression=compression, index_options=index_options)
+                       compression=compression, index_options=index_options, rerank=rerank)
 
 
 def _check_rows(encoder: EncoderLike, modes: Sequence[str], baseline: str | Sequence[str] | None) -> None:
@@ -285,6 +309,7 @@ def run_subsets(
     share_candidates: bool = True,
     compression: Mapping[str, Any] | None = None,
     index_options: IndexOptions | None = None,
+    rerank: Rerank | None = None,
 ) -> SuiteResult:
     """The engine of :func:`run_suite` and :func:`run_beir`: every row (:mod:`m3search.eval.rows`)
     on every BEIR subset.
@@ -294,6 +319,10 @@ def run_subsets(
     exact multi-vector scores read float16 or uint8 rows as stored), its compression, the engine's
     quantisation of the first stages, and an FDE first stage (``colbert`` then retrieves through it,
     as the index's searcher does, instead of by exhaustive MaxSim).
+
+    ``rerank`` (:class:`Rerank`) adds a row per depth, ``<mode>+rerank@<depth>``: the first
+    ``depth`` documents of the mode's run rescored by a cross-encoder, compared with that run by
+    a paired randomisation test (:meth:`SuiteResult.p_vs_first_stage`).
 
     ``group_by`` names a query field whose values group the queries across subsets (the answer
     ``position`` of ``long-es``, or ``lang``); groups with a single value are not reported.
@@ -306,8 +335,10 @@ def run_subsets(
     through_fde = index_options is not None and index_options.fde is not None
     rows = [EngineRow(row) if row == "colbert" and through_fde else make_row(row)
             for row in [*modes, *_baselines(baseline)]]
+    rows += rerank.rows(rows) if rerank is not None else []
     parts = parts_for([mode for row in rows for mode in row.parts_of_modes], encoder.parts)
-    result = SuiteResult(name, encoder.identity["name"], metrics)
+    result = SuiteResult(name, encoder.identity["name"], metrics,
+                         first_stages={r.name: r.first.name for r in rows if isinstance(r, RerankRow)})
     groups: dict[str, str] = {}
     corpora: dict[str, _Corpus] = {}  # by corpus file hash: subsets that share a corpus share its index
     with tempfile.TemporaryDirectory(prefix="m3search-eval-") as tmp:

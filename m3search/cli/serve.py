@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="Host header names served, comma-separated ('*': any); default: the localhost names "
                             "when bound to a loopback address, else any")
     serve.add_argument("--debug", action="store_true", help="error messages and /info keep absolute paths")
+    serve.add_argument("--rerank", default=None, metavar="MODEL",
+                       help="a cross-encoder for /v1/rerank (model: its name or 'cross-encoder') and /v1/search's rerank_depth")
     serve.add_argument("-q", "--quiet", action="store_true", help="no loading bars, no access log")
     add_wait_arg(serve)
     add_model_args(serve, recorded=True)
@@ -89,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError as exc:
         raise ConfigurationError("the server needs the serve extra: pip install 'm3search[serve]'") from exc
+    reranker = None
+    if args.rerank is not None:  # before the index is held: a bad model name fails first
+        from ..rerank import CrossEncoder
+
+        reranker = CrossEncoder.load(args.rerank, device=args.device)
     index = None
     if args.index is not None:
         from ..index import Index
@@ -99,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             encoder = load_recorded_encoder(args, index.manifest.encoder, args.index)
         else:
             encoder = load_encoder(args)
-        app = create_app(encoder, index, settings)
+        app = create_app(encoder, index, settings, reranker)
     except BaseException:
         if index is not None:
             index.close()

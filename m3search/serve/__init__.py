@@ -15,10 +15,11 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ..index import Index
-    from ..protocols import EncoderLike
+    from ..protocols import EncoderLike, RerankerLike
 
 
-def create_app(encoder: EncoderLike, index: Index | None = None, settings: ServeSettings | None = None) -> FastAPI:
+def create_app(encoder: EncoderLike, index: Index | None = None, settings: ServeSettings | None = None,
+               reranker: RerankerLike | None = None) -> FastAPI:
     """See :func:`m3search.serve.app.create_app`."""
     try:
         from .app import create_app as build
@@ -26,4 +27,4 @@ def create_app(encoder: EncoderLike, index: Index | None = None, settings: Serve
         from ..errors import ConfigurationError
 
         raise ConfigurationError(f"the server needs the serve extra: pip install 'm3search[serve]' ({exc.name} is missing)") from exc
-    return build(encoder, index, settings)
+    return build(encoder, index, settings, reranker)

@@ -36,14 +36,16 @@ from .telemetry import Metrics
 
 if TYPE_CHECKING:
     from ..index import Index
-    from ..protocols import EncoderLike
+    from ..protocols import EncoderLike, RerankerLike
 
 DESCRIPTION = "Dense, sparse and multi-vector embeddings, rerank and search with one M3 encoder."
 
 
-def create_app(encoder: EncoderLike, index: Index | None = None, settings: ServeSettings | None = None) -> FastAPI:
+def create_app(encoder: EncoderLike, index: Index | None = None, settings: ServeSettings | None = None,
+               reranker: RerankerLike | None = None) -> FastAPI:
     """The app serving ``encoder`` (an :class:`~m3search.encode.Encoder`, already loaded) and,
-    optionally, ``index`` (an open :class:`~m3search.index.Index`, which the app holds and closes).
+    optionally, ``index`` (an open :class:`~m3search.index.Index`, which the app holds and closes)
+    and ``reranker`` (a :class:`~m3search.rerank.CrossEncoder`).
 
     >>> from m3search.encode import Encoder
     >>> app = create_app(Encoder.load("tests/fixtures/tiny-m3", device="cpu"))
@@ -51,7 +53,7 @@ def create_app(encoder: EncoderLike, index: Index | None = None, settings: Serve
     ['/v1/documents', '/v1/documents/{doc_id}', '/v1/embeddings', '/v1/encode', '/v1/rerank', '/v1/search']
     >>> app.state.service.close()
     """
-    service = Service(encoder, index, settings or ServeSettings(), Metrics())
+    service = Service(encoder, index, settings or ServeSettings(), Metrics(), reranker)
     app = FastAPI(title="m3search", version="0.1.0", description=DESCRIPTION, lifespan=_close_on_shutdown)
     app.state.service = service
     for router in ROUTERS:

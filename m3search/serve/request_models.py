@@ -49,11 +49,14 @@ class EncodeRequest(Strict):
 
 
 class RerankRequest(Strict):
-    """Cohere/Jina rerank, scored by the M3 hybrid score (the reference's ``compute_score``)."""
+    """Cohere/Jina rerank, scored by the M3 hybrid score (the reference's ``compute_score``) or by
+    the server's cross-encoder."""
 
     query: str
     documents: list[str] = Field(max_length=MAX_ITEMS)
-    model: str | None = Field(default=None, description="accepted and ignored: the server has one model")
+    model: str | None = Field(default=None, description=(
+        "'cross-encoder' or the cross-encoder's name (m3search serve --rerank MODEL): scored by it, relevance_score "
+        "the sigmoid of its logit; anything else (or nothing): the M3 hybrid score"))
     top_n: int | None = Field(default=None, ge=1, le=MAX_ITEMS)
     top_k: int | None = Field(default=None, ge=1, le=MAX_ITEMS, description="alias of top_n")
     return_documents: bool = True
@@ -70,6 +73,8 @@ class SearchRequest(Strict):
     filter: dict[str, Any] | None = Field(default=None, description="the filter grammar of m3search.index.filters")
     explain: bool = False
     candidates: int = Field(default=100, ge=1, le=10_000)
+    rerank_depth: int | None = Field(default=None, ge=1, le=1000, description=(
+        "rescore the first N hits with the server's cross-encoder (m3search serve --rerank MODEL); k <= N"))
 
 
 class DocumentIn(Strict):

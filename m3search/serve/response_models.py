@@ -172,6 +172,7 @@ class InfoResponse(BaseModel):
     parts: list[str]
     max_length: int
     index: IndexInfo | None = Field(description="null when the server has no index")
+    reranker: str | None = Field(default=None, description="the cross-encoder (m3search serve --rerank), or null")
     limits: Limits
 
 

@@ -20,11 +20,12 @@ from ..search import Searcher
 from ..search.searcher import check_weights
 from ..types import Embeddings, Hit
 from .batcher import DynamicBatcher
+from .cross_encoding import CrossEncoding
 from .settings import ServeSettings, redact_paths
 from .telemetry import Metrics
 
 if TYPE_CHECKING:
-    from ..protocols import EncoderLike, Role
+    from ..protocols import EncoderLike, RerankerLike, Role
 
 
 class ApiError(Exception):
@@ -38,10 +39,13 @@ class ApiError(Exception):
 class Service:
     """The encoder (behind a :class:`DynamicBatcher`), the index (optional) and the limits."""
 
-    def __init__(self, encoder: EncoderLike, index: Index | None, settings: ServeSettings, metrics: Metrics) -> None:
+    def __init__(self, encoder: EncoderLike, index: Index | None, settings: ServeSettings, metrics: Metrics,
+                 reranker: RerankerLike | None = None) -> None:
         self.encoder = encoder
         self.index = index
         self.settings = settings
+        #: the cross-encoder of ``/v1/rerank`` (``model``) and of ``/v1/search``'s ``rerank_depth``
+        self.cross = CrossEncoding(reranker, self._public(reranker.name)) if reranker is not None else None
         self.metrics = metrics
         self.batcher = DynamicBatcher(encoder, max_queue=settings.max_queue, wait_ms=settings.batch_wait_ms,
                                       max_batch_tokens=settings.max_batch_tokens, observe=metrics.observe)
@@ -51,8 +55,15 @@ class Service:
     @property
     def model_name(self) -> str:
         """The model's name; a local directory is named by its last part unless ``debug``."""
-        name = str(self.encoder.identity["name"])
+        return self._public(str(self.encoder.identity["name"]))
+
+    def _public(self, name: str) -> str:
         return name if self.settings.debug else redact_paths(name)
+
+    def need_cross_encoder(self, param: str) -> CrossEncoding:
+        if self.cross is None:
+            raise ApiError(400, "this server has no cross-encoder: start it with --rerank MODEL", param=param)
+        return self.cross
 
     def close(self) -> None:
         self.batcher.close()
@@ -159,10 +170,14 @@ class Service:
         return self.index, self.searcher
 
     async def search(self, query: str, *, mode: str | None, k: int, weights: dict[str, float] | None,
-                     filter: dict[str, Any] | None, explain: bool, candidates: int) -> tuple[str, list[Hit]]:
+                     filter: dict[str, Any] | None, explain: bool, candidates: int,
+                     rerank_depth: int | None = None) -> tuple[str, list[Hit]]:
         if k > self.settings.max_k:
             raise ApiError(413, f"k={k} is more than max_k={self.settings.max_k}", param="k")
         index, searcher = self._need_index()
+        cross = self.need_cross_encoder("rerank_depth") if rerank_depth is not None else None
+        if rerank_depth is not None and k > rerank_depth:
+            raise ApiError(400, f"k ({k}) exceeds rerank_depth ({rerank_depth})", param="k")
         try:
             run = Searcher(self.encoder, index, mode=mode or searcher.mode, candidates=candidates,
                            weights=_weights(weights, ("dense", "sparse", "colbert")) if weights else None)
@@ -171,12 +186,17 @@ class Service:
             raise ApiError(400, str(exc)) from exc
         embeddings, _ = await self.encode([query], "query", parts, "query")
 
+        first = max(k, rerank_depth or 0)
+
         def find() -> list[Hit]:
             with self.index_lock:
-                return run.search_embeddings(embeddings, k, filter=filter, explain_texts=[query] if explain else None)[0]
+                return run.search_embeddings(embeddings, first, filter=filter, explain_texts=[query] if explain else None)[0]
 
         try:
-            return run.mode, await asyncio.to_thread(find)
+            hits = await asyncio.to_thread(find)
+            if cross is not None and rerank_depth is not None:
+                hits = await cross.rerank(query, hits, depth=rerank_depth, k=k, mode=run.mode)
+            return run.mode, hits
         except M3SearchError as exc:
             raise ApiError(400, str(exc)) from exc
 

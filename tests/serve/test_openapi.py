@@ -23,7 +23,11 @@ ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
 @pytest.fixture(scope="module")
 def served(tiny_m3, tmp_path_factory):
     index = index_records(tiny_m3, DOCS, tmp_path_factory.mktemp("openapi") / "idx", show_progress=False)
-    with TestClient(create_app(tiny_m3, index, ServeSettings(max_texts=4))) as client:
+    from m3search import CrossEncoder
+    from tests.conftest import FIXTURES
+
+    reranker = CrossEncoder.load(FIXTURES / "tiny-reranker", device="cpu")
+    with TestClient(create_app(tiny_m3, index, ServeSettings(max_texts=4), reranker)) as client:
         yield client, client.get("/openapi.json").json()
 
 
@@ -73,7 +77,10 @@ CALLS = [
     ("post", "/v1/encode", {"texts": ["Mount Everest"], "parts": ["sparse", "colbert"], "colbert_format": "base64"}, 200),
     ("post", "/v1/rerank", {"query": "Everest", "documents": [d.text for d in DOCS]}, 200),
     ("post", "/v1/rerank", {"query": "Everest", "documents": [d.text for d in DOCS], "return_documents": False}, 200),
+    ("post", "/v1/rerank", {"query": "Everest", "documents": [d.text for d in DOCS], "model": "cross-encoder"}, 200),
     ("post", "/v1/search", {"query": "Everest", "k": 2, "explain": True}, 200),
+    ("post", "/v1/search", {"query": "Everest", "k": 1, "rerank_depth": 2}, 200),
+    ("post", "/v1/search", {"query": "Everest", "k": 3, "rerank_depth": 2}, 400),
     ("post", "/v1/search", {"query": "Everest", "mode": "dense"}, 200),
     ("post", "/v1/documents", {"documents": [{"id": "kili", "text": "Kilimanjaro", "metadata": {"n": 1}}]}, 200),
     ("get", "/v1/documents/kili", None, 200),

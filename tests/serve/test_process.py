@@ -13,6 +13,7 @@ import pytest
 
 from m3search.cli import main
 from m3search.io.jsonl import write_jsonl
+from tests.conftest import FIXTURES
 from tests.serve.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,10 @@ def test_schemathesis_finds_no_server_error(tiny_m3, tmp_path):
 
     index = index_records(tiny_m3, [Record(d["id"], d["text"], {"lang": d["lang"]}) for d in CORPUS],
                           tmp_path / "idx", show_progress=False)
-    app = create_app(tiny_m3, index, ServeSettings(max_texts=16, max_chars=2000, max_k=50))
+    from m3search import CrossEncoder
+
+    reranker = CrossEncoder.load(FIXTURES / "tiny-reranker", device="cpu")  # /v1/rerank's model and rerank_depth
+    app = create_app(tiny_m3, index, ServeSettings(max_texts=16, max_chars=2000, max_k=50), reranker)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     from schemathesis.core.failures import FailureGroup
     from schemathesis.specs.openapi.checks import (

@@ -28,6 +28,7 @@ async def info(service: ServiceDep) -> InfoResponse:
                                default_mode=service.searcher.mode if service.searcher else None)
     return InfoResponse(model=service.model_name, dim=encoder.dim, colbert_dim=encoder.identity.get("colbert_dim"),
                         parts=list(encoder.parts), max_length=encoder.max_length, index=index_info,
+                        reranker=service.cross.name if service.cross is not None else None,
                         limits=Limits(**service.settings.public()))
 
 

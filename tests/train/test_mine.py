@@ -47,3 +47,50 @@ def test_bad_options_are_refused(fake_encoder):
         mine_negatives(fake_encoder, groups(), rank_range=(5, 2))
     with pytest.raises(ConfigurationError, match="relative_margin"):
         mine_negatives(fake_encoder, groups(), relative_margin=1.5)
+
+
+@pytest.mark.parametrize("teacher", ["cross-encoder", "m3"])
+def test_teacher_scores_are_mined_and_distilled(tiny_m3_path, tmp_path, teacher):
+    import json
+
+    from m3search import CrossEncoder, Encoder
+    from m3search.cli import main
+    from m3search.scoring import pair_scores
+    from m3search.train.groups import read_groups
+    from tests.train.batches import write_train_file
+
+    source = write_train_file(tmp_path / "groups.jsonl", repeat=2)
+    reranker = tiny_m3_path.parent / "tiny-reranker"
+    model = str(reranker) if teacher == "cross-encoder" else "m3"
+    mined = tmp_path / "mined.jsonl"
+    assert main(["mine", str(source), "-o", str(mined), "--model", str(tiny_m3_path), "--negatives", "2",
+                 "--range", "1-10", "--teacher", model, "-q"]) == 0
+    groups = read_groups(mined)
+    g = groups[0]
+    assert len(g.neg_scores) == len(g.neg) == 2 and len(g.pos_scores) == len(g.pos)
+    passages = [*g.pos, *g.neg]
+    if teacher == "cross-encoder":
+        expected = CrossEncoder.load(reranker, device="cpu").score([(g.query, p) for p in passages])
+    else:
+        enc = Encoder.load(tiny_m3_path, device="cpu")
+        expected = pair_scores(enc.encode([g.query] * len(passages), role="query", parts="all"),
+                               enc.encode(passages, parts="all"))["colbert+sparse+dense"]
+    np.testing.assert_allclose([*g.pos_scores, *g.neg_scores], expected, atol=1e-5)
+    out = tmp_path / "distilled"
+    assert main(["train", "--train-data", str(mined), "--model", str(tiny_m3_path), "--output-dir", str(out),
+                 "--knowledge-distillation", "true", "--max-steps", "2", "--batch-size", "2", "--group-size", "3",
+                 "--device", "cpu", "--show-progress", "false", "--plot", "false"]) == 0
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log and all(np.isfinite(entry["loss"]) for entry in log)
+    assert json.loads((out / "train_config.json").read_text())["knowledge_distillation"] is True
+
+
+def test_teacher_options_are_checked(tiny_m3_path, tmp_path, capsys):
+    from m3search.cli import main
+    from tests.train.batches import write_train_file
+
+    source = write_train_file(tmp_path / "groups.jsonl", repeat=1)
+    assert main(["mine", str(source), "-o", str(tmp_path / "o.jsonl"), "--no-mining"]) == 2
+    assert "give --teacher MODEL" in capsys.readouterr().err
+    assert main(["mine", str(source), "-o", str(tmp_path / "o.jsonl"), "--teacher", str(tiny_m3_path)]) == 2
+    assert "is not a cross-encoder" in capsys.readouterr().err

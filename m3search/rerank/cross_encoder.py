@@ -28,8 +28,8 @@ from .pairs import check_pairs, padded, pair_inputs
 
 #: Short names of cross-encoders (hub ids, downloaded on first use).
 RERANKER_SHORT_NAMES = {"bge-reranker-v2-m3": "BAAI/bge-reranker-v2-m3"}
-#: Backends a cross-encoder runs on.
-RERANK_BACKENDS = ("torch",)
+#: Backends a cross-encoder runs on: torch, or ONNX Runtime on a graph exported once (float32 or int8 weights).
+RERANK_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 class LogitScorer(Protocol):
@@ -67,9 +67,15 @@ class CrossEncoder:
         if tokenizer.backend.post_processor is None:
             raise CheckpointError(f"the tokenizer in {path} has no pair template (post-processor): a cross-encoder "
                                   "needs one to join a query and a passage")
-        from .torch_scorer import TorchScorer
+        scorer: LogitScorer
+        if backend == "torch":
+            from .torch_scorer import TorchScorer
 
-        scorer = TorchScorer(path, device=device)
+            scorer = TorchScorer(path, device=device)
+        else:
+            from .onnx_scorer import OnnxScorer
+
+            scorer = OnnxScorer(path, backend)
         positions = int(config.get("max_position_embeddings", 512)) - (2 if config.get("model_type") in
                                                                        ("xlm-roberta", "roberta") else 0)
         return cls(scorer, tokenizer, name=name, source=name if not Path(name).exists() else str(path.resolve()),

@@ -36,3 +36,17 @@ def test_scores_match_flag_reranker(fixtures_dir, golden, model, length):
 def test_the_bert_layout_reads_token_types_and_xlmr_does_not(fixtures_dir):
     assert CrossEncoder.load(fixtures_dir / "tiny-bert-reranker", device="cpu").scorer.uses_type_ids
     assert not CrossEncoder.load(fixtures_dir / "tiny-reranker", device="cpu").scorer.uses_type_ids
+
+
+@pytest.mark.parametrize("model", ["tiny-reranker", "tiny-bert-reranker"])
+def test_onnx_backends_match_flag_reranker(fixtures_dir, golden, model, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("M3SEARCH_CACHE", str(tmp_path))  # a fresh export, checked against torch at export
+    pairs = [tuple(p) for p in golden["pairs"]]
+    expected = np.array(golden["models"][model]["32"]["logits"])
+    onnx = CrossEncoder.load(fixtures_dir / model, backend="onnx")
+    np.testing.assert_allclose(onnx.score(pairs, max_length=32), expected, atol=1e-4, rtol=0)
+    int8 = CrossEncoder.load(fixtures_dir / model, backend="onnx-int8")
+    got = int8.score(pairs, max_length=32)
+    assert np.abs(got - expected).max() < 0.1 and not np.allclose(got, expected, atol=1e-6)  # int8 weights: close, not equal
+    assert onnx.identity["backend"] == "onnx" and int8.identity["weights"].endswith("+int8")

@@ -200,3 +200,21 @@ def test_a_damaged_cached_graph_is_exported_again_not_served(graph_cache, tiny_m
     again = Encoder.load(tiny_m3_copy, backend="onnx").encode(TEXTS, parts="all")
     np.testing.assert_array_equal(again.dense, good.dense)
     np.testing.assert_array_equal(again.colbert.data, good.colbert.data)
+
+
+def test_a_copied_or_moved_checkpoint_finds_its_cached_graph(graph_cache, tiny_m3_path, tmp_path):
+    import shutil
+
+    from m3search.encode.backends.onnx_files import graph_dir
+
+    first = Encoder.load(tiny_m3_path, backend="onnx")
+    copy = shutil.copytree(tiny_m3_path, tmp_path / "elsewhere" / "renamed-model")
+    assert graph_dir(copy, "onnx") == graph_dir(tiny_m3_path, "onnx")  # keyed by content, not place
+    exported = graph_dir(copy, "onnx") / "model.onnx"
+    stamp = exported.stat().st_mtime_ns
+    np.testing.assert_allclose(Encoder.load(copy, backend="onnx").encode(TEXTS).dense, first.encode(TEXTS).dense,
+                               atol=1e-6)
+    assert exported.stat().st_mtime_ns == stamp  # not exported again
+    head = copy / "colbert_linear.pt"
+    head.write_bytes(head.read_bytes()[:-8] + bytes(8))  # a changed head: another graph
+    assert graph_dir(copy, "onnx") != graph_dir(tiny_m3_path, "onnx")

@@ -2,8 +2,9 @@
 
 The export (:mod:`.onnx_export`, torch) writes these files and the runtime backends
 (:mod:`.onnx`) read them. A graph is exported once per checkpoint and kept in
-``$M3SEARCH_CACHE/onnx/``, keyed by the checkpoint's path and the sizes and modification times
-of its weight files: replacing a head file exports again.
+``$M3SEARCH_CACHE/onnx/``, keyed by the content of the checkpoint's weight and config files
+(each file's size and a hash of samples spread over it): a copied or moved checkpoint finds its
+graph, and replacing a head file exports again.
 
 >>> GRAPH_FILE, META_FILE
 ('model.onnx', 'm3search-onnx.json')
@@ -33,10 +34,8 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".json")
 
 
 def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = False) -> Path:
-    """Where the graph of ``checkpoint`` for ``kind`` is cached.
-
-    The key hashes the checkpoint's absolute path and the name, size and modification time of
-    each weight, head and config file, so replacing a head file exports again.
+    """Where the graph of ``checkpoint`` for ``kind`` is cached: keyed by the content of its
+    weight, head and config files (:func:`file_fingerprint`), not by where they are.
 
     >>> graph_dir(Path("tests/fixtures/tiny-m3"), "onnx-int8", quantize_heads=True).name
     'onnx-int8-heads'
@@ -45,13 +44,12 @@ def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = Fa
         raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
     if kind.startswith("openvino"):
         kind = "onnx"  # OpenVINO reads the float32 ONNX graph
-    digest = hashlib.sha256(f"{EXPORT_VERSION}:{checkpoint.resolve()}".encode())
+    digest = hashlib.sha256(f"{EXPORT_VERSION}".encode())
     for file in sorted(checkpoint.iterdir()):
         if file.is_file() and file.suffix in _WEIGHT_SUFFIXES:
-            stat = file.stat()
-            digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(f"{file.name}:{file_fingerprint(file)}".encode())
     variant = kind + ("-heads" if kind == "onnx-int8" and quantize_heads else "")
-    return cache_dir() / "onnx" / f"{checkpoint.resolve().name}-{digest.hexdigest()[:16]}" / variant
+    return cache_dir() / "onnx" / digest.hexdigest()[:24] / variant
 
 
 def file_fingerprint(path: Path) -> str:

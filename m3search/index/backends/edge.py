@@ -31,6 +31,7 @@ from ..lock import DEFAULT_WAIT, LOCK_FILE, IndexLock
 from ..manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
 from ..vectors import VectorSpec
 from .engine import META, PointData, ScoredId, StoredPoint, VectorQuery
+from .shard_check import check_id_trackers
 
 SHARD_DIR = "shard"
 T = TypeVar("T")
@@ -210,6 +211,7 @@ class EdgeBackend:
             shard_dir = self.path / SHARD_DIR
             if not shard_dir.is_dir():
                 raise IndexFormatError(f"the index at {self.path} has no {SHARD_DIR}/ directory: its data is gone")
+            check_id_trackers(shard_dir)  # damage the engine would abort the process on
             self._shard = self._engine("open", lambda: qe.EdgeShard.load(str(shard_dir)))
         return self._shard
 

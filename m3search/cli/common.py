@@ -173,3 +173,19 @@ def quiet_loading() -> None:
     except ImportError:  # the model extra is missing: loading will say so
         return
     hf_logging.disable_progress_bar()
+
+
+#: What runs a cross-encoder (``--rerank``, ``--teacher``): torch, or ONNX Runtime float32 / int8.
+RERANK_BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def add_rerank_backend_arg(parser: argparse.ArgumentParser | Any) -> None:
+    parser.add_argument("--rerank-backend", choices=RERANK_BACKENDS, default="torch",
+                        help="what runs the cross-encoder: torch (default), onnx or onnx-int8 (exported once, cached)")
+
+
+def load_cross_encoder(name: str, args: argparse.Namespace) -> Any:
+    """The cross-encoder ``name`` on the backend and device the options give."""
+    from ..rerank import CrossEncoder
+
+    return CrossEncoder.load(name, backend=getattr(args, "rerank_backend", "torch"), device=getattr(args, "device", None))

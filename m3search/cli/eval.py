@@ -12,7 +12,7 @@ from ..errors import ConfigurationError
 from ..eval.public_suites import HUB_SUITES, PAPER
 from ..eval.suites import SUITES
 from ..io.atomic import atomic_write_text
-from .common import add_model_args, load_encoder, split_list
+from .common import add_model_args, add_rerank_backend_arg, load_cross_encoder, load_encoder, split_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     second.add_argument("--rerank", default=None, metavar="MODEL",
                         help="a cross-encoder (directory, hub id or bge-reranker-v2-m3) rescoring a mode's first documents")
     second.add_argument("--rerank-depths", default="10,50,100", help="documents rescored per query, one row each")
+    add_rerank_backend_arg(second)
     second.add_argument("--rerank-of", default=None, metavar="MODE", help="the mode reranked (default: all, else the first)")
     reduce = evaluation.add_argument_group("documents reduced as an index would store them")
     reduce.add_argument("--colbert-pool-factor", type=int, default=None, help="hierarchical token pooling factor")
@@ -118,7 +119,6 @@ def rerank_option(args: argparse.Namespace) -> Any:
     if args.rerank is None:
         return None
     from ..eval.runner import Rerank
-    from ..rerank import CrossEncoder
 
     try:
         depths = tuple(int(d) for d in split_list(args.rerank_depths) or ())
@@ -126,4 +126,4 @@ def rerank_option(args: argparse.Namespace) -> Any:
         raise ConfigurationError(f"--rerank-depths takes whole numbers like 10,50,100, got {args.rerank_depths!r}") from None
     if not depths or min(depths) < 1:
         raise ConfigurationError(f"--rerank-depths must be whole numbers >= 1, got {args.rerank_depths!r}")
-    return Rerank(CrossEncoder.load(args.rerank, device=args.device), depths, args.rerank_of)
+    return Rerank(load_cross_encoder(args.rerank, args), depths, args.rerank_of)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from .common import add_model_args, load_encoder, positive
+from .common import add_model_args, add_rerank_backend_arg, load_cross_encoder, load_encoder, positive
 
 
 def _range(text: str) -> tuple[int, int]:
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mine.add_argument("--teacher", default=None, metavar="MODEL",
                       help="write pos_scores/neg_scores for --knowledge-distillation: a cross-encoder (directory, hub "
                            "id, bge-reranker-v2-m3), or m3 for the mining model's own `all` score")
+    add_rerank_backend_arg(mine)
     mine.add_argument("--no-mining", action="store_true", help="keep the groups' negatives; only add teacher scores")
     mine.add_argument("--seed", type=int, default=0)
     mine.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -75,7 +76,6 @@ def teacher(args: argparse.Namespace) -> Any:
     """The cross-encoder scorer ``--teacher`` names, loaded (``None`` for ``m3`` or no teacher)."""
     if args.teacher in (None, "m3"):
         return None
-    from ..rerank import CrossEncoder
     from ..train.teacher import cross_encoder_scorer
 
-    return cross_encoder_scorer(CrossEncoder.load(args.teacher, device=args.device))
+    return cross_encoder_scorer(load_cross_encoder(args.teacher, args))

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ..search.modes import MODES
-from .common import BACKEND_CHOICES, add_wait_arg, positive
+from .common import BACKEND_CHOICES, add_rerank_backend_arg, add_wait_arg, load_cross_encoder, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--explain", action="store_true", help="show the tokens behind each match")
     search.add_argument("--rerank", default=None, metavar="MODEL",
                         help="a cross-encoder (directory, hub id or bge-reranker-v2-m3) that rescores the first hits")
+    add_rerank_backend_arg(search)
     search.add_argument("--rerank-depth", type=int, default=100, help="hits per query the cross-encoder rescores (100)")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.add_argument("--model", default=None,
@@ -49,10 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     reranker = None
     if args.rerank is not None:
-        from ..rerank import CrossEncoder
-
         positive("--rerank-depth", args.rerank_depth)
-        reranker = CrossEncoder.load(args.rerank, device=args.device)
+        reranker = load_cross_encoder(args.rerank, args)
     with index:
         searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates, rerank=reranker,
                             rerank_depth=args.rerank_depth)

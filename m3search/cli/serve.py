@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
-from .common import add_model_args, add_wait_arg, positive
+from .common import add_model_args, add_rerank_backend_arg, add_wait_arg, load_cross_encoder, positive
 
 if TYPE_CHECKING:
     from ..serve import ServeSettings
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="Host header names served, comma-separated ('*': any); default: the localhost names "
                             "when bound to a loopback address, else any")
     serve.add_argument("--debug", action="store_true", help="error messages and /info keep absolute paths")
+    add_rerank_backend_arg(serve)
     serve.add_argument("--rerank", default=None, metavar="MODEL",
                        help="a cross-encoder for /v1/rerank (model: its name or 'cross-encoder') and /v1/search's rerank_depth")
     serve.add_argument("-q", "--quiet", action="store_true", help="no loading bars, no access log")
@@ -93,9 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("the server needs the serve extra: pip install 'm3search[serve]'") from exc
     reranker = None
     if args.rerank is not None:  # before the index is held: a bad model name fails first
-        from ..rerank import CrossEncoder
-
-        reranker = CrossEncoder.load(args.rerank, device=args.device)
+        reranker = load_cross_encoder(args.rerank, args)
     index = None
     if args.index is not None:
         from ..index import Index

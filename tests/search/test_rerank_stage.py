@@ -55,7 +55,7 @@ def test_depth_and_texts_are_checked(tmp_path, indexed, fake_encoder, reranker):
     bare.close()
 
 
-def test_the_cli_reranks_and_prints_every_stage(tiny_m3_path, tmp_path, capsys):
+def test_the_cli_reranks_and_prints_every_stage(tiny_m3_path, tmp_path, capsys, monkeypatch):
     import json
 
     from m3search.cli import main
@@ -78,3 +78,9 @@ def test_the_cli_reranks_and_prints_every_stage(tiny_m3_path, tmp_path, capsys):
                  "--rerank-depth", "3", "-k", "2"]) == 0
     header = capsys.readouterr().out.splitlines()[2]
     assert header.split()[-3:] == ["all", "rerank", "text"]
+    monkeypatch.setenv("M3SEARCH_CACHE", str(tmp_path / "cache"))  # the ONNX export goes there
+    assert main(["search", "--index", str(tmp_path / "idx"), "Fluss in Afrika", "--rerank", reranker,
+                 "--rerank-backend", "onnx", "--rerank-depth", "3", "-k", "3", "--json"]) == 0
+    onnx_hits = json.loads(capsys.readouterr().out)[0]["hits"]
+    assert [h["id"] for h in onnx_hits] == [h["id"] for h in hits]
+    assert [h["score"] for h in onnx_hits] == pytest.approx([h["score"] for h in hits], abs=1e-4)

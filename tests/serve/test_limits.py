@@ -132,3 +132,34 @@ def test_a_failing_request_fails_alone_without_a_stack_trace():
     body = responses[1].json()
     assert body == {"error": {"message": "internal error (logged on the server)", "type": "server_error",
                               "param": None, "code": 500}}
+
+
+def test_the_batcher_plans_passes_with_the_backends_own_token_budget(tiny_m3):
+    import asyncio
+
+    from m3search.serve.batcher import DynamicBatcher
+
+    seen = []
+
+    class Recording:
+        def __init__(self, inner):
+            self.inner, self.batch_tokens = inner, inner.batch_tokens
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def encode_tokens(self, ids, **kwargs):
+            seen.append(kwargs["max_batch_tokens"])
+            return self.inner.encode_tokens(ids, **kwargs)
+
+    assert tiny_m3.batch_tokens == 4096  # torch on a CPU runs smaller passes faster
+    batcher = DynamicBatcher(Recording(tiny_m3), max_batch_tokens=16_384)
+    try:
+        out = asyncio.run(batcher.submit(tiny_m3.tokenize(["Mount Everest"]), ("dense",)))
+        assert out.dense.shape == (1, tiny_m3.dim)
+    finally:
+        batcher.close()
+    assert batcher.pass_tokens == 4096 and seen == [4096]  # merged up to 16,384 tokens, passes of 4,096
+    small = DynamicBatcher(tiny_m3, max_batch_tokens=1000)
+    assert small.pass_tokens == 1000
+    small.close()

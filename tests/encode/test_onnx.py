@@ -218,3 +218,26 @@ def test_a_copied_or_moved_checkpoint_finds_its_cached_graph(graph_cache, tiny_m
     head = copy / "colbert_linear.pt"
     head.write_bytes(head.read_bytes()[:-8] + bytes(8))  # a changed head: another graph
     assert graph_dir(copy, "onnx") != graph_dir(tiny_m3_path, "onnx")
+
+
+def test_a_model_saved_with_its_graphs_loads_them_without_exporting(graph_cache, tiny_m3_path, tmp_path):
+    import shutil
+
+    from m3search.errors import CheckpointError, ConfigurationError
+
+    saved = Encoder.load(tiny_m3_path, device="cpu").save(tmp_path / "model", backends=["onnx", "onnx-int8"])
+    assert (saved / "onnx" / "onnx" / "model.onnx").is_file() and (saved / "onnx" / "onnx-int8" / "model.onnx").is_file()
+    expected = Encoder.load(saved, backend="onnx-int8").encode(TEXTS).dense
+    shutil.rmtree(graph_cache / "onnx")  # no cached graph left: only the saved one can serve
+    again = Encoder.load(saved, backend="onnx-int8")
+    np.testing.assert_allclose(again.encode(TEXTS).dense, expected, atol=1e-6)
+    assert not (graph_cache / "onnx").exists()  # nothing exported, nothing written to the cache
+    head = saved / "colbert_linear.pt"
+    head.write_bytes(head.read_bytes()[:-8] + bytes(8))  # other weights: the saved graph no longer serves
+    assert onnx_files.saved_graph(saved, "onnx-int8") is None
+    graph = saved / "onnx" / "onnx-int8" / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="the ONNX export saved in .* is damaged"):
+        Encoder.load(saved, backend="onnx-int8")
+    with pytest.raises(ConfigurationError, match=r"cannot save graphs for \['openvino'\]"):
+        Encoder.load(tiny_m3_path, device="cpu").save(tmp_path / "other", backends=["openvino"])

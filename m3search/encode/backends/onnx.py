@@ -30,7 +30,7 @@ import numpy as np
 
 from ...errors import CheckpointError, ConfigurationError
 from .base import ForwardOutput, TokenBatch
-from .onnx_files import GRAPH_FILE, META_FILE, damaged_files, graph_dir
+from .onnx_files import GRAPH_FILE, META_FILE, damaged_files, graph_dir, saved_graph
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,10 @@ class OpenVinoBf16Backend(OpenVinoBackend):
 
 
 def load(checkpoint: Path, kind: str, *, device: str | None = None, quantize_heads: bool = False) -> OnnxBackend:
-    """The backend ``kind`` for ``checkpoint``: the cached graph, exported first when missing (torch)."""
-    target = graph_dir(checkpoint, kind, quantize_heads=quantize_heads)
+    """The backend ``kind`` for ``checkpoint``: the export saved beside it (``Encoder.save(...,
+    backends=...)``), else the cached graph, exported first when missing (torch)."""
+    target = saved_graph(checkpoint, kind, quantize_heads=quantize_heads) or graph_dir(checkpoint, kind,
+                                                                                          quantize_heads=quantize_heads)
     damaged = damaged_files(target) if target.exists() else []
     if damaged:  # a cached graph whose bytes changed gives silently different embeddings: export again
         log.warning("the cached ONNX export %s is damaged (%s): exporting it again", target, ", ".join(damaged))

@@ -16,7 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ...errors import ConfigurationError
+from ...errors import CheckpointError, ConfigurationError
 from ..checkpoints.cache import cache_dir
 
 #: The backends that run an exported graph: ONNX Runtime float32 and int8, OpenVINO float32 and bf16.
@@ -40,16 +40,51 @@ def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = Fa
     >>> graph_dir(Path("tests/fixtures/tiny-m3"), "onnx-int8", quantize_heads=True).name
     'onnx-int8-heads'
     """
+    return cache_dir() / "onnx" / content_key(checkpoint) / variant_name(kind, quantize_heads)
+
+
+def variant_name(kind: str, quantize_heads: bool = False) -> str:
+    """The folder of one kind of graph: ``onnx``, ``onnx-int8`` or ``onnx-int8-heads`` (OpenVINO
+    reads the float32 ONNX graph).
+
+    >>> variant_name("openvino-bf16"), variant_name("onnx-int8", True)
+    ('onnx', 'onnx-int8-heads')
+    """
     if kind not in ONNX_KINDS:
         raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
-    if kind.startswith("openvino"):
-        kind = "onnx"  # OpenVINO reads the float32 ONNX graph
+    kind = "onnx" if kind.startswith("openvino") else kind
+    return kind + ("-heads" if kind == "onnx-int8" and quantize_heads else "")
+
+
+def content_key(checkpoint: Path) -> str:
+    """A hash of the checkpoint's weight, head and config files (their :func:`file_fingerprint`)."""
     digest = hashlib.sha256(f"{EXPORT_VERSION}".encode())
     for file in sorted(checkpoint.iterdir()):
         if file.is_file() and file.suffix in _WEIGHT_SUFFIXES:
             digest.update(f"{file.name}:{file_fingerprint(file)}".encode())
-    variant = kind + ("-heads" if kind == "onnx-int8" and quantize_heads else "")
-    return cache_dir() / "onnx" / digest.hexdigest()[:24] / variant
+    return digest.hexdigest()[:24]
+
+
+#: A saved model's own exports (``Encoder.save(dir, backends=[...])``): ``dir/onnx/<variant>/``.
+SAVED_DIR = "onnx"
+#: The content key of the checkpoint a saved export was made from.
+SOURCE_FILE = "source-key"
+
+
+def saved_graph(checkpoint: Path, kind: str, *, quantize_heads: bool = False) -> Path | None:
+    """The export saved beside ``checkpoint`` for ``kind``, when there is one made from these very
+    files; a damaged one is a :class:`CheckpointError` (it is read-only: never replaced here)."""
+    target = checkpoint / SAVED_DIR / variant_name(kind, quantize_heads)
+    if not (target / META_FILE).is_file():
+        return None
+    damaged = damaged_files(target)
+    if damaged:
+        raise CheckpointError(f"the ONNX export saved in {target} is damaged ({', '.join(damaged)}): save the model "
+                              "again with its backends, or remove that folder")
+    source = target / SOURCE_FILE
+    if not source.is_file() or source.read_text().strip() != content_key(checkpoint):
+        return None  # made from other weights: the cache (or a new export) serves instead
+    return target
 
 
 def file_fingerprint(path: Path) -> str:

@@ -208,6 +208,13 @@ class _Corpus:
     bm25: dict[str, BM25] = field(default_factory=dict)
 
 
+def _rows(names: Sequence[str], index_options: IndexOptions | None, rerank: Rerank | None) -> list[Row]:
+    """The table's rows: ``colbert`` through an FDE first stage where the index has one, then the rerank rows."""
+    through_fde = index_options is not None and index_options.fde is not None
+    rows = [EngineRow(name) if name == "colbert" and through_fde else make_row(name) for name in names]
+    return rows + (rerank.rows(rows) if rerank is not None else [])
+
+
 def _open_corpus(data: BeirData, encoder: EncoderLike, parts: tuple[str, ...], cache: Path, key: str, folder: Path,
                  compression: Mapping[str, Any] | None, options: IndexOptions | None) -> _Corpus:
     doc_ids, doc_texts = [d.id for d in data.corpus], [d.text for d in data.corpus]
@@ -314,15 +321,9 @@ def run_subsets(
     """The engine of :func:`run_suite` and :func:`run_beir`: every row (:mod:`m3search.eval.rows`)
     on every BEIR subset.
 
-    ``index_options`` (:class:`~m3search.index.IndexOptions`) builds each temporary index with
-    these settings, so that the table measures what such an index returns: its storage (the
-    exact multi-vector scores read float16 or uint8 rows as stored), its compression, the engine's
-    quantisation of the first stages, and an FDE first stage (``colbert`` then retrieves through it,
-    as the index's searcher does, instead of by exhaustive MaxSim).
-
-    ``rerank`` (:class:`Rerank`) adds a row per depth, ``<mode>+rerank@<depth>``: the first
-    ``depth`` documents of the mode's run rescored by a cross-encoder, compared with that run by
-    a paired randomisation test (:meth:`SuiteResult.p_vs_first_stage`).
+    ``index_options`` builds each temporary index with these settings: the table measures what
+    such an index returns (rows scored as stored, float16 or uint8; its quantised first stages;
+    ``colbert`` through its FDE first stage). ``rerank`` adds cross-encoder rows (:class:`Rerank`).
 
     ``group_by`` names a query field whose values group the queries across subsets (the answer
     ``position`` of ``long-es``, or ``lang``); groups with a single value are not reported.
@@ -332,10 +333,7 @@ def run_subsets(
     cache = Path(cache)
     if index_options is not None and index_options.reductions:
         compression = {**index_options.reductions, **(compression or {})}
-    through_fde = index_options is not None and index_options.fde is not None
-    rows = [EngineRow(row) if row == "colbert" and through_fde else make_row(row)
-            for row in [*modes, *_baselines(baseline)]]
-    rows += rerank.rows(rows) if rerank is not None else []
+    rows = _rows([*modes, *_baselines(baseline)], index_options, rerank)
     parts = parts_for([mode for row in rows for mode in row.parts_of_modes], encoder.parts)
     result = SuiteResult(name, encoder.identity["name"], metrics,
                          first_stages={r.name: r.first.name for r in rows if isinstance(r, RerankRow)})

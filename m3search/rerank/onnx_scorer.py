@@ -27,7 +27,7 @@ class OnnxScorer:
         if target.exists() and damaged_files(target):  # a cached graph whose bytes changed: export again
             shutil.rmtree(target)
         if not (target / META_FILE).is_file():
-            from .onnx_export import cached_graph
+            from .graph_export import cached_graph
 
             target = cached_graph(checkpoint, kind)
         self.meta = json.loads((target / META_FILE).read_text())

@@ -63,8 +63,17 @@ SETTINGS: dict[str, Setting] = {
         "colbert_storage": "uint8", "compression": {"colbert_pool_factor": 3}, "fde": FDE_512}),
     "64 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8"}),
     "64 pool2 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
-    "compact": Setting(COMPACT, None, {}, preset="compact"),
+    "compact": Setting(COMPACT, 128, {}, preset="compact"),
 }
+
+
+def describe(setting: Setting) -> dict[str, Any]:
+    """What a row measured: the model, its multi-vector width, and the index options (or the preset and what it fills)."""
+    options = index_options(setting)
+    stored = None if options is None else {
+        "preset": options.preset, "colbert_storage": options.colbert_storage or "float16",
+        "compression": options.reductions, "fde": options.fde, "quantization": options.quantization}
+    return {"model": setting.model, "colbert_dim": setting.colbert_dim, "index": stored}
 
 
 def index_options(setting: Setting):
@@ -206,9 +215,10 @@ def main() -> None:
             quality_rows += quality(name, SETTINGS[name], encoder, args, reference)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         result = {"benchmark": "certified-compression", "machine": "2 CPU cores", "quality": quality_rows,
-                  "cost": cost_rows}
-        args.out.write_text(json.dumps(result, indent=2))  # after each setting: a long run keeps what it measured
-    publish(result, args.publish)
+                  "cost": cost_rows, "settings": {n: describe(SETTINGS[n]) for n in names}}
+        # after each setting: a long run that is stopped keeps (and publishes) what it measured
+        args.out.write_text(json.dumps(result, indent=2))
+        publish(result, args.publish)
     print(f"wrote {args.out}")
 
 

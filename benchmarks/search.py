@@ -45,6 +45,9 @@ from m3search.types import Embeddings, Ragged, SparseBatch, SparseVector
 ROOT = Path(__file__).resolve().parents[1]
 DIM, VOCAB = 384, 250_002
 MODES = ("dense", "sparse", "dense+sparse", "all", "rrf", "colbert")
+#: The row of ``colbert`` whose candidates come from the FDE, dense and sparse first stages.
+COLBERT_ALL_STAGES = "colbert (FDE + dense + sparse candidates)"
+FDE = "colbert_fde"
 IDENTITY = {"name": "synthetic-e5-small-shape", "dim": DIM, "colbert_dim": DIM, "parts": ["dense", "sparse", "colbert"],
             "config_hash": "synthetic", "vocab_size": VOCAB, "heads": "synthetic"}
 
@@ -269,13 +272,16 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
         fused = mode in ("dense+sparse", "all", "rrf") or (mode == "colbert" and first_stage)
         depths = args.candidates if fused else args.candidates[:1]
         systems = [("m3search (qdrant-edge)", index)] + ([("qdrant-client local", local)] if local is not None else [])
-        for name, target in systems:
+        # colbert through the FDE alone, and (a row of its own) with the dense and sparse candidates too
+        variants = [(mode, (FDE,))] + ([(COLBERT_ALL_STAGES, (FDE, "dense", "sparse"))]
+                                       if mode == "colbert" and first_stage else [])
+        for (name, target), (label, stages) in ((s, v) for s in systems for v in variants):
             for depth in depths if name.startswith("m3search") else depths[:1]:
-                searcher = Searcher(None, target, candidates=depth)
+                searcher = Searcher(None, target, candidates=depth, colbert_stages=stages)
                 latencies, results = time_queries(
                     lambda q, s=searcher, m=mode: s.search_embeddings(q, 10, mode=m, fetch_documents=False), queries, limit)
                 found = [[h.id for h in r[0]] for r in results]
-                row = summarise(name, mode, size, latencies, recall(found, exact[mode], 10) if mode in exact else None,
+                row = summarise(name, label, size, latencies, recall(found, exact[mode], 10) if mode in exact else None,
                                 disk_bytes / size if disk_bytes and target is index else None)
                 row["candidates"] = depth
                 row["rss_after_mib"] = current_rss() / 2**20  # this process, after the mode ran

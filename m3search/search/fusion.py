@@ -12,11 +12,12 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..scoring import combine
+from .modes import SINGLE_MODES
 
 #: The usual RRF constant (Cormack et al., 2009).
 RRF_K = 60
 
-__all__ = ["RRF_K", "combine", "reciprocal_rank_fusion", "weighted_sum"]
+__all__ = ["RRF_K", "check_weights", "combine", "reciprocal_rank_fusion", "weighted_sum"]
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
@@ -46,3 +47,15 @@ def weighted_sum(per_doc: Mapping[str, Mapping[str, float]], parts: Sequence[str
     docs = list(per_doc)
     values = combine({p: np.array([per_doc[d].get(p, 0.0) for d in docs], dtype=np.float64) for p in parts}, weights)
     return dict(zip(docs, np.asarray(values).tolist()))
+
+
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The fusion weights, refused unless each is a finite number >= 0 for a known mode."""
+    out = {}
+    for mode, weight in dict(weights).items():
+        if mode not in SINGLE_MODES:
+            raise ConfigurationError(f"weights are given per mode {list(SINGLE_MODES)}, got {mode!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1e6:
+            raise ConfigurationError(f"the weight of {mode!r} must be a number in [0, 1e6), got {weight!r}")
+        out[mode] = float(weight)
+    return out

@@ -21,7 +21,7 @@ from ..protocols import EncoderLike, RerankerLike
 from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
 from ..types import Embeddings, Hit, Run
 from .explain import explain
-from .fusion import RRF_K, reciprocal_rank_fusion, weighted_sum
+from .fusion import RRF_K, check_weights, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
 from .rerank_stage import check_depth, rerank_hits
 
@@ -76,6 +76,7 @@ class Searcher:
         multi_vector_candidates: bool = True,
         rerank: RerankerLike | None = None,
         rerank_depth: int = 100,
+        colbert_stages: Sequence[str] = (FDE_VECTOR,),
     ) -> None:
         self._encoder = encoder
         self.index = index
@@ -98,6 +99,14 @@ class Searcher:
         #: A cross-encoder that rescores each text query's first ``rerank_depth`` hits
         #: (:mod:`.rerank_stage`); hits keep the first stage's scores beside ``rerank``.
         self.rerank, self.rerank_depth = rerank, rerank_depth
+        #: The first stages that give ``colbert`` its candidates on an index with an FDE first
+        #: stage: the FDE alone (default), or with ``dense`` and ``sparse`` (cheap, and on
+        #: documents whose rows follow their dense vector they find most of the exact top 10).
+        unknown = [s for s in colbert_stages if s not in (FDE_VECTOR, "dense", "sparse")]
+        if unknown or FDE_VECTOR not in colbert_stages:
+            raise ConfigurationError(f"colbert_stages must hold {FDE_VECTOR!r} and may add 'dense', 'sparse'; "
+                                     f"got {list(colbert_stages)}")
+        self.colbert_stages = tuple(colbert_stages)
         if rerank is not None:
             check_depth(rerank_depth, 1)
 
@@ -123,6 +132,8 @@ class Searcher:
         mode = mode or self.mode
         self._check_mode(mode)
         optional: tuple[str, ...] = ("sparse", "colbert") if explain else ("colbert",) if mode == "rrf" else ()
+        if mode == "colbert" and self._has_fde:
+            optional += tuple(s for s in self.colbert_stages if s != FDE_VECTOR)
         return tuple(p for p in self.index.parts if p in MODE_PARTS[mode] or p in optional)
 
     # ------------------------------------------------------------------ public API
@@ -189,8 +200,10 @@ class Searcher:
         missing = [p for p in MODE_PARTS[mode] if getattr(queries, p) is None]
         if missing:
             raise ConfigurationError(f"mode {mode!r} needs the query's {missing} part(s)")
-        if mode == "colbert" and self._has_fde and not exact:  # candidates by FDE, rescored exactly
-            stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=(FDE_VECTOR,),
+        if mode == "colbert" and self._has_fde and not exact:  # candidates by the first stages, rescored exactly
+            stages = tuple(s for s in self.colbert_stages if s == FDE_VECTOR or (
+                s in self.index.parts and getattr(queries, s) is not None))
+            stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=stages,
                                       score_parts=("colbert",), doc_ids=self.colbert_scorer is not None)
             ranked = self._combine(mode, stage, k)
         elif mode in SINGLE_MODES:
@@ -361,18 +374,6 @@ class Searcher:
 def to_run(query_ids: Sequence[str], hits: Sequence[Sequence[Hit]]) -> Run:
     """``{query_id: {doc_id: score}}`` from each query's hits."""
     return {qid: {h.id: h.score for h in result} for qid, result in zip(query_ids, hits)}
-
-
-def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    """The fusion weights, refused unless each is a finite number >= 0 for a known mode."""
-    out = {}
-    for mode, weight in dict(weights).items():
-        if mode not in SINGLE_MODES:
-            raise ConfigurationError(f"weights are given per mode {list(SINGLE_MODES)}, got {mode!r}")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1e6:
-            raise ConfigurationError(f"the weight of {mode!r} must be a number in [0, 1e6), got {weight!r}")
-        out[mode] = float(weight)
-    return out
 
 
 def _unions(hits: Mapping[str, list[list[Any]]], n: int, doc_of: dict[str, str]) -> tuple[list[list[str]], list[list[str]]]:

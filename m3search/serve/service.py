@@ -17,7 +17,7 @@ from ..index import Document, Index, check_metadata
 from ..io.text import clean_text
 from ..scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
 from ..search import Searcher
-from ..search.searcher import check_weights
+from ..search.fusion import check_weights
 from ..types import Embeddings, Hit
 from .batcher import DynamicBatcher
 from .cross_encoding import CrossEncoding

@@ -88,3 +88,33 @@ def test_rows_of_another_width_and_empty_documents_are_refused():
 def test_params_record_the_output_size():
     assert FDEParams(k_sim=4, dim_proj=8, reps=8).output_dim() == 1024
     assert FDE.from_params(384, FDEParams(3, 16, 4)).dim == 4 * 8 * 16
+
+
+def test_colbert_can_take_candidates_from_every_first_stage(tmp_path, fake_encoder):
+    from m3search.errors import ConfigurationError
+    from m3search.index import Index, IndexOptions
+    from m3search.search import Searcher
+    from tests.corpora import make_corpus
+
+    corpus = make_corpus(200)
+    index = Index.create(tmp_path / "idx", fake_encoder.identity,
+                         options=IndexOptions(fde={"k_sim": 2, "dim_proj": 4, "reps": 2}))
+    texts = [d["text"] for d in corpus]
+    index.add([d["id"] for d in corpus], fake_encoder.encode(texts, parts="all"), texts=texts)
+    index.optimize()
+    queries = texts[:20]
+    exact = Searcher(fake_encoder, index).search(queries, k=10, mode="colbert", exact=True)
+    narrow = Searcher(fake_encoder, index, candidates=10)
+    wide = Searcher(fake_encoder, index, candidates=10, colbert_stages=("colbert_fde", "dense", "sparse"))
+    assert wide.query_parts("colbert") == ("dense", "sparse", "colbert") and narrow.query_parts("colbert") == ("colbert",)
+
+    def recall(searcher):
+        found = searcher.search(queries, k=10, mode="colbert")
+        return sum(len({h.id for h in f} & {h.id for h in e}) for f, e in zip(found, exact)) / 200
+
+    assert recall(wide) >= recall(narrow) and recall(wide) > 0.5
+    for hits in wide.search(queries[:3], k=5, mode="colbert"):  # exact multi-vector scores of the candidates
+        assert all(h.score == pytest.approx(h.scores["colbert"]) for h in hits), [(h.score, h.scores) for h in hits]
+    with pytest.raises(ConfigurationError, match="colbert_stages must hold 'colbert_fde'"):
+        Searcher(fake_encoder, index, colbert_stages=("dense",))
+    index.close()

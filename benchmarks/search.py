@@ -350,7 +350,8 @@ def bench_scale(size: int, args) -> list[dict]:
     picks = np.sort(np.random.default_rng([args.seed, size]).choice(size, args.queries, replace=False))
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
-        options = IndexOptions(colbert_storage=args.storage, settings=ShardSettings(on_disk=True) if args.on_disk else None,
+        layout = ShardSettings(on_disk=args.on_disk, max_segment_size_kb=args.max_segment_mb * 1024 if args.max_segment_mb else None)
+        options = IndexOptions(colbert_storage=args.storage, settings=layout if args.on_disk or args.max_segment_mb else None,
                                fde=args.fde, quantization=args.quantize, compression=args.compression)
         # the generator already shaped the rows as the preset's pooling would (--pool-factor): not pooled twice
         options = IndexOptions.of(options, compression={})
@@ -459,6 +460,8 @@ def main() -> None:
     parser.add_argument("--compression", default=None, choices=["compact"],
                         help="build with the preset: its storage, FDE and width; its pooling shapes the generated rows")
     parser.add_argument("--on-disk", action="store_true", help="build the index with ShardSettings(on_disk=True)")
+    parser.add_argument("--max-segment-mb", type=int, default=None,
+                        help="ShardSettings(max_segment_size_kb=...): bounds the free disk the final optimisation needs")
     parser.add_argument("--parts", default="dense,sparse,colbert", help="what the index holds (dense,sparse: no multi-vectors)")
     parser.add_argument("--fde", default=None, metavar="K_SIM,DIM_PROJ,REPS",
                         help="a multi-vector first stage (MUVERA encodings under HNSW), e.g. 4,8,8")

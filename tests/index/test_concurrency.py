@@ -97,7 +97,7 @@ def test_two_writers_are_serialised_and_no_acknowledged_document_is_lost(tmp_pat
 
 def test_a_writer_that_cannot_wait_is_told_the_holders_pid_and_the_holder_is_unharmed(tmp_path):
     path = tmp_path / "idx"
-    first = _start(WRITER, path, "a", 6, 30, 0.2)
+    first = _start(WRITER, path, "a", 6, 30, 0.6)  # holds the index ~3 s: a loaded machine starts the second in time
     _wait_for(first, "acknowledged")
     second = _start(WRITER, path, "b", 1, 0.5, 0)
     code_b, out_b = _finish(second)

@@ -53,3 +53,18 @@ def test_on_disk_from_the_cli_and_refused_for_an_index_built_in_memory(tmp_path,
     assert "keeps its vectors in memory, not on disk" in capsys.readouterr().err
     with pytest.raises(ConfigurationError, match="is an index directory"):
         Index.create(tmp_path / "x", {"name": "toy", "dim": 2, "parts": ["dense"]}, settings=object())
+
+
+def test_a_bounded_segment_size_is_laid_out_and_checked(tmp_path, fake_encoder):
+    import json
+
+    from m3search.errors import ConfigurationError
+    from m3search.index import Index, IndexOptions, ShardSettings
+
+    options = IndexOptions(settings=ShardSettings(max_segment_size_kb=4096))
+    with Index.create(tmp_path / "idx", fake_encoder.identity, options=options) as index:
+        index.add(["a"], fake_encoder.encode(["Nile"], parts="all"))
+    config = json.loads((tmp_path / "idx" / "shard" / "edge_config.json").read_text())
+    assert config["optimizers"]["max_segment_size"] == 4096
+    with pytest.raises(ConfigurationError, match="max_segment_size_kb must be an integer >= 1024, got 10"):
+        ShardSettings(max_segment_size_kb=10)

@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=5, help="queries timed per model and depth")
     parser.add_argument("--layers", type=int, default=24, help="depth of the bge-reranker-shaped model (24 as the real one)")
     parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "rerank.json")
     add_publish_option(parser, "rerank")
@@ -72,6 +73,8 @@ def main() -> None:
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from m3search import CrossEncoder
     from m3search.encode.checkpoints.cache import cache_dir
 

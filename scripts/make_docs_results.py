@@ -27,6 +27,7 @@ PAGES = {
     "docs/results/index.md": "index.md.tmpl",
     "docs/results/offline-model.md": "offline-model.md.tmpl",
     "docs/results/training.md": "training.md.tmpl",
+    "docs/results/compression.md": "compression.md.tmpl",
     "docs/performance.md": "performance.md.tmpl",
 }
 README = "README.md"
@@ -564,6 +565,17 @@ def t_search_compact(name: str) -> Callable[[Data], str]:
     return render_table
 
 
+
+def t_rerank(data: Data) -> str:
+    """A cross-encoder rerank stage: latency per query by depth, per model."""
+    entry = need(data, "rerank")
+    depths = sorted({r["depth"] for r in entry["rows"]})
+    models = list(dict.fromkeys(r["model"] for r in entry["rows"]))
+    rows = [[model, *(latency(next((r for r in entry["rows"] if r["model"] == model and r["depth"] == d), None))
+                      for d in depths)] for model in models]
+    return table(["cross-encoder", *(f"depth {d}: p50 / p95 ms" for d in depths)], rows) + "\n\n" + made_by(data, "rerank")
+
+
 def t_search_real(data: Data) -> str:
     """The 2,880 real XQuAD paragraphs: m3search, numpy brute force and qdrant-client's local mode."""
     rows_ = need(data, "search-real-xquad")["rows"]
@@ -700,7 +712,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
     "encode": t_encode, "long-memory": t_long_memory, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
-    "certified": t_certified, "certified-colbert": t_certified_colbert,
+    "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,

@@ -511,7 +511,8 @@ def certified_cell(row: dict[str, Any] | None, mode: str = "all") -> str:
     if mode != "all" or "all_diff" not in row:
         return f3(row[mode])
     mark = "†" if row["p_value"] < 0.05 else ""
-    return f"{f3(row[mode])} ({signed(row['all_diff'])}{mark}, p {row['p_value']:.2f})"
+    p = f"p {row['p_value']:.2f}" if row["p_value"] >= 0.01 else "p < 0.01"
+    return f"{f3(row[mode])} ({signed(row['all_diff'])}{mark}, {p})"
 
 
 def t_certified(data: Data) -> str:

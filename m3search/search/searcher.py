@@ -76,7 +76,7 @@ class Searcher:
         multi_vector_candidates: bool = True,
         rerank: RerankerLike | None = None,
         rerank_depth: int = 100,
-        colbert_stages: Sequence[str] = (FDE_VECTOR,),
+        colbert_stages: Sequence[str] = (FDE_VECTOR, "dense", "sparse"),
     ) -> None:
         self._encoder = encoder
         self.index = index
@@ -100,8 +100,8 @@ class Searcher:
         #: (:mod:`.rerank_stage`); hits keep the first stage's scores beside ``rerank``.
         self.rerank, self.rerank_depth = rerank, rerank_depth
         #: The first stages that give ``colbert`` its candidates on an index with an FDE first
-        #: stage: the FDE alone (default), or with ``dense`` and ``sparse`` (cheap, and on
-        #: documents whose rows follow their dense vector they find most of the exact top 10).
+        #: stage: with the dense and sparse ones (the default; cheap, and they find most of what
+        #: the FDE misses), or the FDE alone (``("colbert_fde",)``).
         unknown = [s for s in colbert_stages if s not in (FDE_VECTOR, "dense", "sparse")]
         if unknown or FDE_VECTOR not in colbert_stages:
             raise ConfigurationError(f"colbert_stages must hold {FDE_VECTOR!r} and may add 'dense', 'sparse'; "

@@ -45,7 +45,7 @@ def test_an_fde_index_retrieves_colbert_through_its_first_stage(tmp_path, fake_e
     options = IndexOptions(colbert_storage="float32", fde={"k_sim": 2, "dim_proj": 8, "reps": 4},
                            quantization={"vectors": {"dense": "int8"}})
     through = run_beir([beir], fake_encoder, cache=tmp_path / "cache", modes=["colbert", "all"], index_options=options)
-    assert ("colbert_fde",) in seen and ("dense", "sparse", "colbert_fde") in seen
+    assert ("colbert_fde", "dense", "sparse") in seen and ("dense", "sparse", "colbert_fde") in seen  # colbert, all
     # eight documents, 100 candidates: the first stage finds them all, rescored exactly
     for mode in ("colbert", "all"):
         assert through.scores[mode]["tiny"]["nDCG@10"] == pytest.approx(plain.scores[mode]["tiny"]["nDCG@10"])

@@ -104,8 +104,8 @@ def test_colbert_can_take_candidates_from_every_first_stage(tmp_path, fake_encod
     index.optimize()
     queries = texts[:20]
     exact = Searcher(fake_encoder, index).search(queries, k=10, mode="colbert", exact=True)
-    narrow = Searcher(fake_encoder, index, candidates=10)
-    wide = Searcher(fake_encoder, index, candidates=10, colbert_stages=("colbert_fde", "dense", "sparse"))
+    narrow = Searcher(fake_encoder, index, candidates=10, colbert_stages=("colbert_fde",))
+    wide = Searcher(fake_encoder, index, candidates=10)  # the default: every first stage
     assert wide.query_parts("colbert") == ("dense", "sparse", "colbert") and narrow.query_parts("colbert") == ("colbert",)
 
     def recall(searcher):

@@ -541,7 +541,7 @@ def t_certified_colbert(data: Data) -> str:
     for setting in dict.fromkeys(r["setting"] for r in entry["quality"]):
         quality = {r["suite"]: r for r in entry["quality"] if r["setting"] == setting}
         fde = cost.get(setting, {}).get("colbert_p50_ms")
-        rows.append([setting, "FDE first stage" if fde is not None else "every document",
+        rows.append([setting, "FDE alone, 100 candidates" if fde is not None else "every document",
                      *(certified_cell(quality.get(suite), "colbert") for suite in ("native-qa", "xquad-mono")),
                      ms(fde) if fde is not None else MISSING])
     header = ["setting", "`colbert` scores", "native-qa `colbert`", "xquad-mono `colbert`", "`colbert` p50 ms"]

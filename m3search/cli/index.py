@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cluster.add_argument("--on-disk", action="store_true",
                          help="vectors, sparse index and payload on disk, memory-mapped and read on first use rather "
                               "than warmed into RAM: for an index larger than memory")
+    cluster.add_argument("--max-segment-mb", type=int, default=None, metavar="MB",
+                         help="a new index directory: the largest segment the engine's optimiser builds (bounds the "
+                              "free disk the final optimisation needs, about one segment instead of the whole index)")
     cluster.add_argument("--payload-index", action="append", default=[], metavar="FIELD:TYPE",
                          help="index a metadata field used in filters (TYPE: keyword, integer, float, bool, datetime, "
                               "text, uuid); repeatable")
@@ -205,15 +208,21 @@ def transfer(args: argparse.Namespace) -> int:
 
 def cluster_settings(args: argparse.Namespace, target: str) -> Any:
     """The collection settings the flags give, or ``None``; for an index directory, only ``--on-disk``."""
+    segment = getattr(args, "max_segment_mb", None)
     given = [args.shards, args.replicas, args.write_consistency, args.on_disk or None, args.payload_index or None]
-    if all(v is None for v in given):
+    if all(v is None for v in given) and segment is None:
         return None
     from ..index.backends.engine import is_url
 
+    if segment is not None and is_url(target):
+        raise ConfigurationError("--max-segment-mb lays out an index directory; a Qdrant server's collection keeps "
+                                 "the server's optimizer settings")
     if not is_url(target) and given[:3] == [None, None, None] and not args.payload_index:
         from ..index.backends.edge import ShardSettings
 
-        return ShardSettings(on_disk=True)
+        if segment is not None and segment < 1:
+            raise ConfigurationError(f"--max-segment-mb must be >= 1, got {segment}")
+        return ShardSettings(on_disk=args.on_disk, max_segment_size_kb=segment * 1024 if segment else None)
     if not is_url(target):
         raise ConfigurationError("--shards, --replicas, --write-consistency and --payload-index lay out a "
                                  f"collection on a Qdrant server (http://host:6333/name), not {target!r}")

@@ -68,3 +68,25 @@ def test_a_bounded_segment_size_is_laid_out_and_checked(tmp_path, fake_encoder):
     assert config["optimizers"]["max_segment_size"] == 4096
     with pytest.raises(ConfigurationError, match="max_segment_size_kb must be an integer >= 1024, got 10"):
         ShardSettings(max_segment_size_kb=10)
+
+
+def test_the_cli_bounds_the_segment_size_with_one_line_errors(tiny_m3_path, tmp_path, capsys):
+    import json
+
+    from m3search.cli import main
+    from m3search.io.jsonl import write_jsonl
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl(corpus, [{"id": "nile", "text": "Der Nil ist ein Fluss in Afrika."}])
+    assert main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--model", str(tiny_m3_path), "-q",
+                 "--max-segment-mb", "4"]) == 0
+    config = json.loads((tmp_path / "idx" / "shard" / "edge_config.json").read_text())
+    assert config["optimizers"]["max_segment_size"] == 4096
+    capsys.readouterr()
+    for flags, message in ((["--max-segment-mb", "0"], "--max-segment-mb must be >= 1, got 0"),):
+        assert main(["index", str(corpus), "--index", str(tmp_path / "bad"), "--model", str(tiny_m3_path), *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    assert main(["index", str(corpus), "--index", "http://127.0.0.1:9/docs", "--model", str(tiny_m3_path),
+                 "--max-segment-mb", "4"]) == 2
+    assert "keeps the server's optimizer settings" in capsys.readouterr().err

@@ -10,15 +10,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import M3SearchError
 from ..search.rerank_stage import check_depth, rerank_hits
 from ..types import Hit
 
 if TYPE_CHECKING:
     from ..protocols import RerankerLike
 
-#: ``/v1/rerank``'s ``model`` values that always mean the M3 hybrid score.
-M3_NAMES = ("m3", "m3-hybrid")
 #: The ``model`` value that always means the server's cross-encoder.
 CROSS_ENCODER = "cross-encoder"
 
@@ -55,6 +52,3 @@ class CrossEncoding:
                 return rerank_hits(self.reranker, [query], [hits], depth=depth, k=k, mode=mode)[0]
 
         return await asyncio.to_thread(run)
-
-
-__all__ = ["CROSS_ENCODER", "M3_NAMES", "CrossEncoding", "M3SearchError"]

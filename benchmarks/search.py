@@ -40,6 +40,7 @@ from m3search.index import Index, IndexOptions
 from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
 from m3search.search import Searcher
 from m3search.search.modes import MODE_PARTS
+from m3search.search.searcher import first_stage_ef
 from m3search.types import Embeddings, Ragged, SparseBatch, SparseVector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,14 +277,16 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
         variants = [(mode, (FDE,))] + ([(COLBERT_ALL_STAGES, (FDE, "dense", "sparse"))]
                                        if mode == "colbert" and first_stage else [])
         for (name, target), (label, stages) in ((s, v) for s in systems for v in variants):
-            for depth in depths if name.startswith("m3search") else depths[:1]:
-                searcher = Searcher(None, target, candidates=depth, colbert_stages=stages)
+            for depth, ef in ((d, e) for d in (depths if name.startswith("m3search") else depths[:1])
+                              for e in (args.hnsw_ef if fused else [None])):
+                searcher = Searcher(None, target, candidates=depth, colbert_stages=stages, hnsw_ef=ef)
                 latencies, results = time_queries(
                     lambda q, s=searcher, m=mode: s.search_embeddings(q, 10, mode=m, fetch_documents=False), queries, limit)
                 found = [[h.id for h in r[0]] for r in results]
                 row = summarise(name, label, size, latencies, recall(found, exact[mode], 10) if mode in exact else None,
                                 disk_bytes / size if disk_bytes and target is index else None)
                 row["candidates"] = depth
+                row["hnsw_ef"] = (ef or first_stage_ef(depth)) if fused else None
                 row["rss_after_mib"] = current_rss() / 2**20  # this process, after the mode ran
                 rows.append(row)
                 if on_row is not None:
@@ -393,7 +396,8 @@ def bench_scale(size: int, args) -> list[dict]:
         with open(work / "phase.pkl", "wb") as f:
             pickle.dump({"queries": queries, "exact": exact, "numpy_ms": numpy_ms, "size": size, "disk": disk}, f)
         cmd = [sys.executable, __file__, "--search-phase", str(work), "--queries", str(args.queries),
-               "--colbert-queries", str(args.colbert_queries), "--candidates", ",".join(map(str, args.candidates))]
+               "--colbert-queries", str(args.colbert_queries), "--candidates", ",".join(map(str, args.candidates)),
+               "--hnsw-ef", ",".join(str(e or "auto") for e in args.hnsw_ef)]
         code = subprocess.run(cmd, check=False).returncode
         rows = json.loads((work / "rows.json").read_text()) if (work / "rows.json").exists() else []
         if code != 0:  # keep what it measured before it died (e.g. killed for memory)
@@ -402,7 +406,10 @@ def bench_scale(size: int, args) -> list[dict]:
                          "exit_code": code, "p50_ms": float("nan"), "p95_ms": float("nan"), "qps": float("nan"),
                          "recall@10": None, "bytes_per_doc": None})
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept {work}: search it again with --search-phase {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     for row in rows:
         row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage, "on_disk": args.on_disk,
                     "colbert_dim": args.colbert_dim, "preset": args.compression,
@@ -438,12 +445,12 @@ def search_phase(work: Path, args) -> None:
 def _format(row: dict) -> str:
     rec = "" if row["recall@10"] is None else f"{row['recall@10']:.3f}"
     size = "" if row["bytes_per_doc"] is None else f"{row['bytes_per_doc']:.0f}"
-    depth = row.get("candidates", "")
-    return (f"{row['documents']:>7} {row['mode']:<13}{row['system']:<24}{depth!s:>5}{row['p50_ms']:>9.2f}"
+    depth, ef = row.get("candidates", ""), row.get("hnsw_ef") or ""
+    return (f"{row['documents']:>7} {row['mode']:<13}{row['system']:<24}{depth!s:>5}{ef!s:>5}{row['p50_ms']:>9.2f}"
             f"{row['p95_ms']:>9.2f}{row['qps']:>9.1f}{rec:>10}{size:>11}")
 
 
-HEADER = f"{'docs':>7} {'mode':<13}{'system':<24}{'cand':>5}{'p50 ms':>9}{'p95 ms':>9}{'QPS':>9}{'recall@10':>10}{'bytes/doc':>11}"
+HEADER = f"{'docs':>7} {'mode':<13}{'system':<24}{'cand':>5}{'ef':>5}{'p50 ms':>9}{'p95 ms':>9}{'QPS':>9}{'recall@10':>10}{'bytes/doc':>11}"
 
 
 def main() -> None:
@@ -476,11 +483,16 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="also run on the real XQuAD paragraphs (encoded once, cached)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", default=None, help="where indexes are built (default: the temporary directory)")
-    parser.add_argument("--search-phase", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--hnsw-ef", default="auto",
+                        help="HNSW beam widths of the first stages, comma-separated (auto: Searcher's default)")
+    parser.add_argument("--keep", action="store_true", help="keep the built index (and its exact answers) to search again")
+    parser.add_argument("--search-phase", type=Path, default=None, metavar="DIR",
+                        help="only search a kept index again (prints its rows; the JSON is DIR/rows.json)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search.json")
     add_publish_option(parser, "search")
     args = parser.parse_args()
     args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
+    args.hnsw_ef = [None if e == "auto" else int(e) for e in str(args.hnsw_ef).split(",") if e]
     from m3search.index.presets import PRESETS
 
     chosen = PRESETS[args.compression] if args.compression else None

@@ -84,6 +84,7 @@ CASES = [
     ("index {root}/good.jsonl --index {root}/junk-idx --model {model}", "junk-idx/manifest.json: damaged manifest"),
     ("search --index {root}/idx q -k 0", "-k must be >= 1, got 0"),
     ("search --index {root}/idx q --candidates 0", "--candidates must be >= 1, got 0"),
+    ("search --index {root}/idx q --hnsw-ef 0", "--hnsw-ef must be >= 1, got 0"),
     ("search --index {root}/idx q --filter lang=", "'lang=' has an empty value"),
     ("search --index {root}/idx q --filter year>=abc", "got 'abc'"),
     ("search --index {root}/idx q --filter nonsense", "got 'nonsense'"),

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--mode", choices=MODES, default=None, help="default: all (or the best the index allows)")
     search.add_argument("-k", type=int, default=10, help="hits per query")
     search.add_argument("--candidates", type=int, default=100, help="dense and sparse candidates per query for fused modes")
+    search.add_argument("--hnsw-ef", type=int, default=None,
+                        help="HNSW beam width of the first stages (default: twice --candidates, at least 128)")
     search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="metadata filter, repeatable")
     search.add_argument("--explain", action="store_true", help="show the tokens behind each match")
     search.add_argument("--rerank", default=None, metavar="MODEL",
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     positive("-k", args.k)
     positive("--candidates", args.candidates)
+    if args.hnsw_ef is not None:
+        positive("--hnsw-ef", args.hnsw_ef)
     filters = parse_filters(args.filter)
     index = Index.open(args.index, wait=args.wait)
 
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         reranker = load_cross_encoder(args.rerank, args)
     with index:
         searcher = Searcher(load, index, mode=args.mode, candidates=args.candidates, rerank=reranker,
-                            rerank_depth=args.rerank_depth)
+                            rerank_depth=args.rerank_depth, hnsw_ef=args.hnsw_ef)
         hits = searcher.search(args.queries, k=args.k, filter=filters, explain=args.explain)
         if args.json:
             print(json.dumps(hits_to_json(args.queries, hits, searcher.mode if args.mode is None else args.mode),

@@ -31,6 +31,9 @@ class QuerySpec:
     #: (``doc_id == ""``) and :meth:`Index.doc_ids <m3search.index.Index.doc_ids>` names the few a
     #: caller keeps
     doc_ids: bool = True
+    #: the HNSW beam width of the search (None: the engine's default); ignored by exact and
+    #: restricted requests
+    hnsw_ef: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def prepare(spec: QuerySpec, vectors: Mapping[str, VectorSpec]) -> Prepared:
         approximate = ids is not None and vector.search_quantization is not None and not vector.search_quantization[0]
         exact = spec.exact and not approximate
         requests.append(VectorQuery(vector.name, value, spec.limit, conditions, ids, exact,
-                                    with_doc_ids=ids is None and spec.doc_ids, quantized=vector.search_quantization))
+                                    with_doc_ids=ids is None and spec.doc_ids, quantized=vector.search_quantization,
+                                    hnsw_ef=None if ids is not None else spec.hnsw_ef))
         rescale.append(vector.rescale(spec.queries, i, value))
     return Prepared(requests, rescale)
 

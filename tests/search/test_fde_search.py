@@ -125,3 +125,32 @@ def test_the_cli_builds_a_first_stage_and_searches_through_it(tiny_m3_path, tmp_
         assert main(["index", str(corpus), "--index", str(tmp_path / "bad"), "--model", str(tiny_m3_path), *flags]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_first_stages_beam_width_reaches_the_engine(fde_index, fake_encoder):
+    """``hnsw_ef`` goes to every first stage's graph search (default: twice the depth, at least
+    128), never to the exact rescoring of candidates; both engines accept it."""
+    sent = []
+    query_batch = fde_index.backend.query_batch
+
+    def spy(requests):
+        sent.extend(requests)
+        return query_batch(requests)
+
+    fde_index.backend.query_batch = spy
+    queries = fake_encoder.encode(QUERIES[:2], role="query", parts="all")
+    default = Searcher(fake_encoder, fde_index, candidates=100).search_embeddings(queries, 10, mode="all",
+                                                                                 fetch_documents=False)
+    first = [q for q in sent if q.point_ids is None]
+    assert sorted({q.using for q in first}) == ["colbert_fde", "dense", "sparse"]
+    assert {q.hnsw_ef for q in first} == {200} and {q.hnsw_ef for q in sent if q.point_ids is not None} == {None}
+    sent.clear()
+    wide = Searcher(fake_encoder, fde_index, candidates=100, hnsw_ef=500).search_embeddings(queries, 10, mode="all",
+                                                                                          fetch_documents=False)
+    assert {q.hnsw_ef for q in sent if q.point_ids is None} == {500}
+    assert [[h.id for h in hits] for hits in wide] == [[h.id for h in hits] for hits in default]
+    sent.clear()
+    Searcher(fake_encoder, fde_index, hnsw_ef=64).search_embeddings(queries, 10, mode="dense", fetch_documents=False)
+    assert [q.hnsw_ef for q in sent] == [64, 64]
+    with pytest.raises(ConfigurationError, match="hnsw_ef must be >= 1, got 0"):
+        Searcher(fake_encoder, fde_index, hnsw_ef=0)

@@ -100,9 +100,9 @@ def _quantization(method: str | None) -> Any:
 
 def _search_params(q: VectorQuery) -> qe.SearchParams:
     if q.quantized is None:
-        return qe.SearchParams(exact=q.exact)
+        return qe.SearchParams(exact=q.exact, hnsw_ef=q.hnsw_ef)
     rescore, oversampling = q.quantized
-    return qe.SearchParams(exact=q.exact, quantization=qe.QuantizationSearchParams(rescore=rescore,
+    return qe.SearchParams(exact=q.exact, hnsw_ef=q.hnsw_ef, quantization=qe.QuantizationSearchParams(rescore=rescore,
                                                                                    oversampling=oversampling))
 
 

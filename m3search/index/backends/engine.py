@@ -35,6 +35,9 @@ class VectorQuery:
     with_doc_ids: bool = True  # read each hit's document id from its payload (costs a payload read)
     #: against a quantised vector: ``(rescore on the originals, oversampling)``; None: not quantised
     quantized: tuple[bool, float] | None = None
+    #: the HNSW beam width at search time (None: the engine's, its ``ef_construct``); larger finds
+    #: more of the true neighbours and costs more
+    hnsw_ef: int | None = None
 
 
 class ScoredId(NamedTuple):

@@ -127,9 +127,9 @@ def _quantization(method: str | None) -> Any:
 
 def _search_params(q: VectorQuery) -> models.SearchParams:
     if q.quantized is None:
-        return models.SearchParams(exact=q.exact)
+        return models.SearchParams(exact=q.exact, hnsw_ef=q.hnsw_ef)
     rescore, oversampling = q.quantized
-    return models.SearchParams(exact=q.exact, quantization=models.QuantizationSearchParams(rescore=rescore,
+    return models.SearchParams(exact=q.exact, hnsw_ef=q.hnsw_ef, quantization=models.QuantizationSearchParams(rescore=rescore,
                                                                                            oversampling=oversampling))
 
 

@@ -46,8 +46,12 @@ from m3search.types import Embeddings, Ragged, SparseBatch, SparseVector
 ROOT = Path(__file__).resolve().parents[1]
 DIM, VOCAB = 384, 250_002
 MODES = ("dense", "sparse", "dense+sparse", "all", "rrf", "colbert")
+#: The row of ``colbert`` whose candidates come from the FDE first stage alone.
+COLBERT_FDE = "colbert (FDE candidates)"
 #: The row of ``colbert`` whose candidates come from the FDE, dense and sparse first stages.
 COLBERT_ALL_STAGES = "colbert (FDE + dense + sparse candidates)"
+#: The row of ``colbert`` whose candidates come from the dense and sparse first stages alone.
+COLBERT_DENSE_SPARSE = "colbert (dense + sparse candidates)"
 FDE = "colbert_fde"
 IDENTITY = {"name": "synthetic-e5-small-shape", "dim": DIM, "colbert_dim": DIM, "parts": ["dense", "sparse", "colbert"],
             "config_hash": "synthetic", "vocab_size": VOCAB, "heads": "synthetic"}
@@ -196,24 +200,43 @@ def summarise(system: str, mode: str, size: int, latencies: list[float], rec: fl
             "bytes_per_doc": bytes_per_doc, "queries": len(latencies)}
 
 
-def real_xquad(data_dir: Path, n_queries: int, rng: np.random.Generator) -> tuple[Embeddings, Embeddings, dict]:
-    """The 2,880 XQuAD paragraphs (12 languages) and a sample of their questions, encoded by the
-    offline model with its shipped (trained) heads; cached with ``m3search eval``'s encodings."""
+def real_corpus(args, rng: np.random.Generator) -> tuple[Embeddings, Embeddings, dict, list[str]]:
+    """The paragraphs of ``--real-suites`` (every subset's corpus, concatenated) and a sample of
+    their questions, encoded by the offline model (the preset's model with ``--compression``);
+    cached with ``m3search eval``'s encodings."""
     from m3search.encode import Encoder, cache_dir
     from m3search.eval.beir import read_beir
     from m3search.eval.runner import cached_encode, file_hash
     from m3search.eval.suites import build_suite
+    from m3search.index.presets import PRESETS
 
-    encoder = Encoder.load("multilingual-e5-small")
-    docs, queries = [], []
-    for subset in build_suite("xquad-mono", data_dir, cache_dir() / "suites"):
-        data = read_beir(subset.path)
-        docs.append(cached_encode(encoder, [d.text for d in data.corpus], "document", ("dense", "sparse", "colbert"),
-                                   cache_dir(), file_hash(subset.path / "corpus.jsonl"), [d.id for d in data.corpus]))
-        queries.append(cached_encode(encoder, [q.text for q in data.queries], "query", ("dense", "sparse", "colbert"),
-                                      cache_dir(), file_hash(subset.path / "queries.jsonl"), [q.id for q in data.queries]))
-    pick = rng.choice(sum(len(q) for q in queries), size=n_queries, replace=False)
-    return _concat(docs), _concat(queries).take(sorted(pick)), dict(encoder.identity)
+    encoder = Encoder.load(PRESETS[args.compression].default_model if args.compression else "multilingual-e5-small")
+    parts = ("dense", "sparse", "colbert")
+    docs, queries, names, seen = [], [], [], set()
+    for suite in args.real_suites:
+        for subset in build_suite(suite, args.data, cache_dir() / "suites"):
+            data, key = read_beir(subset.path), file_hash(subset.path / "corpus.jsonl")
+            if key not in seen:  # LAReQA's languages share one pool of sentences: held once
+                seen.add(key)
+                docs.append(cached_encode(encoder, [d.text for d in data.corpus], "document", parts, cache_dir(),
+                                          key, [d.id for d in data.corpus]))
+            queries.append(cached_encode(encoder, [q.text for q in data.queries], "query", parts, cache_dir(),
+                                         file_hash(subset.path / "queries.jsonl"), [q.id for q in data.queries]))
+            names.append(f"{suite}/{subset.name}")
+    pick = rng.choice(sum(len(q) for q in queries), size=args.queries, replace=False)
+    return _concat(docs), _concat(queries).take(sorted(pick)), dict(encoder.identity), names
+
+
+def _variants(mode: str, index: Index) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The rows of one mode, ``(label, colbert_stages)``: ``colbert`` through the FDE alone, with
+    the dense and sparse candidates too, and through the dense and sparse candidates alone (an
+    index without an FDE: its full scan, then those candidates)."""
+    if mode != "colbert":
+        return [(mode, None)]
+    lexical = [(COLBERT_DENSE_SPARSE, ("dense", "sparse"))] if {"dense", "sparse"} <= set(index.parts) else []
+    if FDE not in index.vectors:
+        return [(mode, None)] + lexical
+    return [(COLBERT_FDE, (FDE,)), (COLBERT_ALL_STAGES, (FDE, "dense", "sparse"))] + lexical
 
 
 def _concat(batches: list[Embeddings]) -> Embeddings:
@@ -264,19 +287,17 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
     rows = []
     first_stage = "colbert_fde" in index.vectors  # colbert searches through it: no full scan
     for mode in modes_of(index.parts):
-        limit = args.colbert_queries if mode == "colbert" and not first_stage else args.queries
-        if limit == 0:
-            continue
-        if mode in numpy_ms:
+        limit = args.queries if mode != "colbert" or first_stage else args.colbert_queries
+        if mode in numpy_ms and limit:
             rows.append(summarise("numpy brute force", mode, size, [numpy_ms[mode] / 1000] * limit, 1.0, None))
             print(_format(rows[-1]))
-        fused = mode in ("dense+sparse", "all", "rrf") or (mode == "colbert" and first_stage)
-        depths = args.candidates if fused else args.candidates[:1]
         systems = [("m3search (qdrant-edge)", index)] + ([("qdrant-client local", local)] if local is not None else [])
-        # colbert through the FDE alone, and (a row of its own) with the dense and sparse candidates too
-        variants = [(mode, (FDE,))] + ([(COLBERT_ALL_STAGES, (FDE, "dense", "sparse"))]
-                                       if mode == "colbert" and first_stage else [])
-        for (name, target), (label, stages) in ((s, v) for s in systems for v in variants):
+        for (name, target), (label, stages) in ((s, v) for s in systems for v in _variants(mode, index)):
+            fused = mode in ("dense+sparse", "all", "rrf") or stages is not None
+            limit = args.colbert_queries if mode == "colbert" and not fused else args.queries
+            if limit == 0:
+                continue
+            depths = args.candidates if fused else args.candidates[:1]
             for depth, ef in ((d, e) for d in (depths if name.startswith("m3search") else depths[:1])
                               for e in (args.hnsw_ef if fused else [None])):
                 searcher = Searcher(None, target, candidates=depth, colbert_stages=stages, hnsw_ef=ef)
@@ -296,31 +317,42 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
 
 
 def bench_real(args, rng) -> list[dict]:
-    """The 2,880 real XQuAD paragraphs, encoded by the offline model (in-process)."""
-    print("\n== real XQuAD paragraphs ==")
-    docs, queries, identity = real_xquad(args.data, args.queries, rng)
+    """Real paragraphs (``--real-suites``), encoded by the offline model, stored as the options
+    say (``--compression compact``: pooled, uint8, FDE); exact answers over the stored rows."""
+    from m3search.eval.runner import as_stored
+    from m3search.index.pooling import compress, compress_options
+
+    print(f"\n== real paragraphs: {', '.join(args.real_suites)} ==")
+    docs, queries, identity, names = real_corpus(args, rng)
+    options = IndexOptions(colbert_storage=args.storage, fde=args.fde, quantization=args.quantize,
+                           compression=args.compression)
+    if options.reductions:  # reduced once, here, so that the engine and numpy score the same rows
+        docs = compress(docs, **compress_options(options.reductions))
+    docs = as_stored(docs, options.colbert_storage or "float16")
+    options = IndexOptions.of(options, compression={})
     size = len(docs)
     ids = [f"d{i}" for i in range(size)]
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
-        index = Index.create(work / "edge", identity, colbert_storage=args.storage)
+        index = Index.create(work / "edge", identity, options=options)
         start = time.perf_counter()
         index.add(ids, docs, batch_size=500, show_progress=True)
         index.optimize()
         index.close()
+        build_s = time.perf_counter() - start
         disk = directory_bytes(work / "edge")
         index = Index.open(work / "edge")
-        print(f"built in {time.perf_counter() - start:.1f}s, {disk / size:.0f} bytes/doc")
+        print(f"{size} paragraphs of {len(names)} subsets built in {build_s:.1f}s, {disk / size:.0f} bytes/doc")
         local = None
         if args.local_max >= size:
             from qdrant_client import QdrantClient
 
             from m3search.index import QdrantClientBackend
 
-            local = Index.create(QdrantClientBackend(QdrantClient(":memory:"), "bench"), identity)
+            local = Index.create(QdrantClientBackend(QdrantClient(":memory:"), "bench"), identity, options=options)
             local.add(ids, docs, batch_size=500, show_progress=True)
         exact, numpy_ms = {}, {}
-        for mode in MODES:
+        for mode in modes_of(index.parts):
             if mode == "rrf":
                 continue
             start = time.perf_counter()
@@ -331,7 +363,8 @@ def bench_real(args, rng) -> list[dict]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
-        row["data"] = "xquad"
+        row.update({"data": "+".join(args.real_suites), "preset": args.compression, "storage": options.colbert_storage,
+                    "build_s": build_s, "rows_per_doc": len(docs.colbert.data) / size if docs.colbert is not None else 0})
     return rows
 
 
@@ -480,7 +513,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=2000, help="documents generated (and held) at a time")
     parser.add_argument("--local-max", type=int, default=3000, help="largest real set to run qdrant-client local mode on")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--real", action="store_true", help="also run on the real XQuAD paragraphs (encoded once, cached)")
+    parser.add_argument("--real", action="store_true", help="also run on real paragraphs (encoded once, cached)")
+    parser.add_argument("--real-suites", default="xquad-mono",
+                        help="the suites whose corpora --real searches, comma-separated (e.g. xquad-mono,native-qa,lareqa)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", default=None, help="where indexes are built (default: the temporary directory)")
     parser.add_argument("--hnsw-ef", default="auto",
@@ -500,6 +535,7 @@ def main() -> None:
     args.colbert_dim = args.colbert_dim or (chosen.max_colbert_dim if chosen else None) or DIM
     args.storage = args.storage or (chosen.colbert_storage if chosen else "float16")
     args.parts = tuple(p for p in args.parts.split(",") if p)
+    args.real_suites = [s for s in args.real_suites.split(",") if s]
     if args.fde is not None:
         k_sim, dim_proj, reps = (int(v) for v in args.fde.split(","))
         args.fde = {"k_sim": k_sim, "dim_proj": dim_proj, "reps": reps}

@@ -76,7 +76,7 @@ class Searcher:
         multi_vector_candidates: bool = True,
         rerank: RerankerLike | None = None,
         rerank_depth: int = 100,
-        colbert_stages: Sequence[str] = (FDE_VECTOR, "dense", "sparse"),
+        colbert_stages: Sequence[str] | None = None,
         hnsw_ef: int | None = None,
     ) -> None:
         self._encoder = encoder
@@ -100,14 +100,17 @@ class Searcher:
         #: A cross-encoder that rescores each text query's first ``rerank_depth`` hits
         #: (:mod:`.rerank_stage`); hits keep the first stage's scores beside ``rerank``.
         self.rerank, self.rerank_depth = rerank, rerank_depth
-        #: The first stages that give ``colbert`` its candidates on an index with an FDE first
-        #: stage: with the dense and sparse ones (the default; cheap, and they find most of what
-        #: the FDE misses), or the FDE alone (``("colbert_fde",)``).
-        unknown = [s for s in colbert_stages if s not in (FDE_VECTOR, "dense", "sparse")]
-        if unknown or FDE_VECTOR not in colbert_stages:
-            raise ConfigurationError(f"colbert_stages must hold {FDE_VECTOR!r} and may add 'dense', 'sparse'; "
-                                     f"got {list(colbert_stages)}")
-        self.colbert_stages = tuple(colbert_stages)
+        #: The first stages that give ``colbert`` its candidates, rescored exactly: ``None`` (the
+        #: default) takes them from every first stage on an index with an FDE first stage (the
+        #: dense and sparse ones find most of what the FDE misses) and scans every document's rows
+        #: on an index without one; or any of ``colbert_fde``, ``dense``, ``sparse`` the index holds.
+        self.colbert_stages = None if colbert_stages is None else tuple(colbert_stages)
+        if self.colbert_stages is not None:
+            available = [s for s in (FDE_VECTOR, "dense", "sparse") if s in self.index.vectors]
+            unknown = [s for s in self.colbert_stages if s not in available]
+            if unknown or not self.colbert_stages:
+                raise ConfigurationError(f"colbert_stages must be first stages of this index ({available}); "
+                                         f"got {list(self.colbert_stages)}")
         #: The HNSW beam width of the first stages' searches; ``None``: :func:`first_stage_ef` of
         #: the depth (the engine's own default, its ``ef_construct`` of 100, is no wider than the
         #: 100 candidates a fused mode asks for, and misses more of the true neighbours).
@@ -139,8 +142,8 @@ class Searcher:
         mode = mode or self.mode
         self._check_mode(mode)
         optional: tuple[str, ...] = ("sparse", "colbert") if explain else ("colbert",) if mode == "rrf" else ()
-        if mode == "colbert" and self._has_fde:
-            optional += tuple(s for s in self.colbert_stages if s != FDE_VECTOR)
+        if mode == "colbert":
+            optional += tuple(s for s in self._colbert_stages() if s != FDE_VECTOR)
         return tuple(p for p in self.index.parts if p in MODE_PARTS[mode] or p in optional)
 
     # ------------------------------------------------------------------ public API
@@ -207,9 +210,8 @@ class Searcher:
         missing = [p for p in MODE_PARTS[mode] if getattr(queries, p) is None]
         if missing:
             raise ConfigurationError(f"mode {mode!r} needs the query's {missing} part(s)")
-        if mode == "colbert" and self._has_fde and not exact:  # candidates by the first stages, rescored exactly
-            stages = tuple(s for s in self.colbert_stages if s == FDE_VECTOR or (
-                s in self.index.parts and getattr(queries, s) is not None))
+        stages = tuple(s for s in self._colbert_stages() if s == FDE_VECTOR or getattr(queries, s) is not None)
+        if mode == "colbert" and stages and not exact:  # candidates by the first stages, rescored exactly
             stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=stages,
                                       score_parts=("colbert",), doc_ids=self.colbert_scorer is not None)
             ranked = self._combine(mode, stage, k)
@@ -282,6 +284,12 @@ class Searcher:
     @property
     def _has_fde(self) -> bool:
         return FDE_VECTOR in self.index.vectors
+
+    def _colbert_stages(self) -> tuple[str, ...]:
+        """The first stages of ``colbert`` (none: a scan of every document's rows)."""
+        if self.colbert_stages is not None:
+            return self.colbert_stages
+        return (FDE_VECTOR, "dense", "sparse") if self._has_fde else ()
 
     def _stages(self, colbert: bool) -> tuple[str, ...]:
         """The first stages of a fused mode: dense and sparse, and the multi-vector one for

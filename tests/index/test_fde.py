@@ -115,6 +115,19 @@ def test_colbert_can_take_candidates_from_every_first_stage(tmp_path, fake_encod
     assert recall(wide) >= recall(narrow) and recall(wide) > 0.5
     for hits in wide.search(queries[:3], k=5, mode="colbert"):  # exact multi-vector scores of the candidates
         assert all(h.score == pytest.approx(h.scores["colbert"]) for h in hits), [(h.score, h.scores) for h in hits]
-    with pytest.raises(ConfigurationError, match="colbert_stages must hold 'colbert_fde'"):
-        Searcher(fake_encoder, index, colbert_stages=("dense",))
+    with pytest.raises(ConfigurationError, match=r"colbert_stages must be first stages of this index .*got \['bm25'\]"):
+        Searcher(fake_encoder, index, colbert_stages=("bm25",))
     index.close()
+    # an index without an FDE: colbert scans every document, or takes the dense and sparse candidates
+    plain = Index.create(tmp_path / "plain", fake_encoder.identity)
+    plain.add([d["id"] for d in corpus], fake_encoder.encode(texts, parts="all"), texts=texts)
+    scan = Searcher(fake_encoder, plain).search(queries, k=10, mode="colbert")
+    assert [[round(h.score, 4) for h in s] for s in scan] == [[round(h.score, 4) for h in e] for e in exact]  # ties: any order
+    lexical = Searcher(fake_encoder, plain, candidates=10, colbert_stages=("dense", "sparse"))
+    assert lexical.query_parts("colbert") == ("dense", "sparse", "colbert")
+    assert recall(lexical) > 0.5
+    for hits in lexical.search(queries[:3], k=5, mode="colbert"):
+        assert all(h.score == pytest.approx(h.scores["colbert"]) for h in hits)
+    with pytest.raises(ConfigurationError, match=r"first stages of this index \(\['dense', 'sparse'\]\); got \['colbert_fde'\]"):
+        Searcher(fake_encoder, plain, colbert_stages=("colbert_fde",))
+    plain.close()

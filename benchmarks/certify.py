@@ -19,6 +19,7 @@ import argparse
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -110,17 +111,55 @@ def quality(name: str, setting: Setting, encoder, args, reference: dict) -> list
         metric = result.metrics[0]
         row: dict[str, Any] = {"setting": name, "suite": suite, "metric": metric,
                                "seconds": round(time.perf_counter() - start, 1)}
+        options = index_options(setting)
+        if options is not None and options.fde is not None:  # colbert's candidates: Searcher's default stages
+            row["colbert_candidates"] = "FDE + dense + sparse, 100"
         for mode in modes:
             row[mode] = float(np.mean([m[metric] for m in result.scores[mode].values()]))
         per_query = result.per_query["all"][metric]
         if name == "uncompressed":
             reference[suite] = per_query
+            save_reference(args, reference)
         elif suite in reference:
             row["all_diff"], row["p_value"] = paired_randomization(per_query, reference[suite])
         rows.append(row)
         print(f"{name:<26} {suite:<11} " + "  ".join(f"{m} {row[m]:.4f}" for m in modes)
               + (f"  diff {row['all_diff']:+.4f} p {row['p_value']:.4f}" if "p_value" in row else ""), flush=True)
     return rows
+
+
+def reference_path(args) -> Path:
+    """Where the reference's per-query values are kept between runs (not committed: they are
+    remade by running ``uncompressed``), keyed by the suites' data."""
+    from m3search.eval.runner import file_hash
+
+    key = file_hash(args.data / "MANIFEST.tsv") if (args.data / "MANIFEST.tsv").exists() else "data"
+    return args.out.parent / f"certify-reference-{key}.json"
+
+
+def save_reference(args, reference: dict) -> None:
+    path = reference_path(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(reference))
+
+
+def load_reference(args) -> dict:
+    """The uncompressed reference's per-query values of an earlier run (empty: none kept)."""
+    path = reference_path(args)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def merged(result: dict, names: list[str], path: Path) -> dict:
+    """``result`` with the published rows of the settings this run did not measure (``--merge``)."""
+    if not path.exists():
+        return result
+    old = json.loads(path.read_text())
+    keep = [n for n in old.get("settings", {}) if n not in names]
+    command = old.get("command")
+    quality = [{"command": command, **r} if "command" not in r else r for r in old["quality"] if r["setting"] in keep]
+    cost = [{"command": command, **r} if "command" not in r else r for r in old["cost"] if r["setting"] in keep]
+    return {**result, "quality": quality + result["quality"], "cost": cost + result["cost"],
+            "settings": {**{n: old["settings"][n] for n in keep}, **result["settings"]}}
 
 
 def xquad_embeddings(encoder, args):
@@ -193,6 +232,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries timed per setting")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the published rows of the settings not run (the reference is read from the last "
+                             "run of uncompressed on this machine, else run again)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "certify.json")
     add_publish_option(parser, "certified-compression")
@@ -202,10 +244,10 @@ def main() -> None:
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:
         parser.error(f"unknown setting(s) {unknown}; known: {list(SETTINGS)}")
-    if not args.skip_quality and "uncompressed" not in names:
+    reference: dict = load_reference(args) if args.merge else {}
+    if not args.skip_quality and "uncompressed" not in names and set(args.suites) - set(reference):
         names.insert(0, "uncompressed")  # the reference of every p-value
     encoders: dict = {}
-    reference: dict = {}
     quality_rows, cost_rows = [], []
     for name in names:
         encoder = load_encoder(SETTINGS[name], encoders)
@@ -216,6 +258,12 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         result = {"benchmark": "certified-compression", "machine": "2 CPU cores", "quality": quality_rows,
                   "cost": cost_rows, "settings": {n: describe(SETTINGS[n]) for n in names}}
+        if args.merge:
+            from publish import DOCS_DATA, command_line
+
+            for row in quality_rows + cost_rows:
+                row.setdefault("command", command_line(sys.argv))
+            result = merged(result, names, DOCS_DATA / f"{args.publish or 'certified-compression'}.json")
         # after each setting: a long run that is stopped keeps (and publishes) what it measured
         args.out.write_text(json.dumps(result, indent=2))
         publish(result, args.publish)

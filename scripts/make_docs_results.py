@@ -530,7 +530,16 @@ def t_certified(data: Data) -> str:
         rows.append([setting, size, *(certified_cell(quality.get(suite)) for suite, _ in CERTIFIED_SUITES),
                      ms(c.get("all_p50_ms")) if c else MISSING])
     header = ["setting", "on disk per document", *(f"{label} `all`" for _, label in CERTIFIED_SUITES), "`all` p50 ms"]
-    return table(header, rows) + "\n\n" + made_by(data, CERTIFIED)
+    return table(header, rows) + "\n\n" + certified_made_by(data)
+
+
+def certified_made_by(data: Data) -> str:
+    """The command(s) of the certified table: one run, or the runs ``--merge`` combined (each row names its own)."""
+    entry = data[CERTIFIED]
+    commands = list(dict.fromkeys(r["command"] for r in entry["quality"] + entry["cost"] if "command" in r))
+    if len(commands) <= 1:
+        return made_by(data, CERTIFIED)
+    return "Made by (each setting's rows by one of these):\n\n" + "\n".join(f"- `{c}`" for c in commands) + f"\n\n({entry['date']})"
 
 
 def t_certified_colbert(data: Data) -> str:
@@ -541,11 +550,12 @@ def t_certified_colbert(data: Data) -> str:
     for setting in dict.fromkeys(r["setting"] for r in entry["quality"]):
         quality = {r["suite"]: r for r in entry["quality"] if r["setting"] == setting}
         fde = cost.get(setting, {}).get("colbert_p50_ms")
-        rows.append([setting, "FDE alone, 100 candidates" if fde is not None else "every document",
+        stages = next((r["colbert_candidates"] for r in quality.values() if "colbert_candidates" in r), "FDE alone, 100")
+        rows.append([setting, f"candidates: {stages}" if fde is not None else "every document",
                      *(certified_cell(quality.get(suite), "colbert") for suite in ("native-qa", "xquad-mono")),
                      ms(fde) if fde is not None else MISSING])
     header = ["setting", "`colbert` scores", "native-qa `colbert`", "xquad-mono `colbert`", "`colbert` p50 ms"]
-    return table(header, rows) + "\n\n" + made_by(data, CERTIFIED)
+    return table(header, rows) + "\n\n" + certified_made_by(data)
 
 
 def t_search_compact(name: str) -> Callable[[Data], str]:

@@ -53,6 +53,26 @@ def test_float32_graph_equals_torch_on_every_output(kind, graph_cache, tiny_m3_p
     assert_close(encoder.encode(TEXTS, parts="all"), torch_outputs, 1e-4)
 
 
+def test_onnx_runtimes_graph_is_fused_and_openvinos_is_plain(graph_cache, tiny_m3_path):
+    """ONNX Runtime runs attention, skip-layer-norm and GELU as single operators (two layers: two
+    each per layer's kind); OpenVINO reads a graph without contrib operators."""
+    import json
+
+    from m3search.encode.backends.onnx_fusion import op_counts
+
+    Encoder.load(tiny_m3_path, backend="onnx")
+    fused = onnx_files.graph_dir(tiny_m3_path, "onnx")
+    assert json.loads((fused / onnx_files.META_FILE).read_text())["fused"] == {
+        "Attention": 2, "SkipLayerNormalization": 4, "BiasGelu": 2}
+    assert op_counts(fused / onnx_files.GRAPH_FILE) == {"Attention": 2, "SkipLayerNormalization": 4, "BiasGelu": 2}
+    assert onnx_files.graph_dir(tiny_m3_path, "openvino").name == "onnx-plain"
+    from m3search.encode.backends.onnx_export import export_cached
+
+    plain = export_cached(tiny_m3_path, onnx_files.graph_dir(tiny_m3_path, "openvino"), "onnx-plain")
+    assert op_counts(plain / onnx_files.GRAPH_FILE) == {}
+    assert json.loads((plain / onnx_files.META_FILE).read_text())["fused"] == {}
+
+
 def test_long_strategies_run_through_the_graph(graph_cache, tiny_m3_path):
     kwargs = {"long_strategy": "windows", "window_size": 32, "window_stride": 16}
     want = Encoder.load(tiny_m3_path, device="cpu", **kwargs).encode(TEXTS, parts="all")

@@ -30,7 +30,7 @@ import numpy as np
 
 from ...errors import CheckpointError, ConfigurationError
 from .base import ForwardOutput, TokenBatch
-from .onnx_files import GRAPH_FILE, META_FILE, damaged_files, graph_dir, saved_graph
+from .onnx_files import GRAPH_FILE, META_FILE, PLAIN, damaged_files, graph_dir, saved_graph
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def load(checkpoint: Path, kind: str, *, device: str | None = None, quantize_hea
             raise ConfigurationError(INSTALL_HINT) from exc
         from .onnx_export import export_cached
 
-        export_cached(checkpoint, target, "onnx" if kind.startswith("openvino") else kind, quantize_heads=quantize_heads)
+        export_cached(checkpoint, target, PLAIN if kind.startswith("openvino") else kind, quantize_heads=quantize_heads)
     if kind == "openvino":
         return OpenVinoBackend(target, device=device)
     if kind == "openvino-bf16":

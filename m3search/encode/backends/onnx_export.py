@@ -1,6 +1,7 @@
 """Export a checkpoint to one ONNX graph with both heads, and quantise it to int8 (needs torch).
 
-The graph takes ``input_ids`` and ``attention_mask`` (dynamic batch and sequence axes) and
+The graph takes ``input_ids`` and ``attention_mask`` (dynamic batch and sequence axes; right
+padding: the fused attention of :mod:`.onnx_fusion` reads the mask as lengths) and
 returns ``hidden`` (last hidden states), and when the checkpoint has the heads ``sparse``
 (``relu(sparse_linear(hidden))`` per token) and ``colbert`` (un-normalised rows), exactly the
 raw outputs of :meth:`.torch.M3Network.forward`. torch's dynamo exporter is used: the
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError
+from . import onnx_fusion
 from .onnx_files import GRAPH_FILE, META_FILE, graph_dir, write_checksums
 from .torch import M3Network, TorchBackend
 
@@ -66,11 +68,13 @@ def export_cached(checkpoint: Path, target: Path, kind: str, *, quantize_heads: 
             export_cached(checkpoint, source, "onnx")
         return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=quantize_heads))
     backend = TorchBackend.load(checkpoint, device="cpu")
-    return _publish(target, lambda tmp: export(backend, tmp))
+    return _publish(target, lambda tmp: export(backend, tmp, fused=kind == "onnx"))
 
 
-def export(backend: TorchBackend, directory: Path) -> Path:
-    """Export ``backend``'s network (float32, CPU) into ``directory``; return it."""
+def export(backend: TorchBackend, directory: Path, *, fused: bool = True) -> Path:
+    """Export ``backend``'s network (float32, CPU) into ``directory``; return it. ``fused``: with
+    ONNX Runtime's attention, skip-layer-norm and GELU operators where the backbone's family
+    allows (:mod:`.onnx_fusion`), else the plain graph."""
     log.info("exporting %s to ONNX (once; cached)", directory)
     network = backend.network.float().cpu().eval()
     # eager attention exports as MatMul/Softmax with an additive mask; SDPA's decomposition adds
@@ -84,20 +88,30 @@ def export(backend: TorchBackend, directory: Path) -> Path:
             setter = None
     parts = ("dense",) + tuple(p for p in ("sparse", "colbert") if p in backend.heads)
     module = _Outputs(network, parts)
+    fused = fused and onnx_fusion.fusable(network)
+    traced = onnx_fusion.FusableOutputs(network, parts, module.names) if fused else module
     ids, mask = _example(network, batch=2, length=16, seed=0)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    size = sum(p.numel() * p.element_size() for p in network.parameters())
-    directory.mkdir(parents=True, exist_ok=True)
+    large = sum(p.numel() * p.element_size() for p in network.parameters()) > _EXTERNAL_DATA_BYTES
+    raw = directory / "unfused" if fused else directory
+    raw.mkdir(parents=True, exist_ok=True)
     # the exporter prints its steps on stdout, where `m3search search --json` writes its answer
     with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
         torch.onnx.export(
-            module, (ids, mask), str(directory / GRAPH_FILE), dynamo=True, verbose=False,
+            traced, (ids, mask), str(raw / GRAPH_FILE), dynamo=True, verbose=False,
             input_names=["input_ids", "attention_mask"], output_names=module.names,
             dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
-            external_data=size > _EXTERNAL_DATA_BYTES,
+            external_data=large,
         )
     if setter is not None and attention:
         setter(attention)
+    fused_ops: dict[str, int] = {}
+    if fused:
+        onnx_fusion.split_mask_unsqueeze(raw / GRAPH_FILE)
+        cfg = network.backbone_config
+        fused_ops = onnx_fusion.fuse(raw / GRAPH_FILE, directory / GRAPH_FILE, num_heads=int(cfg.num_attention_heads),
+                                     hidden_size=int(cfg.hidden_size), external_data=large)
+        shutil.rmtree(raw)
     meta = {
         "kind": "onnx",
         "heads": [p for p in parts if p != "dense"],
@@ -106,6 +120,7 @@ def export(backend: TorchBackend, directory: Path) -> Path:
         "architecture": backend.architecture(),
         "weights": backend.weights_fingerprint(),
         "torch": torch.__version__,
+        "fused": fused_ops,  # ONNX Runtime's contrib operators in the graph (none: the plain graph)
     }
     (directory / META_FILE).write_text(json.dumps(meta, indent=2))
     _check(module, directory)

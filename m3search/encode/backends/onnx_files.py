@@ -25,7 +25,9 @@ GRAPH_FILE = "model.onnx"
 #: The export's description: architecture, heads, dimensions and weights fingerprint of the model.
 META_FILE = "m3search-onnx.json"
 #: Bumped when the exported graph changes, so that older cached graphs are not reused.
-EXPORT_VERSION = 3
+EXPORT_VERSION = 4
+#: The graph without contrib operators (what OpenVINO reads).
+PLAIN = "onnx-plain"
 #: Each exported file's size and a hash of samples spread over it, checked when the graph loads.
 CHECKSUM_FILE = "checksums.json"
 _SAMPLES, _SAMPLE_BYTES = 64, 1 << 16
@@ -44,15 +46,16 @@ def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = Fa
 
 
 def variant_name(kind: str, quantize_heads: bool = False) -> str:
-    """The folder of one kind of graph: ``onnx``, ``onnx-int8`` or ``onnx-int8-heads`` (OpenVINO
-    reads the float32 ONNX graph).
+    """The folder of one kind of graph: ``onnx`` (fused for ONNX Runtime, :mod:`.onnx_fusion`),
+    ``onnx-int8`` or ``onnx-int8-heads`` (quantised from it), or ``onnx-plain`` (the float32
+    graph without ONNX Runtime's contrib operators, which OpenVINO reads).
 
-    >>> variant_name("openvino-bf16"), variant_name("onnx-int8", True)
-    ('onnx', 'onnx-int8-heads')
+    >>> variant_name("openvino-bf16"), variant_name("onnx-int8", True), variant_name("onnx")
+    ('onnx-plain', 'onnx-int8-heads', 'onnx')
     """
-    if kind not in ONNX_KINDS:
+    if kind not in ONNX_KINDS and kind != PLAIN:
         raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
-    kind = "onnx" if kind.startswith("openvino") else kind
+    kind = PLAIN if kind.startswith("openvino") else kind
     return kind + ("-heads" if kind == "onnx-int8" and quantize_heads else "")
 
 

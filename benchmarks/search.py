@@ -542,7 +542,12 @@ def main() -> None:
     if args.quantize is not None:
         args.quantize = {"vectors": dict(item.split("=") for item in args.quantize.split(","))}
     if args.search_phase is not None:
-        return search_phase(args.search_phase, args)
+        search_phase(args.search_phase, args)
+        if args.publish:  # a kept index searched again (e.g. other beam widths)
+            rows = json.loads((args.search_phase / "rows.json").read_text())
+            publish({"benchmark": "search", "rows": rows, "candidates": args.candidates, "machine": platform.machine()},
+                    args.publish)
+        return
     rows = []
     print(HEADER)
     for size in [int(s) for s in args.sizes.split(",") if s]:

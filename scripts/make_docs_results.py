@@ -581,6 +581,19 @@ def t_search_compact(name: str) -> Callable[[Data], str]:
     return render_table
 
 
+def t_synthetic_vs_real(data: Data) -> str:
+    """Recall@10 per mode and depth on the synthetic generator and on real rows of the same size."""
+    synthetic, real = need(data, "search-19k-synthetic-compact")["rows"], need(data, "search-real-compact")["rows"]
+    rows = []
+    for r in (r for r in real if r["system"] == ENGINE and r.get("recall@10") is not None):
+        twin = next((s for s in synthetic if s["system"] == ENGINE and s["mode"] == r["mode"]
+                     and s.get("candidates") == r.get("candidates")), None)
+        rows.append([r["mode"], str(r.get("candidates", "")), f3(twin.get("recall@10")) if twin else MISSING,
+                     f3(r["recall@10"])])
+    header = ["mode", "cand", f"synthetic ({synthetic[0]['documents']:,} docs)", f"real ({real[0]['documents']:,} paragraphs)"]
+    return table(header, rows) + "\n\n" + made_by(data, "search-19k-synthetic-compact", "search-real-compact")
+
+
 def t_rerank(data: Data) -> str:
     """A cross-encoder rerank stage: latency per query by depth, per model."""
     entry = need(data, "rerank")
@@ -730,6 +743,8 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),
     "search-real-compact": t_search_compact("search-real-compact"),
+    "search-1m-compact-ef": t_search_compact("search-1m-compact-ef"),
+    "synthetic-vs-real": t_synthetic_vs_real,
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,
 }

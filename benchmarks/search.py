@@ -388,7 +388,8 @@ def bench_scale(size: int, args) -> list[dict]:
     try:
         layout = ShardSettings(on_disk=args.on_disk, max_segment_size_kb=args.max_segment_mb * 1024 if args.max_segment_mb else None)
         options = IndexOptions(colbert_storage=args.storage, settings=layout if args.on_disk or args.max_segment_mb else None,
-                               fde=args.fde, quantization=args.quantize, compression=args.compression)
+                               fde=args.fde, quantization=args.quantize, compression=args.compression,
+                               hnsw=args.hnsw_build)
         # the generator already shaped the rows as the preset's pooling would (--pool-factor): not pooled twice
         options = IndexOptions.of(options, compression={})
         identity = {**IDENTITY, "colbert_dim": args.colbert_dim, "parts": list(args.parts)}
@@ -446,7 +447,7 @@ def bench_scale(size: int, args) -> list[dict]:
     for row in rows:
         row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage, "on_disk": args.on_disk,
                     "colbert_dim": args.colbert_dim, "preset": args.compression,
-                    "fde": args.fde, "quantize": args.quantize,
+                    "fde": args.fde, "quantize": args.quantize, "hnsw": args.hnsw_build,
                     "rows_per_doc": rows_total / size, "build_s": build_s, "build_peak_rss": build_rss})
     return rows
 
@@ -518,6 +519,8 @@ def main() -> None:
                         help="the suites whose corpora --real searches, comma-separated (e.g. xquad-mono,native-qa,lareqa)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", default=None, help="where indexes are built (default: the temporary directory)")
+    parser.add_argument("--hnsw", dest="hnsw_build", default=None, metavar="M,EF_CONSTRUCT",
+                        help="the HNSW graphs' build settings (IndexOptions(hnsw=...); default the engine's 16,100)")
     parser.add_argument("--hnsw-ef", default="auto",
                         help="HNSW beam widths of the first stages, comma-separated (auto: Searcher's default)")
     parser.add_argument("--keep", action="store_true", help="keep the built index (and its exact answers) to search again")
@@ -528,6 +531,9 @@ def main() -> None:
     args = parser.parse_args()
     args.candidates = [int(c) for c in str(args.candidates).split(",") if c]
     args.hnsw_ef = [None if e == "auto" else int(e) for e in str(args.hnsw_ef).split(",") if e]
+    if args.hnsw_build is not None:
+        m, ef_construct = (int(v) for v in args.hnsw_build.split(","))
+        args.hnsw_build = {"m": m, "ef_construct": ef_construct}
     from m3search.index.presets import PRESETS
 
     chosen = PRESETS[args.compression] if args.compression else None

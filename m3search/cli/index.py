@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="store each document's multi-vector rows as one fixed-dimensional encoding of "
                             "REPS x 2^K_SIM x DIM_PROJ numbers that colbert and all search through, e.g. 4,8,8")
     first.add_argument("--fde-storage", choices=("float16", "float32"), default=None, help="its datatype (float16)")
+    first.add_argument("--hnsw", default=None, metavar="M,EF_CONSTRUCT",
+                       help="the HNSW graphs of the searched vectors (dense, the FDE): links per node and the build's "
+                            "beam width (the engine's defaults: 16,100; more finds more neighbours, builds slower)")
     quantize = index.add_argument_group("the engine's quantisation in a new index (originals kept beside it)")
     quantize.add_argument("--quantize", default=None, metavar="NAME=METHOD,...",
                           help="quantise vectors: dense, colbert, colbert_fde = int8, binary, turbo1, turbo2, turbo4 "
@@ -123,7 +126,7 @@ def index_options(args: argparse.Namespace) -> IndexOptions:
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
     options = IndexOptions(parts=parts, colbert_storage=args.colbert_storage, fde=fde_options(args),
                            quantization=quantization_options(args), compression=args.compression,
-                           settings=cluster_settings(args, args.index))
+                           settings=cluster_settings(args, args.index), hnsw=hnsw_options(args))
     reductions = compression_options(args)
     if reductions:  # beside a preset, the flags given take precedence over its reductions
         options = IndexOptions.of(options, compression={**options.reductions, **reductions})
@@ -169,6 +172,17 @@ def fde_options(args: argparse.Namespace) -> dict[str, Any] | None:
     except ValueError:
         raise ConfigurationError(f"--fde takes three integers K_SIM,DIM_PROJ,REPS (e.g. 4,8,8), got {args.fde!r}") from None
     return {"k_sim": k_sim, "dim_proj": dim_proj, "reps": reps, **({"storage": args.fde_storage} if args.fde_storage else {})}
+
+
+def hnsw_options(args: argparse.Namespace) -> dict[str, int] | None:
+    """``--hnsw M,EF_CONSTRUCT`` as the index option, or ``None``."""
+    if args.hnsw is None:
+        return None
+    try:
+        m, ef_construct = (int(v) for v in args.hnsw.split(","))
+    except ValueError:
+        raise ConfigurationError(f"--hnsw takes two integers M,EF_CONSTRUCT (e.g. 32,200), got {args.hnsw!r}") from None
+    return {"m": m, "ef_construct": ef_construct}
 
 
 def recorded_identity(args: argparse.Namespace) -> dict[str, Any] | None:

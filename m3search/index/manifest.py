@@ -65,6 +65,12 @@ class Manifest:
         return dict(value) if value else None
 
     @property
+    def hnsw(self) -> tuple[int, int] | None:
+        """The HNSW graphs' ``(m, ef_construct)``, or ``None``: the engine's defaults."""
+        value = self.extra.get("hnsw")
+        return (int(value["m"]), int(value["ef_construct"])) if value else None
+
+    @property
     def quantization(self) -> dict[str, Any]:
         """The engine's quantisation (``vectors``, ``oversampling``, ``rescore``), ``{}`` without."""
         return dict(self.extra.get("quantization") or {})

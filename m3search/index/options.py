@@ -59,6 +59,9 @@ class IndexOptions:
     #: the engine's own quantisation: ``{"vectors": {name: method}, "oversampling": float,
     #: "rescore": bool}`` (see :func:`check_quantization`)
     quantization: Mapping[str, Any] | None = None
+    #: the engine's HNSW graphs of the searched vectors (dense, the FDE): ``{"m": int,
+    #: "ef_construct": int}`` (see :func:`check_hnsw`; default the engine's 16 and 100)
+    hnsw: Mapping[str, Any] | None = None
     #: the preset ``compression`` named, once its settings are filled in (recorded in the manifest)
     preset: str | None = None
 
@@ -75,6 +78,8 @@ class IndexOptions:
             object.__setattr__(self, "fde", check_fde(self.fde))
         if self.quantization is not None:
             object.__setattr__(self, "quantization", check_quantization(self.quantization))
+        if self.hnsw is not None:
+            object.__setattr__(self, "hnsw", check_hnsw(self.hnsw))
 
     @property
     def reductions(self) -> dict[str, Any]:
@@ -124,6 +129,8 @@ class IndexOptions:
             extra["fde"] = dict(self.fde)
         if self.quantization is not None:
             extra["quantization"] = dict(self.quantization)
+        if self.hnsw is not None:
+            extra["hnsw"] = dict(self.hnsw)
         manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
                             extra=extra)
         if self.quantization is not None:
@@ -153,6 +160,9 @@ class IndexOptions:
         if self.quantization is not None and wanted.extra.get("quantization") != existing.extra.get("quantization"):
             raise ConfigurationError(f"the index at {target} has the quantisation {existing.extra.get('quantization')}, "
                                      f"not {wanted.extra.get('quantization')}: an existing index keeps its own ({keep})")
+        if self.hnsw is not None and wanted.extra.get("hnsw") != existing.extra.get("hnsw"):
+            raise ConfigurationError(f"the index at {target} has the HNSW graphs {existing.extra.get('hnsw')}, not "
+                                     f"{wanted.extra.get('hnsw')}: an existing index keeps its own ({keep})")
         if self.compression is not None and wanted.compression != existing.compression:
             raise ConfigurationError(f"the index at {target} was built with compression {existing.compression}, not "
                                      f"{wanted.compression}: an existing index keeps its own (leave the options out, "
@@ -174,6 +184,31 @@ def check_compression(compression: Mapping[str, Any]) -> dict[str, Any]:
                    compression.get("sparse_min_weight"))
     return {k: v for k, v in compression.items() if v is not None and not (k == "colbert_pool_factor" and v == 1)}
 
+
+
+#: The HNSW settings an index may set, and their bounds (the engine's defaults: 16 and 100).
+HNSW_BOUNDS = {"m": (4, 128), "ef_construct": (8, 4096)}
+
+
+def check_hnsw(settings: Mapping[str, Any]) -> dict[str, int]:
+    """The HNSW graph settings, checked and completed with the engine's defaults.
+
+    More links (``m``) and a wider beam while building (``ef_construct``) give a graph whose
+    searches find more of the true neighbours, for a longer build and (``m``) more bytes.
+
+    >>> check_hnsw({"m": 32})
+    {'m': 32, 'ef_construct': 100}
+    """
+    unknown = set(settings) - set(HNSW_BOUNDS)
+    if unknown:
+        raise ConfigurationError(f"unknown HNSW setting(s) {sorted(unknown)}; known: m, ef_construct")
+    checked = {"m": 16, "ef_construct": 100}
+    for key, (low, high) in HNSW_BOUNDS.items():
+        value = settings.get(key, checked[key])
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigurationError(f"HNSW {key} must be an integer in [{low}, {high}], got {value!r}")
+        checked[key] = value
+    return checked
 
 
 #: Datatypes an FDE vector may be stored in (the engine's own quantisation compresses further).

@@ -67,6 +67,8 @@ class VectorSpec:
     quantization: str | None = None
     #: searching the quantised copy: rescore on the originals, and the oversampling
     search_quantization: tuple[bool, float] | None = None
+    #: the HNSW graph's ``(m, ef_construct)`` of an indexed vector; None: the engine's defaults
+    hnsw: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "part", self.part or self.name)
@@ -246,6 +248,8 @@ def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
         methods = quantized["vectors"]
         table = [replace(s, quantization=methods[s.name], search_quantization=search) if s.name in methods else s
                  for s in table]
+    if manifest.hnsw is not None:
+        table = [replace(s, hnsw=manifest.hnsw) if s.indexed and s.kind != "sparse" else s for s in table]
     return tuple(table)
 
 

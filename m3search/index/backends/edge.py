@@ -76,9 +76,19 @@ def _vector_params(spec: VectorSpec, memory: Any) -> qe.EdgeVectorParams:
         size=int(spec.stored_dim or 0), distance=qe.Distance.Dot, datatype=DATATYPES[spec.storage], memory=memory,
         multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None,
         # a vector used only to rescore gets no graph
-        hnsw_config=None if spec.indexed else qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+        hnsw_config=_hnsw(spec),
         quantization_config=_quantization(spec.quantization),
     )
+
+
+def _hnsw(spec: VectorSpec) -> Any:
+    """The vector's graph: none for a vector used only to rescore, the index's settings, or the defaults."""
+    if not spec.indexed:
+        return qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000)
+    if spec.hnsw is None:
+        return None
+    m, ef_construct = spec.hnsw
+    return qe.HnswIndexConfig(m=m, ef_construct=ef_construct, full_scan_threshold=10_000)
 
 
 #: TurboQuant's bits per dimension of each method.

@@ -103,7 +103,9 @@ def _vector_params(spec: VectorSpec, on_disk: bool | None) -> models.VectorParam
     return models.VectorParams(
         size=int(spec.stored_dim or 0), distance=models.Distance.DOT, multivector_config=multi,
         datatype=DATATYPES[spec.storage], on_disk=on_disk,
-        hnsw_config=None if spec.indexed else models.HnswConfigDiff(m=0),  # rescoring only: no graph
+        # rescoring only: no graph; else the index's graph settings, or the server's defaults
+        hnsw_config=models.HnswConfigDiff(m=0) if not spec.indexed else (
+            models.HnswConfigDiff(m=spec.hnsw[0], ef_construct=spec.hnsw[1]) if spec.hnsw else None),
         quantization_config=_quantization(spec.quantization),
     )
 

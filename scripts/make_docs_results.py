@@ -744,6 +744,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),
     "search-real-compact": t_search_compact("search-real-compact"),
     "search-1m-compact-ef": t_search_compact("search-1m-compact-ef"),
+    "search-100k-compact-hnsw32": t_search_compact("search-100k-compact-hnsw32"),
     "synthetic-vs-real": t_synthetic_vs_real,
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,

@@ -92,7 +92,7 @@ class IndexOptions:
         chosen = preset(name)
         object.__setattr__(self, "preset", chosen.name)
         object.__setattr__(self, "compression", dict(chosen.compression))
-        for key in ("colbert_storage", "fde", "quantization"):
+        for key in ("colbert_storage", "fde", "quantization", "hnsw"):
             if getattr(self, key) is None:
                 object.__setattr__(self, key, getattr(chosen, key))
 

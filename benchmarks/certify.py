@@ -73,7 +73,8 @@ def describe(setting: Setting) -> dict[str, Any]:
     options = index_options(setting)
     stored = None if options is None else {
         "preset": options.preset, "colbert_storage": options.colbert_storage or "float16",
-        "compression": options.reductions, "fde": options.fde, "quantization": options.quantization}
+        "compression": options.reductions, "fde": options.fde, "quantization": options.quantization,
+        "hnsw": options.hnsw}
     return {"model": setting.model, "colbert_dim": setting.colbert_dim, "index": stored}
 
 

@@ -40,7 +40,7 @@ from m3search.index import Index, IndexOptions
 from m3search.scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
 from m3search.search import Searcher
 from m3search.search.modes import MODE_PARTS
-from m3search.search.searcher import first_stage_ef
+from m3search.search.stages import first_stage_ef
 from m3search.types import Embeddings, Ragged, SparseBatch, SparseVector
 
 ROOT = Path(__file__).resolve().parents[1]

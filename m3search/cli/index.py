@@ -40,14 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="cluster each document's multi-vector rows into rows/N (hierarchical token pooling)")
     reduce.add_argument("--sparse-top-k", type=int, default=None, help="keep each document's K heaviest lexical weights")
     reduce.add_argument("--sparse-min-weight", type=float, default=None, help="drop lexical weights below W")
-    first = index.add_argument_group("a multi-vector first stage in a new index (MUVERA encodings under HNSW)")
-    first.add_argument("--fde", default=None, metavar="K_SIM,DIM_PROJ,REPS",
-                       help="store each document's multi-vector rows as one fixed-dimensional encoding of "
-                            "REPS x 2^K_SIM x DIM_PROJ numbers that colbert and all search through, e.g. 4,8,8")
-    first.add_argument("--fde-storage", choices=("float16", "float32"), default=None, help="its datatype (float16)")
-    first.add_argument("--hnsw", default=None, metavar="M,EF_CONSTRUCT",
-                       help="the HNSW graphs of the searched vectors (dense, the FDE): links per node and the build's "
-                            "beam width (the engine's defaults: 16,100; more finds more neighbours, builds slower)")
+    _add_first_stage_args(index)
     quantize = index.add_argument_group("the engine's quantisation in a new index (originals kept beside it)")
     quantize.add_argument("--quantize", default=None, metavar="NAME=METHOD,...",
                           help="quantise vectors: dense, colbert, colbert_fde = int8, binary, turbo1, turbo2, turbo4 "
@@ -85,6 +78,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_wait_arg(index)
     add_model_args(index, recorded=True)
     index.set_defaults(func=run)
+
+
+def _add_first_stage_args(index: argparse.ArgumentParser) -> None:
+    """The multi-vector first stage and the HNSW graphs of a new index."""
+    first = index.add_argument_group("a multi-vector first stage in a new index (MUVERA encodings under HNSW)")
+    first.add_argument("--fde", default=None, metavar="K_SIM,DIM_PROJ,REPS",
+                       help="store each document's multi-vector rows as one fixed-dimensional encoding of "
+                            "REPS x 2^K_SIM x DIM_PROJ numbers that colbert and all search through, e.g. 4,8,8")
+    first.add_argument("--fde-storage", choices=("float16", "float32"), default=None, help="its datatype (float16)")
+    first.add_argument("--hnsw", default=None, metavar="M,EF_CONSTRUCT",
+                       help="the HNSW graphs of the searched vectors (dense, the FDE): links per node and the build's "
+                            "beam width (the engine's defaults: 16,100; more finds more neighbours, builds slower)")
 
 
 def run(args: argparse.Namespace) -> int:

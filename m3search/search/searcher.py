@@ -10,7 +10,6 @@ This module imports no torch: an index searched with precomputed query embedding
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError, InputError
@@ -24,22 +23,11 @@ from .explain import explain
 from .fusion import RRF_K, check_weights, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
 from .rerank_stage import check_depth, rerank_hits
+from .stages import Stage, first_stage_ef, unions_of
 
 Ranked = list[list[tuple[str, float, dict[str, float]]]]
 #: ``(queries, i, doc_ids) -> scores``: exact multi-vector scores of query ``i`` against documents.
 ColbertScorer = Callable[[Embeddings, int, Sequence[str]], Sequence[float]]
-
-
-@dataclass(frozen=True)
-class _Stage:
-    """The first stage the fused modes share: per-part hits, candidate unions, exact scores."""
-
-    hits: dict[str, list[list[Any]]]
-    unions: list[list[str]]  # per query: the dense and sparse candidates
-    extended: list[list[str]]  # and the multi-vector first stage's
-    doc_of: dict[str, str]
-    score_parts: list[str]
-    scores: dict[str, list[dict[str, float]]]
 
 
 class Searcher:
@@ -302,7 +290,7 @@ class Searcher:
         return ("dense", "sparse", "colbert") if with_colbert else ("dense", "sparse")
 
     def _first_stage(self, queries: Embeddings, depth: int, filter: Mapping[str, Any] | None, exact: bool, *,
-                     stages: Sequence[str], score_parts: Sequence[str], doc_ids: bool = True) -> _Stage:
+                     stages: Sequence[str], score_parts: Sequence[str], doc_ids: bool = True) -> Stage:
         """Candidates of each first stage (``dense``, ``sparse``, the multi-vector encoding), their
         union per query, and every candidate's exact score in each of ``score_parts``
         (``doc_ids=False``: candidates known by point id only; :meth:`_combine` names the ones it keeps)."""
@@ -312,7 +300,7 @@ class Searcher:
                                        for part in stages])
         hits = dict(zip(stages, first))
         doc_of: dict[str, str] = {}
-        unions, extended = _unions(hits, len(queries), doc_of)
+        unions, extended = unions_of(hits, len(queries), doc_of)
         unions = unions if any(p in stages for p in ("dense", "sparse")) else extended
         # a candidate's score in a part whose first stage found it is known (the engine's scores
         # are exact similarities): only the others are rescored
@@ -331,9 +319,9 @@ class Searcher:
         for part, rows in zip(rescore, self.index.query_many(specs)):
             for known, row in zip(scores[part], rows):
                 known.update({s.pid: s.score for s in row})
-        return _Stage(hits, unions, extended, doc_of, list(score_parts), scores)
+        return Stage(hits, unions, extended, doc_of, list(score_parts), scores)
 
-    def _combine(self, mode: str, stage: _Stage, k: int) -> Ranked:
+    def _combine(self, mode: str, stage: Stage, k: int) -> Ranked:
         """One fused mode's ranking from a shared first stage.
 
         Ties are broken by document id, as brute force does. Candidates known by point id only
@@ -385,35 +373,6 @@ class Searcher:
         check_mode(mode, self.index.parts)
 
 
-def first_stage_ef(depth: int) -> int:
-    """The HNSW beam width of a first stage asked for ``depth`` candidates: twice the depth, at
-    least 128 (``hnsw_ef=None`` in :class:`Searcher`). A wider beam finds more of the true
-    neighbours for more time: at 1M synthetic documents `dense+sparse` with 100 candidates keeps
-    0.674 of its exact top 10 at 200, 0.754 at 400 and 0.850 at 1,000 (docs/performance.md).
-
-    >>> first_stage_ef(100), first_stage_ef(10)
-    (200, 128)
-    """
-    return max(2 * depth, 128)
-
-
 def to_run(query_ids: Sequence[str], hits: Sequence[Sequence[Hit]]) -> Run:
     """``{query_id: {doc_id: score}}`` from each query's hits."""
     return {qid: {h.id: h.score for h in result} for qid, result in zip(query_ids, hits)}
-
-
-def _unions(hits: Mapping[str, list[list[Any]]], n: int, doc_of: dict[str, str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Per query, the point ids the dense and sparse first stages found (in order, once each), and
-    the same extended by the multi-vector first stage's; ``doc_of`` learns the ids hits carry."""
-    unions, extended = [], []
-    for i in range(n):
-        seen: dict[str, None] = {}
-        for part in ("dense", "sparse", FDE_VECTOR):
-            if part == FDE_VECTOR:
-                unions.append(list(seen))
-            for s in hits[part][i] if part in hits else ():
-                seen.setdefault(s.pid)
-                if s.doc_id:
-                    doc_of[s.pid] = s.doc_id
-        extended.append(list(seen))
-    return unions, extended

@@ -159,8 +159,14 @@ def merged(result: dict, names: list[str], path: Path) -> dict:
     command = old.get("command")
     quality = [{"command": command, **r} if "command" not in r else r for r in old["quality"] if r["setting"] in keep]
     cost = [{"command": command, **r} if "command" not in r else r for r in old["cost"] if r["setting"] in keep]
-    return {**result, "quality": quality + result["quality"], "cost": cost + result["cost"],
-            "settings": {**{n: old["settings"][n] for n in keep}, **result["settings"]}}
+    order = list(dict.fromkeys([*old.get("settings", {}), *names]))  # the published order, new settings last
+    settings = {**{n: old["settings"][n] for n in keep}, **result["settings"]}
+
+    def ordered(rows: list[dict]) -> list[dict]:
+        return sorted(rows, key=lambda r: order.index(r["setting"]))
+
+    return {**result, "quality": ordered(quality + result["quality"]), "cost": ordered(cost + result["cost"]),
+            "settings": {n: settings[n] for n in order if n in settings}}
 
 
 def xquad_embeddings(encoder, args):

@@ -9,8 +9,10 @@ TorchScript one bakes transformers' mask arithmetic in as constants and gives wr
 padded batches of other shapes. Every export is checked against torch on a padded batch of a
 shape other than the one traced; a difference above 1e-3 is refused.
 
-int8 is ``onnxruntime.quantization.quantize_dynamic`` (int8 weights, activations quantised on
-the fly) over the float32 graph; the two head projections (the MatMuls reading ``hidden``) are
+int8 is ``onnxruntime.quantization.quantize_dynamic`` (int8 weights with one scale per output
+channel, activations quantised on the fly) over the float32 graph; per-channel scales keep the
+offline model's dense vectors at cosine 0.9965 to float32 on average (0.986 with one scale per
+tensor; 120 XQuAD paragraphs and questions); the two head projections (the MatMuls reading ``hidden``) are
 excluded unless ``quantize_heads``: they are tiny, and the lexical weights are the most
 sensitive output.
 """
@@ -142,7 +144,7 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> 
     try:
         quantize_dynamic(
             source / GRAPH_FILE, directory / GRAPH_FILE, weight_type=QuantType.QInt8,
-            nodes_to_exclude=[] if quantize_heads else heads,
+            nodes_to_exclude=[] if quantize_heads else heads, per_channel=True,
             use_external_data_format=any(source.glob("*.data")),
         )
     finally:

@@ -96,7 +96,7 @@ def test_int8_is_close_has_its_own_identity_and_keeps_heads_float32(graph_cache,
     out = int8.encode(TEXTS, parts="all")
     cosines = (out.dense * torch_outputs.dense).sum(axis=1)
     assert cosines.min() > 0.99
-    assert int8.identity["weights"].endswith("+int8")
+    assert int8.identity["weights"].endswith("+int8pc")
     graph = onnx.load(str(onnx_files.graph_dir(tiny_m3_path, "onnx-int8") / "model.onnx")).graph
     head_ops = sorted(n.op_type for n in graph.node if "hidden" in n.input)
     assert head_ops == ["MatMul", "MatMul"]  # the sparse and multi-vector projections, float32
@@ -105,7 +105,7 @@ def test_int8_is_close_has_its_own_identity_and_keeps_heads_float32(graph_cache,
     all_int8 = Encoder.load(tiny_m3_path, backend="onnx-int8", quantize_heads=True)
     graph = onnx.load(str(onnx_files.graph_dir(tiny_m3_path, "onnx-int8", quantize_heads=True) / "model.onnx")).graph
     assert "MatMul" not in {n.op_type for n in graph.node if "hidden" in n.input}
-    assert all_int8.identity["weights"].endswith("+int8-heads")
+    assert all_int8.identity["weights"].endswith("+int8pc-heads")
     assert Encoder.for_identity(all_int8.identity).identity == all_int8.identity
 
 

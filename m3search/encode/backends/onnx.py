@@ -14,7 +14,7 @@ in ``$M3SEARCH_CACHE/onnx/`` (:mod:`.onnx_files`). Running an exported graph nee
 
 The identity of an ONNX float32 model is the torch model's (same weights fingerprint: outputs
 agree within 1e-4), so an index built with one is searched with the other; an int8 model has
-its own fingerprint (``...+int8``), because its outputs differ.
+its own fingerprint (``...+int8pc``: per-channel int8), because its outputs differ.
 """
 
 from __future__ import annotations

@@ -149,7 +149,9 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> 
         )
     finally:
         root.setLevel(level)
-    suffix = "+int8" + ("-heads" if quantize_heads else "")
+    # per-channel scales give other outputs than the per-tensor graphs of export version <= 4: an
+    # index those built is refused by name, not searched with slightly different query vectors
+    suffix = "+int8pc" + ("-heads" if quantize_heads else "")
     meta.update(kind="onnx-int8", weights=meta["weights"] + suffix, quantized_heads=quantize_heads)
     (directory / META_FILE).write_text(json.dumps(meta, indent=2))
     return directory

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nBGE-M3 in the paper (arXiv 2402.03216 v4), average {result.metrics[0]} over all its languages: "
               f"{reference}")
     out = args.output or Path(f"eval-{result.suite}-{Path(str(result.model)).name}.json")
-    atomic_write_text(out, json.dumps(result.to_json(), indent=2))
+    # the command and date first, as benchmarks' --publish writes them: the docs' tables name both
+    stamp = {"command": shlex.join(["m3search", *getattr(args, "argv", [])]), "date": datetime.date.today().isoformat()}
+    atomic_write_text(out, json.dumps({**stamp, **result.to_json()}, indent=2))
     print(f"wrote {out}", file=sys.stderr)
     images = []
     if args.plot or args.html:

@@ -24,6 +24,7 @@ def test_eval_prints_a_mode_by_language_table_and_caches_encodings(tiny_m3_path,
     assert table[-1] == "(* best row; † below it, paired randomisation p < 0.05)"
     assert sum(line.split()[1].endswith("*") for line in table[2:-1]) == 1
     result = json.loads(out.read_text())
+    assert result["command"] == "m3search " + " ".join(argv) and len(result["date"]) == 10
     assert set(result["scores"]["bm25"]["de"]) == {"nDCG@10", "Recall@100", "MRR@10"}
     assert result["averages"]["bm25"]["nDCG@10"] > 0.5  # lexical matching works on same-language QA
     cached = sorted(p.name for p in (tmp_path / "cache" / "embeddings").iterdir())

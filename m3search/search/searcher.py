@@ -198,8 +198,9 @@ class Searcher:
         missing = [p for p in MODE_PARTS[mode] if getattr(queries, p) is None]
         if missing:
             raise ConfigurationError(f"mode {mode!r} needs the query's {missing} part(s)")
-        stages = tuple(s for s in self._colbert_stages() if s == FDE_VECTOR or getattr(queries, s) is not None)
-        if mode == "colbert" and stages and not exact:  # candidates by the first stages, rescored exactly
+        stages = () if mode != "colbert" or exact else tuple(
+            s for s in self._colbert_stages() if s == FDE_VECTOR or getattr(queries, s) is not None)
+        if stages:  # colbert: candidates by the first stages, rescored exactly
             stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=stages,
                                       score_parts=("colbert",), doc_ids=self.colbert_scorer is not None)
             ranked = self._combine(mode, stage, k)

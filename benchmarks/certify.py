@@ -65,6 +65,12 @@ SETTINGS: dict[str, Setting] = {
     "64 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8"}),
     "64 pool2 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
     "compact": Setting(COMPACT, 128, {}, preset="compact"),
+    "compact dense16": Setting(COMPACT, 128, {"dense_storage": "float16"}, preset="compact"),
+    "128 pool2 uint8 dense16 top64": Setting(COMPACT, 128, {
+        "colbert_storage": "uint8", "dense_storage": "float16",
+        "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
+    "64 pool2 uint8 dense16": Setting(COMPACT, 64, {
+        "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2}}),
 }
 
 
@@ -73,6 +79,7 @@ def describe(setting: Setting) -> dict[str, Any]:
     options = index_options(setting)
     stored = None if options is None else {
         "preset": options.preset, "colbert_storage": options.colbert_storage or "float16",
+        "dense_storage": options.dense_storage or "float32",
         "compression": options.reductions, "fde": options.fde, "quantization": options.quantization,
         "hnsw": options.hnsw}
     return {"model": setting.model, "colbert_dim": setting.colbert_dim, "index": stored}
@@ -83,8 +90,8 @@ def index_options(setting: Setting):
 
     if setting.options is None:
         return None
-    if setting.preset:
-        return IndexOptions(compression=setting.preset)
+    if setting.preset:  # the preset, with the options given beside it taking precedence
+        return IndexOptions(compression=setting.preset, **setting.options)
     return IndexOptions(**setting.options)
 
 
@@ -215,7 +222,8 @@ def cost(name: str, setting: Setting, encoder, args) -> dict:
         searcher = Searcher(None, index)
         row: dict[str, Any] = {"setting": name, "documents": len(ids), "bytes_per_doc": allocated / len(ids),
                                "manifest": {k: v for k, v in index.manifest.extra.items()},
-                               "colbert_storage": index.manifest.colbert_storage}
+                               "colbert_storage": index.manifest.colbert_storage,
+                               "dense_storage": index.manifest.dense_storage}
         for mode in ("all", "colbert") if "colbert_fde" in index.vectors else ("all",):
             latencies = []
             for i in range(len(queries)):

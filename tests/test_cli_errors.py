@@ -109,6 +109,7 @@ CASES = [
     ("index {root}/good.jsonl --index {root}/new-idx --model {model} --hnsw 16", "--hnsw takes two integers M,EF_CONSTRUCT"),
     ("index {root}/good.jsonl --index {root}/idx --hnsw 32,200", "has the HNSW graphs None, not"),
     ("index {root}/good.jsonl --index {root}/idx --quantize dense=int8", "has the quantisation None"),
+    ("index {root}/good.jsonl --index {root}/idx --dense-storage float16", "stores dense vectors as float32, not float16"),
     ("index {root}/good.jsonl --index {root}/new-idx --model {model} --quantize dense=int3", "unknown quantisation 'int3'"),
     ("index {root}/good.jsonl --index {root}/new-idx --model {model} --quantize colbert=binary --no-rescore",
      "binary quantisation of ['colbert'] needs rescore"),

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ..index.manifest import COLBERT_STORAGE
+from ..index.manifest import COLBERT_STORAGE, DENSE_STORAGE
 from ..index.options import IndexOptions
 from ..index.presets import PRESETS, preset
 from .common import add_model_args, add_text_args, add_wait_arg, parts_arg, positive
@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("--colbert-storage", choices=COLBERT_STORAGE, default=None,
                        help="multi-vector storage of a new index: float16 (default), float32, or uint8 (half the size, "
                             "scores within ~1e-3); an existing index keeps its own")
+    index.add_argument("--dense-storage", choices=DENSE_STORAGE, default=None,
+                       help="dense vector storage of a new index: float32 (default) or float16 (half the bytes); an "
+                            "existing index keeps its own")
     reduce = index.add_argument_group("smaller documents in a new index (an existing index keeps its own)")
     reduce.add_argument("--compression", default=None, metavar="PRESET", help=PRESET_HELP)
     reduce.add_argument("--colbert-pool-factor", type=int, default=None,
@@ -129,7 +132,8 @@ def index_options(args: argparse.Namespace) -> IndexOptions:
     """What the flags say a new index stores (``--parts``, ``--colbert-storage``, the reductions,
     the layout), checked before any model loads."""
     parts = None if args.parts in (None, "all") else parts_arg(args.parts)
-    options = IndexOptions(parts=parts, colbert_storage=args.colbert_storage, fde=fde_options(args),
+    options = IndexOptions(parts=parts, colbert_storage=args.colbert_storage,
+                           dense_storage=args.dense_storage, fde=fde_options(args),
                            quantization=quantization_options(args), compression=args.compression,
                            settings=cluster_settings(args, args.index), hnsw=hnsw_options(args))
     reductions = compression_options(args)

@@ -222,21 +222,24 @@ def _open_corpus(data: BeirData, encoder: EncoderLike, parts: tuple[str, ...], c
     if compression:  # reduced once, here, so that the engine and the numpy rows score the same
         embeddings = compress(embeddings, **compress_options(compression))
     if options is not None:  # the numpy rows hold what the index stores (float16 or uint8 codes)
-        embeddings = as_stored(embeddings, options.colbert_storage or "float16")
+        embeddings = as_stored(embeddings, options.colbert_storage or "float16", options.dense_storage or "float32")
     index = Index.create(folder / key, encoder.identity, parts=parts,
                          options=replace(options, compression=None) if options is not None else None)
     index.add(doc_ids, embeddings)
     return _Corpus(doc_ids, doc_texts, embeddings, index)
 
 
-def as_stored(embeddings: Embeddings, storage: str) -> Embeddings:
-    """``embeddings`` with the multi-vector rows as an index storing them as ``storage`` reads
-    them back: rounded to float16, or through the uint8 codes (:mod:`~m3search.index.codecs`).
+def as_stored(embeddings: Embeddings, storage: str, dense_storage: str = "float32") -> Embeddings:
+    """``embeddings`` as an index storing multi-vector rows as ``storage`` and dense vectors as
+    ``dense_storage`` reads them back: rounded to float16, or through the uint8 codes
+    (:mod:`~m3search.index.codecs`).
 
     >>> e = Embeddings(colbert=Ragged.from_arrays([np.array([[0.6, 0.8]], dtype=np.float32)]))
     >>> float(as_stored(e, "uint8").colbert.data[0, 0]) != 0.6
     True
     """
+    if dense_storage == "float16" and embeddings.dense is not None:
+        embeddings = replace(embeddings, dense=embeddings.dense.astype(np.float16).astype(np.float32))
     if embeddings.colbert is None or storage == "float32":
         return embeddings
     rows = embeddings.colbert

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 MANIFEST_FILE = "manifest.json"
 COLBERT_STORAGE = ("float16", "float32", "uint8")
+#: Datatypes the dense vector may be stored in (the engine scores float16 as stored; half the bytes).
+DENSE_STORAGE = ("float32", "float16")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class Manifest:
         from .vectors import vector_specs
 
         return vector_specs(self)
+
+    @property
+    def dense_storage(self) -> str:
+        """The dense vector's datatype (``float32`` unless the index was built with another)."""
+        return str(self.extra.get("dense_storage", "float32"))
 
     @property
     def compression(self) -> dict[str, Any]:

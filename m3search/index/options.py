@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..types import PARTS
-from .manifest import COLBERT_STORAGE, Manifest
+from .manifest import COLBERT_STORAGE, DENSE_STORAGE, Manifest
 
 if TYPE_CHECKING:
     from .backends.edge import ShardSettings
@@ -32,6 +32,8 @@ class IndexOptions:
 
     - ``parts``: the parts stored (default: all the encoder produces);
     - ``colbert_storage``: ``float16`` (default), ``float32`` or ``uint8`` multi-vectors;
+    - ``dense_storage``: ``float32`` (default) or ``float16`` dense vectors (half the bytes; the
+      engine's HNSW graph and scores read them as stored);
     - ``compression``: ``{"colbert_pool_factor": int, "sparse_top_k": int, "sparse_min_weight": float}``,
       or a preset's name (``"compact"``, :mod:`~m3search.index.presets`) that fills the storage
       options left unset;
@@ -50,6 +52,7 @@ class IndexOptions:
 
     parts: Iterable[str] | None = None
     colbert_storage: str | None = None
+    dense_storage: str | None = None
     compression: Mapping[str, Any] | str | None = None
     settings: ShardSettings | CollectionSettings | None = None
     #: a multi-vector first stage: MUVERA encodings of the multi-vector rows under an HNSW graph
@@ -72,6 +75,8 @@ class IndexOptions:
             self._fill_from_preset(self.compression)
         if self.colbert_storage is not None and self.colbert_storage not in COLBERT_STORAGE:
             raise ConfigurationError(f"colbert_storage must be one of {COLBERT_STORAGE}, got {self.colbert_storage!r}")
+        if self.dense_storage is not None and self.dense_storage not in DENSE_STORAGE:
+            raise ConfigurationError(f"dense_storage must be one of {DENSE_STORAGE}, got {self.dense_storage!r}")
         if self.reductions:
             object.__setattr__(self, "compression", check_compression(self.reductions))
         if self.fde is not None:
@@ -92,7 +97,7 @@ class IndexOptions:
         chosen = preset(name)
         object.__setattr__(self, "preset", chosen.name)
         object.__setattr__(self, "compression", dict(chosen.compression))
-        for key in ("colbert_storage", "fde", "quantization", "hnsw"):
+        for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw"):
             if getattr(self, key) is None:
                 object.__setattr__(self, key, getattr(chosen, key))
 
@@ -115,6 +120,10 @@ class IndexOptions:
             raise ConfigurationError(f"parts {list(self.parts or ())} not all produced by the encoder, "
                                      f"which gives {list(available)}")
         extra: dict[str, Any] = {"compression": self.reductions} if self.reductions else {}
+        if self.dense_storage not in (None, "float32"):
+            if "dense" not in chosen:
+                raise ConfigurationError(f"dense_storage={self.dense_storage!r}: the index holds no dense vectors")
+            extra["dense_storage"] = self.dense_storage
         if self.preset is not None:
             from .presets import preset
 
@@ -151,6 +160,10 @@ class IndexOptions:
         if storage is not None and "colbert" in existing.parts and storage != existing.colbert_storage:
             raise ConfigurationError(f"the index at {target} stores multi-vectors as {existing.colbert_storage}, not "
                                      f"{storage}: an existing index keeps its storage ({keep})")
+        dense = self.dense_storage
+        if dense is not None and "dense" in existing.parts and dense != existing.dense_storage:
+            raise ConfigurationError(f"the index at {target} stores dense vectors as {existing.dense_storage}, not "
+                                     f"{dense}: an existing index keeps its storage ({keep})")
         if getattr(self.settings, "on_disk", False) and on_disk is False:
             raise ConfigurationError(f"the index at {target} keeps its vectors in memory, not on disk: an existing "
                                      "index keeps its layout (leave --on-disk out, or build a new index with it)")

@@ -35,6 +35,7 @@ class Preset:
     #: the short name ``m3search index --compression NAME`` loads when no ``--model`` is given
     default_model: str
     colbert_storage: str
+    dense_storage: str | None = None
     compression: Mapping[str, Any] = field(default_factory=dict)
     fde: Mapping[str, Any] | None = None
     quantization: Mapping[str, Any] | None = None

@@ -227,9 +227,10 @@ def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
     table: list[VectorSpec] = []
     if "dense" in manifest.parts:
         if manifest.dense_windows:
-            table.append(VectorSpec("dense", "multi", manifest.dim, source="dense_windows", label="dense window"))
+            table.append(VectorSpec("dense", "multi", manifest.dim, storage=manifest.dense_storage, source="dense_windows",
+                                    label="dense window"))
         else:
-            table.append(VectorSpec("dense", "dense", manifest.dim))
+            table.append(VectorSpec("dense", "dense", manifest.dim, storage=manifest.dense_storage))
     if "sparse" in manifest.parts:
         table.append(VectorSpec("sparse", "sparse", storage="sparse"))
     if "colbert" in manifest.parts:

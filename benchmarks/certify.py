@@ -69,6 +69,11 @@ SETTINGS: dict[str, Setting] = {
     "128 pool2 uint8 dense16 top64": Setting(COMPACT, 128, {
         "colbert_storage": "uint8", "dense_storage": "float16",
         "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
+    "128 pool2 uint8 dense16": Setting(COMPACT, 128, {
+        "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2}}),
+    "128 pool2 uint8 dense16 top48": Setting(COMPACT, 128, {
+        "colbert_storage": "uint8", "dense_storage": "float16",
+        "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
     "64 pool2 uint8 dense16": Setting(COMPACT, 64, {
         "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2}}),
 }
@@ -157,15 +162,21 @@ def load_reference(args) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def merged(result: dict, names: list[str], path: Path) -> dict:
-    """``result`` with the published rows of the settings this run did not measure (``--merge``)."""
+def merged(result: dict, names: list[str], path: Path, *, quality_run: bool = True, cost_run: bool = True) -> dict:
+    """``result`` with the published rows of the settings this run did not measure (``--merge``);
+    a run with ``--skip-quality`` (``--skip-cost``) keeps the published quality (cost) rows of
+    the settings it ran too."""
     if not path.exists():
         return result
     old = json.loads(path.read_text())
     keep = [n for n in old.get("settings", {}) if n not in names]
     command = old.get("command")
-    quality = [{"command": command, **r} if "command" not in r else r for r in old["quality"] if r["setting"] in keep]
-    cost = [{"command": command, **r} if "command" not in r else r for r in old["cost"] if r["setting"] in keep]
+
+    def kept(rows: list[dict], measured: bool) -> list[dict]:
+        return [{"command": command, **r} if "command" not in r else r for r in rows
+                if r["setting"] in keep or (not measured and r["setting"] in names)]
+
+    quality, cost = kept(old["quality"], quality_run), kept(old["cost"], cost_run)
     order = list(dict.fromkeys([*old.get("settings", {}), *names]))  # the published order, new settings last
     settings = {**{n: old["settings"][n] for n in keep}, **result["settings"]}
 
@@ -278,7 +289,8 @@ def main() -> None:
 
             for row in quality_rows + cost_rows:
                 row.setdefault("command", command_line(sys.argv))
-            result = merged(result, names, DOCS_DATA / f"{args.publish or 'certified-compression'}.json")
+            result = merged(result, names, DOCS_DATA / f"{args.publish or 'certified-compression'}.json",
+                            quality_run=not args.skip_quality, cost_run=not args.skip_cost)
         # after each setting: a long run that is stopped keeps (and publishes) what it measured
         args.out.write_text(json.dumps(result, indent=2))
         publish(result, args.publish)

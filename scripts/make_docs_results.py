@@ -377,11 +377,24 @@ def t_self_distillation(data: Data) -> str:
 def t_long_memory(data: Data) -> str:
     """Memory and time of one 8,192-token document, plain CLS against MCLS."""
     entry = need(data, "long-memory")
-    labels = {"plain": "plain CLS", "mcls": "MCLS (a CLS every 256)"}
+    labels = {"plain": "plain CLS", "mcls": "MCLS (a CLS every 256)",
+              "from-disk": "plain CLS, loaded from a checkpoint on disk"}
     rows = [[labels.get(r["strategy"], r["strategy"]), f"{r['tokens']:,}", f"{r['loaded_gb']:.2f} GB",
              f"{r['peak_gb']:.2f} GB", f"{r['seconds']:.0f}"] for r in entry["rows"]]
     header = ["", "tokens", "resident after loading", "peak while encoding", "seconds"]
     return table(header, rows) + "\n\n" + made_by(data, "long-memory")
+
+
+def t_sparse_prior(data: Data) -> str:
+    """The shipped sparse head times an IDF prior from the training mix, against BM25 over the same tokens."""
+    entry = need(data, "sparse-prior")
+    rows = []
+    for r in entry["rows"]:
+        label = "shipped head" if r["alpha"] == 0 else f"× (idf / mean)^{r['alpha']:g}"
+        rows.append([r["suite"], label, f"{r['sparse']:.3f}", f"{r['bm25_tokens']:.3f}",
+                     f"{r['sparse'] - r['bm25_tokens']:+.3f}"])
+    header = ["suite", "sparse weights", "sparse", "bm25-tokens", "gap"]
+    return table(header, rows, left=2) + "\n\n" + made_by(data, "sparse-prior")
 
 
 ENCODE_LABELS = {"bare torch loop": "bare torch loop (sorted, batch 32)",
@@ -738,7 +751,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "long-es-languages": t_suite("offline-long-es"), "long-es-positions": t_long_es_positions,
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
-    "encode": t_encode, "long-memory": t_long_memory, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
+    "encode": t_encode, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),

@@ -298,8 +298,11 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
             if limit == 0:
                 continue
             depths = args.candidates if fused else args.candidates[:1]
-            for depth, ef in ((d, e) for d in (depths if name.startswith("m3search") else depths[:1])
-                              for e in (args.hnsw_ef if fused else [None])):
+            settings = [(d, e) for d in (depths if name.startswith("m3search") else depths[:1])
+                        for e in (args.hnsw_ef if fused else [None])]
+            # "auto" and a number may name the same beam width at some depth: run it once
+            settings = list(dict.fromkeys((d, (e or first_stage_ef(d)) if fused else None) for d, e in settings))
+            for depth, ef in settings:
                 searcher = Searcher(None, target, candidates=depth, colbert_stages=stages, hnsw_ef=ef)
                 latencies, results = time_queries(
                     lambda q, s=searcher, m=mode: s.search_embeddings(q, 10, mode=m, fetch_documents=False), queries, limit)
@@ -307,7 +310,7 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
                 row = summarise(name, label, size, latencies, recall(found, exact[mode], 10) if mode in exact else None,
                                 disk_bytes / size if disk_bytes and target is index else None)
                 row["candidates"] = depth
-                row["hnsw_ef"] = (ef or first_stage_ef(depth)) if fused else None
+                row["hnsw_ef"] = ef
                 row["rss_after_mib"] = current_rss() / 2**20  # this process, after the mode ran
                 rows.append(row)
                 if on_row is not None:

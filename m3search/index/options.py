@@ -120,9 +120,7 @@ class IndexOptions:
             raise ConfigurationError(f"parts {list(self.parts or ())} not all produced by the encoder, "
                                      f"which gives {list(available)}")
         extra: dict[str, Any] = {"compression": self.reductions} if self.reductions else {}
-        if self.dense_storage not in (None, "float32"):
-            if "dense" not in chosen:
-                raise ConfigurationError(f"dense_storage={self.dense_storage!r}: the index holds no dense vectors")
+        if self.dense_storage not in (None, "float32") and "dense" in chosen:  # (a preset's, on an index without dense: moot)
             extra["dense_storage"] = self.dense_storage
         if self.preset is not None:
             from .presets import preset

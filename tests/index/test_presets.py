@@ -23,7 +23,8 @@ def test_the_preset_fills_what_is_unset_and_a_given_option_wins():
     assert options.preset == "compact"
     assert options.colbert_storage == COMPACT.colbert_storage and options.compression == dict(COMPACT.compression)
     assert options.fde == {**COMPACT.fde, "seed": 42}
-    assert options.hnsw == {"m": 32, "ef_construct": 200}
+    assert options.hnsw == {"m": 32, "ef_construct": 200} and options.dense_storage == "float16"
+    assert IndexOptions(compression="compact", dense_storage="float32").dense_storage == "float32"
     assert IndexOptions(compression="compact", hnsw={"m": 16}).hnsw == {"m": 16, "ef_construct": 100}
     assert IndexOptions(compression="compact", colbert_storage="float16").colbert_storage == "float16"
     assert IndexOptions.of(options, compression={"colbert_pool_factor": 3}).compression == {"colbert_pool_factor": 3}
@@ -38,7 +39,7 @@ def test_a_compact_index_records_the_preset_and_searches_through_its_first_stage
     index.add([d["id"] for d in corpus], embeddings)
     assert index.manifest.extra["preset"] == "compact" and index.manifest.colbert_storage == "uint8"
     assert "colbert_fde" in index.vectors and index.manifest.compression == dict(COMPACT.compression)
-    assert index.manifest.hnsw == (32, 200)
+    assert index.manifest.hnsw == (32, 200) and index.manifest.dense_storage == "float16"
     index.close()
     again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
                                           options=IndexOptions(compression="compact"))

@@ -216,6 +216,18 @@ def xquad_embeddings(encoder, args):
     return ids, concat(docs), concat(queries, args.queries)
 
 
+def bytes_by_vector(root: Path) -> dict[str, int]:
+    """Allocated bytes of an index directory by named vector (its stored vectors and its index:
+    the HNSW graph, the sparse inverted index), the rest as ``other`` (ids, payloads, the manifest)."""
+    totals: dict[str, int] = {}
+    for f in root.rglob("*"):
+        if f.is_file():
+            folder = next((p for p in f.parts if p.startswith(("vector_storage-", "vector_index-"))), None)
+            key = folder.split("-", 1)[1] if folder else "other"
+            totals[key] = totals.get(key, 0) + f.stat().st_blocks * 512
+    return dict(sorted(totals.items()))
+
+
 def cost(name: str, setting: Setting, encoder, args) -> dict:
     """Bytes per XQuAD paragraph on disk and the latency of `all` (and `colbert`) over that index."""
     from m3search.index import Index
@@ -229,12 +241,14 @@ def cost(name: str, setting: Setting, encoder, args) -> dict:
         index.optimize()
         index.close()  # measured closed: an open shard may still hold the segments optimisation replaced
         allocated = sum(f.stat().st_blocks * 512 for f in (work / "idx").rglob("*") if f.is_file())
+        parts = bytes_by_vector(work / "idx")
         index = Index.open(work / "idx")
         searcher = Searcher(None, index)
         row: dict[str, Any] = {"setting": name, "documents": len(ids), "bytes_per_doc": allocated / len(ids),
                                "manifest": {k: v for k, v in index.manifest.extra.items()},
                                "colbert_storage": index.manifest.colbert_storage,
-                               "dense_storage": index.manifest.dense_storage}
+                               "dense_storage": index.manifest.dense_storage,
+                               "bytes_per_doc_by_vector": {k: v / len(ids) for k, v in parts.items()}}
         for mode in ("all", "colbert") if "colbert_fde" in index.vectors else ("all",):
             latencies = []
             for i in range(len(queries)):

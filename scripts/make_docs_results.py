@@ -546,6 +546,22 @@ def t_certified(data: Data) -> str:
     return table(header, rows) + "\n\n" + certified_made_by(data)
 
 
+VECTOR_LABELS = {"colbert": "multi-vector rows", "dense": "dense", "sparse": "sparse (vectors and inverted index)",
+                 "colbert_fde": "FDE first stage (vector and graph)", "other": "ids, payloads, manifest"}
+
+
+def t_certified_bytes(data: Data) -> str:
+    """Where each measured setting's bytes per document go, by named vector (stored rows and their index)."""
+    entry = need(data, CERTIFIED)
+    measured = [r for r in entry["cost"] if r.get("bytes_per_doc_by_vector")]
+    names = [k for k in VECTOR_LABELS if any(k in r["bytes_per_doc_by_vector"] for r in measured)]
+    rows = [[VECTOR_LABELS[k], *(f"{r['bytes_per_doc_by_vector'][k]:,.0f}" if k in r["bytes_per_doc_by_vector"]
+                                  else "" for r in measured)] for k in names]
+    rows.append(["total", *(f"{r['bytes_per_doc']:,.0f}" for r in measured)])
+    commands = ", ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", entry["command"]) for r in measured))
+    return table(["bytes per document", *(r["setting"] for r in measured)], rows) + f"\n\nMade by {commands} ({entry['date']})."
+
+
 def certified_made_by(data: Data) -> str:
     """The command(s) of the certified table: one run, or the runs ``--merge`` combined (each row names its own)."""
     entry = data[CERTIFIED]
@@ -755,7 +771,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "long-es-languages": t_suite("offline-long-es"), "long-es-positions": t_long_es_positions,
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
-    "encode": t_encode, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
+    "encode": t_encode, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),

@@ -10,7 +10,7 @@ vector-spec table (:func:`~m3search.index.vectors.vector_specs`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
@@ -67,6 +67,8 @@ class IndexOptions:
     hnsw: Mapping[str, Any] | None = None
     #: the preset ``compression`` named, once its settings are filled in (recorded in the manifest)
     preset: str | None = None
+    #: the options the preset filled in (not given by the caller)
+    preset_filled: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.parts is not None:  # a generator is read once
@@ -97,9 +99,11 @@ class IndexOptions:
         chosen = preset(name)
         object.__setattr__(self, "preset", chosen.name)
         object.__setattr__(self, "compression", dict(chosen.compression))
-        for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw"):
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, getattr(chosen, key))
+        filled = [key for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw")
+                  if getattr(self, key) is None]
+        for key in filled:
+            object.__setattr__(self, key, getattr(chosen, key))
+        object.__setattr__(self, "preset_filled", tuple(filled))
 
     @classmethod
     def of(cls, options: IndexOptions | None = None, **given: Any) -> IndexOptions:
@@ -109,7 +113,10 @@ class IndexOptions:
         if unknown:
             raise TypeError(f"unknown index option(s) {sorted(unknown)}")
         set_here = {k: v for k, v in given.items() if v is not None}
-        return replace(options or cls(), **set_here)
+        base = options or cls()
+        if base.preset_filled and "compression" not in set_here:  # a value given here is no longer the preset's
+            set_here["preset_filled"] = tuple(k for k in base.preset_filled if k not in set_here)
+        return replace(base, **set_here)
 
     def manifest(self, encoder_identity: Mapping[str, Any]) -> Manifest:
         """The manifest of a new index built by the encoder ``encoder_identity`` describes."""
@@ -151,27 +158,32 @@ class IndexOptions:
         """Raise :class:`ConfigurationError` for the first option given that the existing index
         at ``target`` does not have (``on_disk``: whether its vectors are on disk, when known)."""
         keep = "leave the option out, or build a new index"
+        same_preset = self.preset is not None and existing.extra.get("preset") == self.preset
+
+        def given(key: str) -> bool:  # what an index built with the same preset (by any version) keeps
+            return getattr(self, key) is not None and not (same_preset and key in self.preset_filled)
+
         if self.parts is not None and wanted.parts != existing.parts:
             raise ConfigurationError(f"the index at {target} holds parts {list(existing.parts)}, not "
                                      f"{list(wanted.parts)}: an existing index keeps its parts ({keep})")
         storage = self.colbert_storage
-        if storage is not None and "colbert" in existing.parts and storage != existing.colbert_storage:
+        if given("colbert_storage") and "colbert" in existing.parts and storage != existing.colbert_storage:
             raise ConfigurationError(f"the index at {target} stores multi-vectors as {existing.colbert_storage}, not "
                                      f"{storage}: an existing index keeps its storage ({keep})")
         dense = self.dense_storage
-        if dense is not None and "dense" in existing.parts and dense != existing.dense_storage:
+        if given("dense_storage") and "dense" in existing.parts and dense != existing.dense_storage:
             raise ConfigurationError(f"the index at {target} stores dense vectors as {existing.dense_storage}, not "
                                      f"{dense}: an existing index keeps its storage ({keep})")
         if getattr(self.settings, "on_disk", False) and on_disk is False:
             raise ConfigurationError(f"the index at {target} keeps its vectors in memory, not on disk: an existing "
                                      "index keeps its layout (leave --on-disk out, or build a new index with it)")
-        if self.fde is not None and wanted.fde != existing.fde:
+        if given("fde") and wanted.fde != existing.fde:
             raise ConfigurationError(f"the index at {target} has the multi-vector first stage {existing.fde}, not "
                                      f"{wanted.fde}: an existing index keeps its own ({keep})")
-        if self.quantization is not None and wanted.extra.get("quantization") != existing.extra.get("quantization"):
+        if given("quantization") and wanted.extra.get("quantization") != existing.extra.get("quantization"):
             raise ConfigurationError(f"the index at {target} has the quantisation {existing.extra.get('quantization')}, "
                                      f"not {wanted.extra.get('quantization')}: an existing index keeps its own ({keep})")
-        if self.hnsw is not None and wanted.extra.get("hnsw") != existing.extra.get("hnsw"):
+        if given("hnsw") and wanted.extra.get("hnsw") != existing.extra.get("hnsw"):
             raise ConfigurationError(f"the index at {target} has the HNSW graphs {existing.extra.get('hnsw')}, not "
                                      f"{wanted.extra.get('hnsw')}: an existing index keeps its own ({keep})")
         if self.compression is not None and wanted.compression != existing.compression:

@@ -87,3 +87,24 @@ def test_the_cli_builds_a_compact_index_and_refuses_a_wide_model_with_one_line(t
     assert main(["index", str(corpus), "--index", str(idx), "--model", str(tiny_m3_path), "-q",
                  "--colbert-storage", "float16"]) == 2
     assert "stores multi-vectors as uint8" in capsys.readouterr().err
+
+
+def test_an_index_built_by_an_earlier_preset_is_extended_with_the_preset_name(tmp_path, fake_encoder):
+    """The preset's settings may grow (float16 dense, HNSW graphs): an index that recorded the
+    same preset keeps what it has when extended with ``compression="compact"``; an option given
+    beside the name is still checked against it."""
+    corpus = make_corpus(40)
+    older = IndexOptions(compression="compact", dense_storage="float32", hnsw={"m": 16})  # as an earlier preset stored
+    index = Index.create(tmp_path / "idx", fake_encoder.identity, options=older)
+    index.add([d["id"] for d in corpus[:20]], fake_encoder.encode([d["text"] for d in corpus[:20]], parts="all"))
+    index.close()
+    again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
+                                          options=IndexOptions(compression="compact"))
+    assert not created and again.manifest.dense_storage == "float32" and again.manifest.hnsw == (16, 100)
+    again.add([d["id"] for d in corpus[20:]], fake_encoder.encode([d["text"] for d in corpus[20:]], parts="all"))
+    assert again.count() == 40
+    again.close()
+    for explicit in (IndexOptions(compression="compact", dense_storage="float16"),
+                     IndexOptions.of(IndexOptions(compression="compact"), dense_storage="float16")):
+        with pytest.raises(ConfigurationError, match="stores dense vectors as float32, not float16"):
+            Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=explicit)

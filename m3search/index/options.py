@@ -2,7 +2,9 @@
 Python API and ingestion down to the manifest (no torch).
 
 An existing index keeps what its manifest records: an option given for it that differs is a
-:class:`~m3search.errors.ConfigurationError`, never silently ignored. A new storage setting is a
+:class:`~m3search.errors.ConfigurationError`, never silently ignored. The settings a preset
+fills are the exception on an index that recorded the same preset: it keeps those it was built
+with (an earlier version of the preset may have filled fewer). A new storage setting is a
 field here, recorded in the manifest by :meth:`IndexOptions.manifest` and read by the
 vector-spec table (:func:`~m3search.index.vectors.vector_specs`).
 """
@@ -97,12 +99,14 @@ class IndexOptions:
         from .presets import preset
 
         chosen = preset(name)
+        again = self.preset == chosen.name  # the same preset resolved again (``replace``): what it filled stays its
         object.__setattr__(self, "preset", chosen.name)
         object.__setattr__(self, "compression", dict(chosen.compression))
         filled = [key for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw")
-                  if getattr(self, key) is None]
+                  if getattr(self, key) is None or (again and key in self.preset_filled)]
         for key in filled:
-            object.__setattr__(self, key, getattr(chosen, key))
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, getattr(chosen, key))
         object.__setattr__(self, "preset_filled", tuple(filled))
 
     @classmethod
@@ -114,7 +118,7 @@ class IndexOptions:
             raise TypeError(f"unknown index option(s) {sorted(unknown)}")
         set_here = {k: v for k, v in given.items() if v is not None}
         base = options or cls()
-        if base.preset_filled and "compression" not in set_here:  # a value given here is no longer the preset's
+        if base.preset_filled:  # a value given here is no longer the preset's
             set_here["preset_filled"] = tuple(k for k in base.preset_filled if k not in set_here)
         return replace(base, **set_here)
 
@@ -127,8 +131,11 @@ class IndexOptions:
             raise ConfigurationError(f"parts {list(self.parts or ())} not all produced by the encoder, "
                                      f"which gives {list(available)}")
         extra: dict[str, Any] = {"compression": self.reductions} if self.reductions else {}
-        if self.dense_storage not in (None, "float32") and "dense" in chosen:  # (a preset's, on an index without dense: moot)
-            extra["dense_storage"] = self.dense_storage
+        if self.dense_storage not in (None, "float32"):
+            if "dense" in chosen:
+                extra["dense_storage"] = self.dense_storage
+            elif "dense_storage" not in self.preset_filled:  # (a preset's, on an index without dense: moot)
+                raise ConfigurationError(f"dense_storage={self.dense_storage!r}: the index holds no dense vectors")
         if self.preset is not None:
             from .presets import preset
 

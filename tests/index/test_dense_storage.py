@@ -71,6 +71,8 @@ def test_a_server_collection_stores_float16_dense(fake_encoder):
 def test_bad_dense_storage_is_refused_naming_the_value(fake_encoder):
     with pytest.raises(ConfigurationError, match="dense_storage must be one of .*got 'uint8'"):
         IndexOptions(dense_storage="uint8")
+    with pytest.raises(ConfigurationError, match="the index holds no dense vectors"):
+        IndexOptions(parts=["sparse"], dense_storage="float16").manifest(fake_encoder.identity)
     without_dense = IndexOptions(compression="compact", parts=["sparse", "colbert"]).manifest(fake_encoder.identity)
     assert "dense_storage" not in without_dense.extra and not any(s.name == "dense" for s in without_dense.vectors)
 

@@ -108,3 +108,15 @@ def test_an_index_built_by_an_earlier_preset_is_extended_with_the_preset_name(tm
                      IndexOptions.of(IndexOptions(compression="compact"), dense_storage="float16")):
         with pytest.raises(ConfigurationError, match="stores dense vectors as float32, not float16"):
             Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=explicit)
+
+
+def test_what_the_preset_filled_survives_replace_and_a_value_given_later_is_the_callers():
+    from dataclasses import replace
+
+    options = IndexOptions(compression="compact")
+    assert set(options.preset_filled) == {"colbert_storage", "dense_storage", "fde", "hnsw", "quantization"}
+    assert replace(options, compression="compact").preset_filled == options.preset_filled
+    mapped = IndexOptions.of(options, colbert_storage="float16", compression={"colbert_pool_factor": 2})
+    assert "colbert_storage" not in mapped.preset_filled and mapped.colbert_storage == "float16"
+    renamed = IndexOptions.of(options, dense_storage="float32", compression="compact")
+    assert "dense_storage" not in renamed.preset_filled and renamed.dense_storage == "float32"

@@ -25,8 +25,9 @@ class Stage:
 def first_stage_ef(depth: int) -> int:
     """The HNSW beam width of a first stage asked for ``depth`` candidates: twice the depth, at
     least 128 (``hnsw_ef=None`` in :class:`~m3search.search.Searcher`). A wider beam finds more of the true
-    neighbours for more time: at 1M synthetic documents `dense+sparse` with 100 candidates keeps
-    0.674 of its exact top 10 at 200, 0.754 at 400 and 0.850 at 1,000 (docs/performance.md).
+    neighbours for more time: at 1M synthetic documents in an index with the engine's default graphs,
+    `dense+sparse` with 100 candidates keeps 0.674 of its exact top 10 at 200, 0.754 at 400 and
+    0.850 at 1,000 (docs/performance.md).
 
     >>> first_stage_ef(100), first_stage_ef(10)
     (200, 128)

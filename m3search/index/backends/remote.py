@@ -97,15 +97,23 @@ def _vector(using: str, value: Any) -> Any:
 DATATYPES = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16, "uint8": models.Datatype.UINT8}
 
 
+def _hnsw(spec: VectorSpec) -> models.HnswConfigDiff | None:
+    """The vector's graph: none for a vector used only to rescore, the index's settings, or the server's defaults."""
+    if not spec.indexed:
+        return models.HnswConfigDiff(m=0)
+    if spec.hnsw is None:
+        return None
+    m, ef_construct = spec.hnsw
+    return models.HnswConfigDiff(m=m, ef_construct=ef_construct)
+
+
 def _vector_params(spec: VectorSpec, on_disk: bool | None) -> models.VectorParams:
     """The collection's parameters of one dense or multi vector of the spec table."""
     multi = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
     return models.VectorParams(
         size=int(spec.stored_dim or 0), distance=models.Distance.DOT, multivector_config=multi,
         datatype=DATATYPES[spec.storage], on_disk=on_disk,
-        # rescoring only: no graph; else the index's graph settings, or the server's defaults
-        hnsw_config=models.HnswConfigDiff(m=0) if not spec.indexed else (
-            models.HnswConfigDiff(m=spec.hnsw[0], ef_construct=spec.hnsw[1]) if spec.hnsw else None),
+        hnsw_config=_hnsw(spec),
         quantization_config=_quantization(spec.quantization),
     )
 

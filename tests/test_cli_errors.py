@@ -127,6 +127,7 @@ CASES = [
     ("train --config {root}/list.yaml", "list.yaml: a training config is a mapping"),
     ("train --config {root}/missing.yaml", "cannot read the training config {root}/missing.yaml"),
     ("train --train-data {root}/groups.jsonl --compact-colbert 8", "it needs freeze_encoder and cache_states"),
+    ("train --train-data {root}/groups.jsonl --sparse-idf-prior 0", "sparse_idf_prior must be > 0"),
     ("data build-train -o {root}/a-file/mix.jsonl", "under a file: {root}/a-file is not a directory"),
     ("data build-train -o {root}/mix.jsonl --max-per-source -5", "--max-per-source must be >= 1, got -5"),
     ("data build-train -o {root}/mix.jsonl --sib-sentences -1", "--sib-sentences must be >= 0, got -1"),

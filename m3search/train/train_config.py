@@ -30,6 +30,9 @@ class TrainConfig:
     #: Train a compact multi-vector head instead (see ``compact.py``): its nested widths, e.g.
     #: [128, 64, 32]; the encoder and the model's own heads stay frozen and are the teacher.
     compact_colbert: list[int] | None = None
+    #: Multiply the sparse head's weights by ``(idf / mean idf) ** alpha`` with this ``alpha``, the
+    #: idf counted over the training passages (see ``encode/sparse_prior.py``); saved with the heads.
+    sparse_idf_prior: float | None = None
     freeze_encoder: bool = False
     #: With a frozen encoder, compute each unique text's token states once (see ``cache.py``).
     cache_states: bool = True
@@ -79,6 +82,9 @@ class TrainConfig:
             (self.init_heads in ("model", "random", "baseline", "none"), "init_heads must be model, random, baseline or none"),
             (self.sub_batch_size is None or self.sub_batch_size >= 1, "sub_batch_size must be >= 1"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
+            (self.sparse_idf_prior is None or self.sparse_idf_prior > 0, "sparse_idf_prior must be > 0"),
+            (self.sparse_idf_prior is None or (self.unified and self.init_heads != "none"),
+             "sparse_idf_prior weighs the sparse head: it needs unified training with heads"),
             (not self.compact_colbert or (self.freeze_encoder and self.cache_states),
              "compact_colbert trains on cached token states: it needs freeze_encoder and cache_states"),
         ]

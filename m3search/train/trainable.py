@@ -63,7 +63,7 @@ class M3Trainable(nn.Module):
         if not self.unified:
             return Reps(dense=dense)
         assert self.network.sparse_linear is not None and self.network.colbert_linear is not None
-        weights = torch.relu(self.network.sparse_linear(hidden)).squeeze(-1)
+        weights = self.network.token_weights(hidden, input_ids)
         sparse = lexical_vectors(input_ids, weights, self.vocab_size, self.special_ids)
         colbert = self.network.colbert_linear(hidden[:, 1:]) * mask[:, 1:, None]
         if self.normalize:

@@ -25,6 +25,7 @@ import torch
 
 from ..encode import Encoder
 from ..encode.checkpoints.cache import cache_dir
+from ..encode.sparse_prior import idf_prior
 from ..errors import ConfigurationError
 from ..io.atomic import atomic_write_text
 from ..progress import progress_bar
@@ -94,6 +95,8 @@ class Trainer:
         ).to(self.device)
         self.groups: list[TrainGroup] = [g for path in config.train_data for g in read_groups(path)]
         self.cache = self._build_cache() if config.freeze_encoder and config.cache_states else None
+        if config.sparse_idf_prior is not None:
+            network.set_sparse_prior(self._idf_prior(config.sparse_idf_prior).to(self.device))
         self.collate = Collator(self.encoder, query_max_len=config.query_max_len,
                                 passage_max_len=config.passage_max_len, cache=self.cache)
         self.compact = self._compact_head() if config.compact_colbert else None
@@ -126,6 +129,17 @@ class Trainer:
         texts = sorted({t for g in self.groups for t in (g.query, *g.pos, *g.neg)})
         count = dict(zip(texts, (len(ids) for ids in self.encoder.tokenizer.encode(texts, max_length=None))))
         return [max(count[t] for t in (g.query, *g.pos, *g.neg)) for g in self.groups]
+
+    def _idf_prior(self, alpha: float) -> torch.Tensor:
+        """The sparse head's prior over the unique passages of the training data (as truncated)."""
+        passages = sorted({t for g in self.groups for t in (*g.pos, *g.neg)})
+        if self.cache is not None:
+            ids: Any = (self.cache.token_ids(t, "document") for t in passages)
+        else:
+            ids = self.encoder.tokenizer.encode(passages, max_length=self.config.passage_max_len)
+        network = self.encoder.backend.network  # type: ignore[attr-defined]
+        vocab = max(len(self.encoder.tokenizer), int(getattr(network.backbone_config, "vocab_size", 0) or 0))
+        return torch.from_numpy(idf_prior(ids, vocab, alpha))
 
     def _build_cache(self) -> Any:
         from .state_cache import StateCache

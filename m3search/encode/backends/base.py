@@ -52,7 +52,7 @@ class ForwardOutput:
     """Raw per-token outputs of one batch, float32; a field is ``None`` when not asked for.
 
     - ``hidden``: ``(B, L, h)`` last hidden states, pooled by the pipeline into the dense vector;
-    - ``sparse``: ``(B, L)`` token weights ``relu(sparse_linear(hidden))``;
+    - ``sparse``: ``(B, L)`` token weights ``relu(sparse_linear(hidden))`` (times the sparse prior);
     - ``colbert``: ``(B, L, d_c)`` rows ``colbert_linear(hidden)`` for every position, un-normalised.
     """
 

@@ -4,7 +4,7 @@
 runs a dynamically quantised copy (int8 weights for every linear layer; the two head projections
 stay float32 unless ``quantize_heads=True``). The graph's outputs are the same raw per-token
 arrays as the torch backend's (:class:`~.base.ForwardOutput`): last hidden states,
-``relu(sparse_linear(H))`` per token and un-normalised multi-vector rows, so that pooling,
+``relu(sparse_linear(H))`` (times the sparse prior) per token and un-normalised multi-vector rows, so that pooling,
 special-token filtering, the max-merge per token id, normalisation and ragged splitting stay in
 the one torch-free pipeline.
 

@@ -3,7 +3,8 @@
 The graph takes ``input_ids`` and ``attention_mask`` (dynamic batch and sequence axes; right
 padding: the fused attention of :mod:`.onnx_fusion` reads the mask as lengths) and
 returns ``hidden`` (last hidden states), and when the checkpoint has the heads ``sparse``
-(``relu(sparse_linear(hidden))`` per token) and ``colbert`` (un-normalised rows), exactly the
+(``relu(sparse_linear(hidden))`` per token, times the sparse prior of each token id when the
+checkpoint has one) and ``colbert`` (un-normalised rows), exactly the
 raw outputs of :meth:`.torch.M3Network.forward`. torch's dynamo exporter is used: the
 TorchScript one bakes transformers' mask arithmetic in as constants and gives wrong outputs for
 padded batches of other shapes. Every export is checked against torch on a padded batch of a
@@ -14,7 +15,7 @@ channel, activations quantised on the fly) over the float32 graph; per-channel s
 offline model's dense vectors at cosine 0.9965 to float32 on average (0.986 with one scale per
 tensor; 120 XQuAD paragraphs and questions); the two head projections (the MatMuls reading ``hidden``) are
 excluded unless ``quantize_heads``: they are tiny, and the lexical weights are the most
-sensitive output.
+sensitive output. A sparse prior's lookup (a ``Gather``/``GatherND`` from a one-dimensional table) stays float32.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> 
     meta = json.loads((source / META_FILE).read_text())
     graph = onnx.load(str(source / GRAPH_FILE), load_external_data=False).graph
     heads = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and "hidden" in n.input]
+    vectors = {i.name for i in graph.initializer if len(i.dims) == 1}
+    priors = [n.name for n in graph.node if n.op_type in ("Gather", "GatherND") and n.input[0] in vectors]
     directory.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     level = root.level
@@ -144,7 +147,7 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> 
     try:
         quantize_dynamic(
             source / GRAPH_FILE, directory / GRAPH_FILE, weight_type=QuantType.QInt8,
-            nodes_to_exclude=[] if quantize_heads else heads, per_channel=True,
+            nodes_to_exclude=priors + ([] if quantize_heads else heads), per_channel=True,
             use_external_data_format=any(source.glob("*.data")),
         )
     finally:

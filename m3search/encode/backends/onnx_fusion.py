@@ -48,7 +48,7 @@ class FusableOutputs(torch.nn.Module):
         hidden = backbone.encoder(embedded, attention_mask=mask).last_hidden_state
         out = {"hidden": hidden}
         if "sparse" in self.parts:
-            out["sparse"] = torch.relu(self.network.sparse_linear(hidden)).squeeze(-1)
+            out["sparse"] = self.network.token_weights(hidden, input_ids)
         if "colbert" in self.parts:
             out["colbert"] = self.network.colbert_linear(hidden)
         return tuple(out[name] for name in self.names)

@@ -6,7 +6,9 @@ uses it as it is. :class:`TorchBackend` wraps it for inference: it runs a padded
 texts of length ``L`` and hidden size ``h``:
 
 - ``hidden``: ``(B, L, h)`` last hidden states;
-- ``sparse``: ``relu(sparse_linear(H))`` -> ``(B, L)`` (never ``(B, L, vocab)``);
+- ``sparse``: ``relu(sparse_linear(H))`` -> ``(B, L)`` (never ``(B, L, vocab)``), times
+  ``sparse_prior[token id]`` when the checkpoint has a prior (``sparse_prior.pt``: one weight per
+  vocabulary entry, e.g. an IDF; see :mod:`m3search.encode.sparse_prior`);
 - ``colbert``: ``colbert_linear(H)`` -> ``(B, L, d_c)``, every position, un-normalised.
 """
 
@@ -21,7 +23,7 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError, ConfigurationError
-from ..checkpoints.config import COLBERT_FILE, SPARSE_FILE
+from ..checkpoints.config import COLBERT_FILE, SPARSE_FILE, SPARSE_PRIOR_FILE
 from .base import ForwardOutput, TokenBatch
 
 #: Model types whose position ids start after the padding index (RoBERTa family).
@@ -31,14 +33,41 @@ _FINGERPRINT_SAMPLES = 4096
 
 
 class M3Network(nn.Module):
-    """A transformer backbone plus optional heads (``None`` when absent)."""
+    """A transformer backbone plus optional heads (``None`` when absent).
+
+    ``sparse_prior`` (a buffer, ``(vocab,)``) multiplies each token's sparse weight by a weight
+    of its token id; ``None`` (the default, and BGE-M3's head) multiplies by one.
+    """
+
+    sparse_prior: torch.Tensor | None
 
     def __init__(self, backbone: nn.Module, colbert_linear: nn.Linear | None = None,
-                 sparse_linear: nn.Linear | None = None) -> None:
+                 sparse_linear: nn.Linear | None = None, sparse_prior: torch.Tensor | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.colbert_linear = colbert_linear
         self.sparse_linear = sparse_linear
+        self.register_buffer("sparse_prior", None)
+        self.set_sparse_prior(sparse_prior)
+
+    def set_sparse_prior(self, prior: torch.Tensor | None) -> None:
+        """Install (or with ``None`` remove) the per-token-id prior of the sparse head."""
+        if prior is not None:
+            vocab = int(getattr(self.backbone_config, "vocab_size", 0) or 0)
+            if prior.ndim != 1 or (vocab and prior.numel() < vocab):
+                raise CheckpointError(f"a sparse prior holds one weight per token id: got shape {tuple(prior.shape)} "
+                                      f"for a vocabulary of {vocab}")
+            prior = prior.detach().float()
+        self.sparse_prior = prior
+
+    def token_weights(self, hidden: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """The sparse head: ``relu(sparse_linear(hidden))``, times the prior of each token id."""
+        if self.sparse_linear is None:
+            raise ConfigurationError("this network has no sparse head")
+        weights = torch.relu(self.sparse_linear(hidden)).squeeze(-1)
+        if self.sparse_prior is not None:
+            weights = weights * self.sparse_prior.to(device=weights.device, dtype=weights.dtype)[input_ids]
+        return weights
 
     @property
     def backbone_config(self) -> Any:
@@ -57,9 +86,7 @@ class M3Network(nn.Module):
         if "dense" in parts:
             out["hidden"] = hidden
         if "sparse" in parts:
-            if self.sparse_linear is None:
-                raise ConfigurationError("this network has no sparse head")
-            out["sparse"] = torch.relu(self.sparse_linear(hidden)).squeeze(-1)
+            out["sparse"] = self.token_weights(hidden, input_ids)
         if "colbert" in parts:
             if self.colbert_linear is None:
                 raise ConfigurationError("this network has no multi-vector head")
@@ -141,6 +168,8 @@ class TorchBackend:
             head = getattr(self.network, name)
             if head is not None:
                 digest.update(_fingerprint(head, prefix=name).encode())
+        if self.network.sparse_prior is not None:
+            digest.update(b"sparse_prior" + self.network.sparse_prior.cpu().numpy().astype(np.float32).tobytes())
         return digest.hexdigest()[:16]
 
     def weights_changed(self) -> None:
@@ -149,9 +178,10 @@ class TorchBackend:
 
     # ------------------------------------------------------------------ heads
     def set_heads(self, colbert: nn.Linear | None, sparse: nn.Linear | None) -> None:
-        """Replace both heads (``None`` removes them)."""
+        """Replace both heads (``None`` removes them); a sparse prior goes with the old sparse head."""
         self.network.colbert_linear = None if colbert is None else colbert.to(self.device)
         self.network.sparse_linear = None if sparse is None else sparse.to(self.device)
+        self.network.set_sparse_prior(None)
 
     def make_heads(self, init: str, *, colbert_dim: int | None, seed: int) -> tuple[nn.Linear, nn.Linear]:
         """Untrained heads: ``random`` (``nn.Linear`` defaults, seeded) or ``baseline``
@@ -191,6 +221,11 @@ class TorchBackend:
                 torch.save({k: v.detach().float().cpu() for k, v in head.state_dict().items()}, directory / filename)
             elif (directory / filename).exists():
                 (directory / filename).unlink()
+        prior = self.network.sparse_prior if self.network.sparse_linear is not None else None
+        if prior is not None:
+            torch.save(prior.detach().float().cpu(), directory / SPARSE_PRIOR_FILE)
+        elif (directory / SPARSE_PRIOR_FILE).exists():
+            (directory / SPARSE_PRIOR_FILE).unlink()
 
 
 def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
@@ -210,7 +245,9 @@ def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
         if not isinstance(exc, (OSError, ValueError)) and type(exc).__name__ != "SafetensorError":
             raise
         raise CheckpointError(f"cannot read the checkpoint in {path}: {exc}") from exc
-    return M3Network(backbone, _load_head(path / COLBERT_FILE), _load_head(path / SPARSE_FILE))
+    sparse = _load_head(path / SPARSE_FILE)
+    prior = _load_prior(path / SPARSE_PRIOR_FILE) if sparse is not None else None
+    return M3Network(backbone, _load_head(path / COLBERT_FILE), sparse, prior)
 
 
 def _fingerprint(module: nn.Module, prefix: str = "") -> str:
@@ -235,3 +272,15 @@ def _load_head(path: Path) -> nn.Linear | None:
     except (OSError, KeyError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"cannot read head {path}: {exc}") from exc
     return head
+
+
+def _load_prior(path: Path) -> torch.Tensor | None:
+    if not path.is_file():
+        return None
+    try:
+        prior = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"cannot read the sparse prior {path}: {exc}") from exc
+    if not isinstance(prior, torch.Tensor):
+        raise CheckpointError(f"cannot read the sparse prior {path}: it holds {type(prior).__name__}, not a tensor")
+    return prior.float()

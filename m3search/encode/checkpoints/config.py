@@ -23,6 +23,8 @@ from ...errors import ConfigurationError
 CONFIG_FILE = "m3search.json"
 COLBERT_FILE = "colbert_linear.pt"
 SPARSE_FILE = "sparse_linear.pt"
+#: An optional weight per token id multiplying the sparse head's weights (m3search's own).
+SPARSE_PRIOR_FILE = "sparse_prior.pt"
 FORMAT_VERSION = 1
 
 Pooling = Literal["cls", "mean"]

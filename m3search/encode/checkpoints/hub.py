@@ -62,7 +62,7 @@ def _link_variant(base: Path, target: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for source in base.iterdir():
-        if source.is_file() and source.name not in HEAD_FILES:
+        if source.is_file() and source.name not in (*HEAD_FILES, *OPTIONAL_HEAD_FILES):
             try:
                 os.link(source, tmp / source.name)
             except OSError:
@@ -76,6 +76,8 @@ def _link_variant(base: Path, target: Path) -> Path:
 #: Trained sparse and multi-vector heads shipped with the package, per short name.
 SHIPPED_HEADS = Path(__file__).parent / "heads"
 HEAD_FILES = ("colbert_linear.pt", "sparse_linear.pt")
+#: Shipped beside the heads when they were trained with it (``sparse_prior.pt``: a weight per token id).
+OPTIONAL_HEAD_FILES = ("sparse_prior.pt",)
 #: Settings shipped beside a head that ``m3search.json`` records under ``extra`` (the nested
 #: widths of a compact multi-vector head: ``{"colbert_dims": [128, 64, 32]}``).
 HEAD_SETTINGS = "heads.json"
@@ -87,9 +89,12 @@ def install_shipped_heads(name: str, checkpoint: Path) -> Path:
     source = SHIPPED_HEADS / name
     if not all((source / f).is_file() for f in HEAD_FILES):
         return checkpoint
-    for filename in HEAD_FILES:
-        data = (source / filename).read_bytes()
+    for filename in (*HEAD_FILES, *OPTIONAL_HEAD_FILES):
         target = checkpoint / filename
+        if not (source / filename).is_file():
+            target.unlink(missing_ok=True)  # an optional file of heads shipped before
+            continue
+        data = (source / filename).read_bytes()
         if not target.is_file() or target.read_bytes() != data:
             tmp = target.with_name(f".{filename}.tmp-{os.getpid()}")
             tmp.write_bytes(data)

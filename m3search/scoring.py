@@ -13,7 +13,7 @@ Each function equals its counterpart in the reference implementation (FlagEmbedd
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,21 @@ T = TypeVar("T")
 
 #: The paper's weights for dense, sparse and multi-vector (M3 §3.2, Table 1's "All").
 DEFAULT_WEIGHTS: dict[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert": 1.0}
+#: The weights for documents encoded in windows (``long_strategy="windows"``), where a document's
+#: lexical weights are the maximum over all its windows and match far more than one passage's:
+#: chosen on half of long-es's questions by ``benchmarks/window_weights.py`` (docs/results/long-documents.md).
+WINDOWS_WEIGHTS: dict[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert": 1.0}
+
+
+def default_weights(identity: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """The fusion weights for the documents of the encoder ``identity`` describes: those for
+    windowed documents where its ``long_strategy`` is ``windows``, else the paper's.
+
+    >>> default_weights({"long": {"long_strategy": "windows"}}) == WINDOWS_WEIGHTS, default_weights(None)
+    (True, {'dense': 1.0, 'sparse': 0.3, 'colbert': 1.0})
+    """
+    windowed = dict((identity or {}).get("long") or {}).get("long_strategy") == "windows"
+    return dict(WINDOWS_WEIGHTS if windowed else DEFAULT_WEIGHTS)
 
 
 def dense_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:

@@ -282,6 +282,33 @@ def t_long_es_mrr(data: Data) -> str:
             + "\n\n" + made_by(data, "long-es-windows-best"))
 
 
+def t_window_weights(data: Data) -> str:
+    """Fusion weights for windowed documents: the single modes, the paper's weights, the chosen
+    ones and the best few of the grid, on the questions they were chosen on and the others."""
+    entry = need(data, "window-weights")
+    rows = entry["rows"]
+
+    def label(weights: dict) -> str:
+        if len(weights) == 1:
+            return f"{next(iter(weights))} alone"
+        return " / ".join(f"{weights[m]:g}" for m in ("dense", "sparse", "colbert"))
+
+    paper, chosen = {"dense": 1.0, "sparse": 0.3, "colbert": 1.0}, entry["chosen"]
+    singles = [r for r in rows if len(r["weights"]) == 1]
+    grid = sorted((r for r in rows if len(r["weights"]) == 3), key=lambda r: -r["choose"])
+    shown = singles + [r for r in grid if r["weights"] == paper] + grid[:5]
+    seen: list[dict] = []
+    out = []
+    for r in shown:
+        if r["weights"] in seen:
+            continue
+        seen.append(r["weights"])
+        note = "chosen" if r["weights"] == chosen else ("paper's" if r["weights"] == paper else "")
+        out.append([label(r["weights"]), note, f3(r["choose"]), f3(r["report"]), f3(r["all"])])
+    header = ["weights (dense / sparse / multi-vector)", "", "questions chosen on", "other questions", "all"]
+    return table(header, out, left=2) + "\n\n" + made_by(data, "window-weights")
+
+
 def t_int8(data: Data) -> str:
     """What int8 costs: float32 (the torch tables) against onnx-int8, per mode, on two suites."""
     rows = []
@@ -308,29 +335,61 @@ def t_bf16(data: Data) -> str:
 # ---------------------------------------------------------------- training experiments
 
 
+def heads_mono(data: Data, variants: list[tuple[str, str]]) -> str:
+    """Trained heads against the shipped ones on the same-language suites (averages); ``variants``
+    are (label, file prefix) pairs, those without results left out."""
+    modes = ("sparse", "colbert", "dense+sparse", "all")
+    rows, names = [], []
+    for suite in ("native-qa", "xquad-mono"):
+        shipped = need(data, f"trained-{suite}")
+        tokens = f3(score(shipped, "bm25-tokens", None, "nDCG@10"))  # a baseline: the same whatever the heads
+        for label, prefix in [("shipped heads", "trained"), *variants]:
+            if f"{prefix}-{suite}" not in data:
+                continue
+            if prefix != "trained":
+                names.append(f"{prefix}-{suite}")
+            result = data[f"{prefix}-{suite}"]
+            rows.append([f"{suite}, {label}", *(f3(score(result, m, None, "nDCG@10")) for m in modes), tokens])
+    return table(["nDCG@10, average", *modes, "bm25-tokens"], rows) + "\n\n" + made_by(data, *names)
+
+
+def heads_cross(data: Data, variants: list[tuple[str, str]]) -> str:
+    """Trained heads cross-lingually: xquad-cross with English, and LAReQA."""
+    modes = ("dense", "dense+sparse", "all")
+    rows, names = [], []
+    for suite, label, metric in (("xquad-cross-en", "xquad-cross, 23 pairs with English", "nDCG@10"),
+                                 ("lareqa", "lareqa mAP@20", "mAP@20")):
+        for heads, prefix in [("shipped heads", "trained"), *variants]:
+            if f"{prefix}-{suite}" not in data:
+                continue
+            if prefix != "trained":
+                names.append(f"{prefix}-{suite}")
+            rows.append([f"{label}, {heads}", *(f3(score(data[f"{prefix}-{suite}"], m, None, metric)) for m in modes)])
+    return table(["cross-lingual (dense is the same model)", *modes], rows) + "\n\n" + made_by(data, *names)
+
+
 def t_qa_only(data: Data) -> str:
     """The QA-only heads against the shipped ones, same-language suites (averages)."""
-    modes = ("sparse", "colbert", "dense+sparse", "all")
-    rows = []
-    for suite in ("native-qa", "xquad-mono"):
-        shipped, qa = need(data, f"trained-{suite}"), need(data, f"qa-only-{suite}")
-        tokens = f3(score(shipped, "bm25-tokens", None, "nDCG@10"))  # a baseline: the same whatever the heads
-        for label, result in (("shipped heads", shipped), ("QA-only heads", qa)):
-            rows.append([f"{suite}, {label}", *(f3(score(result, m, None, "nDCG@10")) for m in modes), tokens])
-    return (table(["nDCG@10, average", *modes, "bm25-tokens"], rows) + "\n\n"
-            + made_by(data, "qa-only-native-qa", "qa-only-xquad-mono"))
+    return heads_mono(data, [("QA-only heads", "qa-only")])
 
 
 def t_qa_only_cross(data: Data) -> str:
     """The QA-only heads cross-lingually: xquad-cross with English, and LAReQA."""
-    modes = ("dense", "dense+sparse", "all")
-    rows = []
-    for suite, label, metric in (("xquad-cross-en", "xquad-cross, 23 pairs with English", "nDCG@10"),
-                                 ("lareqa", "lareqa mAP@20", "mAP@20")):
-        for heads, name in (("shipped heads", f"trained-{suite}"), ("QA-only heads", f"qa-only-{suite}")):
-            rows.append([f"{label}, {heads}", *(f3(score(need(data, name), m, None, metric)) for m in modes)])
-    return (table(["cross-lingual (dense is the same model)", *modes], rows) + "\n\n"
-            + made_by(data, "qa-only-xquad-cross-en", "qa-only-lareqa"))
+    return heads_cross(data, [("QA-only heads", "qa-only")])
+
+
+#: Heads trained with an IDF prior on the sparse head: (label, file prefix).
+PRIOR_VARIANTS = [("idf prior 0.5", "prior-0.5"), ("idf prior 1", "prior-1")]
+
+
+def t_prior_trained(data: Data) -> str:
+    """Heads trained with the IDF prior in place, same-language suites."""
+    return heads_mono(data, PRIOR_VARIANTS)
+
+
+def t_prior_trained_cross(data: Data) -> str:
+    """Heads trained with the IDF prior in place, cross-lingual suites."""
+    return heads_cross(data, PRIOR_VARIANTS)
 
 
 COMPACT_WIDTHS = (128, 64, 32)
@@ -770,7 +829,8 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "xquad-cross-dense": t_cross_matrix("dense"), "xquad-cross-bm25": t_cross_matrix("bm25"),
     "long-es-languages": t_suite("offline-long-es"), "long-es-positions": t_long_es_positions,
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
-    "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross, "self-distillation": t_self_distillation,
+    "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross,
+    "prior-trained": t_prior_trained, "window-weights": t_window_weights, "prior-trained-cross": t_prior_trained_cross, "self-distillation": t_self_distillation,
     "encode": t_encode, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,

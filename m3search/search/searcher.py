@@ -17,7 +17,7 @@ from ..index import Document, Index, QuerySpec
 from ..index.filters import check_filter
 from ..index.vectors import FDE_VECTOR
 from ..protocols import EncoderLike, RerankerLike
-from ..scoring import DEFAULT_WEIGHTS, rank_with_ties
+from ..scoring import default_weights, rank_with_ties
 from ..types import Embeddings, Hit, Run
 from .explain import explain
 from .fusion import RRF_K, check_weights, reciprocal_rank_fusion, weighted_sum
@@ -69,7 +69,7 @@ class Searcher:
     ) -> None:
         self._encoder = encoder
         self.index = index
-        self.weights = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
+        self.weights = check_weights(default_weights(index.manifest.encoder) if weights is None else weights)
         self.mode = mode or default_mode(index.parts)
         self._check_mode(self.mode)
         self._encoder_checked = False

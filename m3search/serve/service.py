@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import M3SearchError
 from ..index import Document, Index, check_metadata
 from ..io.text import clean_text
-from ..scoring import DEFAULT_WEIGHTS, colbert_scores, combine, dense_scores, sparse_scores
+from ..scoring import colbert_scores, combine, default_weights, dense_scores, sparse_scores
 from ..search import Searcher
 from ..search.fusion import check_weights
 from ..types import Embeddings, Hit
@@ -151,7 +151,7 @@ class Service:
     async def rerank(self, query: str, documents: list[str], weights: dict[str, float] | None) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
         """The hybrid score of each document for the query, the per-mode scores, and the tokens used."""
         parts = tuple(self.encoder.parts)
-        chosen = _weights(weights, parts)
+        chosen = _weights(weights, parts, self.encoder.identity)
         (q, q_tokens), (d, d_tokens) = await asyncio.gather(
             self.encode([query], "query", parts, "query"), self.encode(documents, "document", parts, "documents"))
         scores: dict[str, np.ndarray] = {}
@@ -180,7 +180,8 @@ class Service:
             raise ApiError(400, f"k ({k}) exceeds rerank_depth ({rerank_depth})", param="k")
         try:
             run = Searcher(self.encoder, index, mode=mode or searcher.mode, candidates=candidates,
-                           weights=_weights(weights, ("dense", "sparse", "colbert")) if weights else None)
+                           weights=_weights(weights, ("dense", "sparse", "colbert"), index.manifest.encoder)
+                           if weights else None)
             parts = run.query_parts(explain=explain)
         except M3SearchError as exc:
             raise ApiError(400, str(exc)) from exc
@@ -259,9 +260,10 @@ class Service:
         return await asyncio.to_thread(count)
 
 
-def _weights(weights: dict[str, float] | None, parts: Sequence[str]) -> dict[str, float]:
-    """The fusion weights for ``parts``: the paper's defaults, overridden by the request's."""
-    chosen = {p: w for p, w in DEFAULT_WEIGHTS.items() if p in parts}
+def _weights(weights: dict[str, float] | None, parts: Sequence[str], identity: dict[str, Any]) -> dict[str, float]:
+    """The fusion weights for ``parts``: the encoder's defaults (:func:`~m3search.scoring.default_weights`),
+    overridden by the request's."""
+    chosen = {p: w for p, w in default_weights(identity).items() if p in parts}
     if weights:
         try:
             chosen.update(check_weights(weights))

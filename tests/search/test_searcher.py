@@ -258,3 +258,20 @@ def test_uint8_multivector_storage_keeps_maxsim_close_on_both_backends(tmp_path,
     np.testing.assert_allclose(doc.colbert, fake_encoder.encode([corpus[1]["text"]], parts="all").colbert[0], atol=5e-3)
     edge.close()
     remote.close()
+
+
+def test_documents_encoded_in_windows_get_the_windows_fusion_weights_by_default(tmp_path):
+    from m3search.index import Index
+    from m3search.scoring import WINDOWS_WEIGHTS, default_weights
+
+    plain = Index.create(tmp_path / "plain", {"name": "toy", "dim": 2, "parts": ["dense"]})
+    windowed = Index.create(tmp_path / "windowed", {"name": "toy", "dim": 2, "parts": ["dense"],
+                                                     "long": {"long_strategy": "windows", "window_stride": 448}})
+    try:
+        assert Searcher(None, plain).weights == DEFAULT_WEIGHTS
+        assert Searcher(None, windowed).weights == WINDOWS_WEIGHTS == default_weights(windowed.manifest.encoder)
+        assert Searcher(None, windowed, weights={"dense": 1.0}).weights == {"dense": 1.0}
+        assert default_weights({"long": {"long_strategy": "mcls"}}) == DEFAULT_WEIGHTS
+    finally:
+        plain.close()
+        windowed.close()

@@ -166,3 +166,13 @@ def test_a_server_without_an_index_says_so(tiny_m3):
         assert response.status_code == 404 and "no index" in response.json()["error"]["message"]
         assert client.post("/v1/embeddings", json={"input": "x"}).status_code == 200
         assert json.loads(client.get("/info").text)["index"] is None
+
+
+def test_the_servers_default_weights_follow_the_encoders_long_strategy():
+    from m3search.scoring import DEFAULT_WEIGHTS, WINDOWS_WEIGHTS
+    from m3search.serve.service import _weights
+
+    parts = ("dense", "sparse", "colbert")
+    assert _weights(None, parts, {"name": "m"}) == DEFAULT_WEIGHTS
+    assert _weights(None, parts, {"name": "m", "long": {"long_strategy": "windows"}}) == WINDOWS_WEIGHTS
+    assert _weights({"sparse": 0.0}, parts, {"name": "m"}) == {**DEFAULT_WEIGHTS, "sparse": 0.0}

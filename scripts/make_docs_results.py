@@ -337,18 +337,16 @@ def t_bf16(data: Data) -> str:
 
 def heads_mono(data: Data, variants: list[tuple[str, str]]) -> str:
     """Trained heads against the shipped ones on the same-language suites (averages); ``variants``
-    are (label, file prefix) pairs, those without results left out."""
+    are (label, file prefix) pairs."""
     modes = ("sparse", "colbert", "dense+sparse", "all")
     rows, names = [], []
     for suite in ("native-qa", "xquad-mono"):
         shipped = need(data, f"trained-{suite}")
         tokens = f3(score(shipped, "bm25-tokens", None, "nDCG@10"))  # a baseline: the same whatever the heads
         for label, prefix in [("shipped heads", "trained"), *variants]:
-            if f"{prefix}-{suite}" not in data:
-                continue
             if prefix != "trained":
                 names.append(f"{prefix}-{suite}")
-            result = data[f"{prefix}-{suite}"]
+            result = need(data, f"{prefix}-{suite}")
             rows.append([f"{suite}, {label}", *(f3(score(result, m, None, "nDCG@10")) for m in modes), tokens])
     return table(["nDCG@10, average", *modes, "bm25-tokens"], rows) + "\n\n" + made_by(data, *names)
 
@@ -360,11 +358,9 @@ def heads_cross(data: Data, variants: list[tuple[str, str]]) -> str:
     for suite, label, metric in (("xquad-cross-en", "xquad-cross, 23 pairs with English", "nDCG@10"),
                                  ("lareqa", "lareqa mAP@20", "mAP@20")):
         for heads, prefix in [("shipped heads", "trained"), *variants]:
-            if f"{prefix}-{suite}" not in data:
-                continue
             if prefix != "trained":
                 names.append(f"{prefix}-{suite}")
-            rows.append([f"{label}, {heads}", *(f3(score(data[f"{prefix}-{suite}"], m, None, metric)) for m in modes)])
+            rows.append([f"{label}, {heads}", *(f3(score(need(data, f"{prefix}-{suite}"), m, None, metric)) for m in modes)])
     return table(["cross-lingual (dense is the same model)", *modes], rows) + "\n\n" + made_by(data, *names)
 
 
@@ -379,7 +375,7 @@ def t_qa_only_cross(data: Data) -> str:
 
 
 #: Heads trained with an IDF prior on the sparse head: (label, file prefix).
-PRIOR_VARIANTS = [("idf prior 0.5", "prior-0.5"), ("idf prior 1", "prior-1")]
+PRIOR_VARIANTS = [("idf prior 0.5", "prior-0.5")]
 
 
 def t_prior_trained(data: Data) -> str:

@@ -2,7 +2,9 @@
 
 The modes are described in :mod:`.modes`. Final scores of fused modes are divided by the
 weight sum, as the reference's ``compute_score`` does, so that they stay on the scale of the
-per-mode scores; rankings are the same either way. Default weights are the paper's (1, 0.3, 1).
+per-mode scores; rankings are the same either way. Default weights are the paper's (1, 0.3, 1),
+or for documents encoded in windows :data:`~m3search.scoring.WINDOWS_WEIGHTS`
+(:func:`~m3search.scoring.default_weights` of the index's encoder).
 This module imports no torch: an index searched with precomputed query embeddings
 (:meth:`Searcher.search_embeddings`) never loads it.
 """

@@ -60,7 +60,8 @@ class RerankRequest(Strict):
     top_n: int | None = Field(default=None, ge=1, le=MAX_ITEMS)
     top_k: int | None = Field(default=None, ge=1, le=MAX_ITEMS, description="alias of top_n")
     return_documents: bool = True
-    weights: dict[Part, float] | None = Field(default=None, description="default: dense 1, sparse 0.3, colbert 1")
+    weights: dict[Part, float] | None = Field(default=None, description=(
+        "default: dense 1, sparse 0.3, colbert 1 (an encoder with long_strategy windows: dense 1, sparse 0, colbert 6)"))
 
 
 class SearchRequest(Strict):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +51,8 @@ class Service:
                                       max_batch_tokens=settings.max_batch_tokens, observe=metrics.observe)
         self.searcher = Searcher(encoder, index) if index is not None else None
         self.index_lock = threading.Lock()
+        #: the fusion weights of ``/v1/rerank``'s hybrid score when a request gives none
+        self.rerank_weights = default_weights(encoder.identity)
 
     @property
     def model_name(self) -> str:
@@ -151,7 +153,7 @@ class Service:
     async def rerank(self, query: str, documents: list[str], weights: dict[str, float] | None) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
         """The hybrid score of each document for the query, the per-mode scores, and the tokens used."""
         parts = tuple(self.encoder.parts)
-        chosen = _weights(weights, parts, self.encoder.identity)
+        chosen = _weights(weights, parts, self.rerank_weights)
         (q, q_tokens), (d, d_tokens) = await asyncio.gather(
             self.encode([query], "query", parts, "query"), self.encode(documents, "document", parts, "documents"))
         scores: dict[str, np.ndarray] = {}
@@ -180,7 +182,7 @@ class Service:
             raise ApiError(400, f"k ({k}) exceeds rerank_depth ({rerank_depth})", param="k")
         try:
             run = Searcher(self.encoder, index, mode=mode or searcher.mode, candidates=candidates,
-                           weights=_weights(weights, ("dense", "sparse", "colbert"), index.manifest.encoder)
+                           weights=_weights(weights, ("dense", "sparse", "colbert"), searcher.weights)
                            if weights else None)
             parts = run.query_parts(explain=explain)
         except M3SearchError as exc:
@@ -260,10 +262,10 @@ class Service:
         return await asyncio.to_thread(count)
 
 
-def _weights(weights: dict[str, float] | None, parts: Sequence[str], identity: dict[str, Any]) -> dict[str, float]:
-    """The fusion weights for ``parts``: the encoder's defaults (:func:`~m3search.scoring.default_weights`),
-    overridden by the request's."""
-    chosen = {p: w for p, w in default_weights(identity).items() if p in parts}
+def _weights(weights: dict[str, float] | None, parts: Sequence[str], defaults: Mapping[str, float]) -> dict[str, float]:
+    """The fusion weights for ``parts``: ``defaults`` (the index's or the encoder's,
+    :func:`~m3search.scoring.default_weights`), overridden by the request's."""
+    chosen = {p: w for p, w in defaults.items() if p in parts}
     if weights:
         try:
             chosen.update(check_weights(weights))

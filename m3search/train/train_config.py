@@ -85,6 +85,8 @@ class TrainConfig:
             (self.sparse_idf_prior is None or self.sparse_idf_prior > 0, "sparse_idf_prior must be > 0"),
             (self.sparse_idf_prior is None or (self.unified and self.init_heads != "none"),
              "sparse_idf_prior weighs the sparse head: it needs unified training with heads"),
+            (self.sparse_idf_prior is None or not self.compact_colbert,
+             "sparse_idf_prior trains a sparse head; compact_colbert keeps the model's own"),
             (not self.compact_colbert or (self.freeze_encoder and self.cache_states),
              "compact_colbert trains on cached token states: it needs freeze_encoder and cache_states"),
         ]

@@ -88,6 +88,7 @@ class Trainer:
         network = self.encoder.backend.network  # type: ignore[attr-defined]
         if not config.unified or config.init_heads == "none":
             network.sparse_linear = network.colbert_linear = None
+            network.set_sparse_prior(None)
         self.model = M3Trainable(
             network, pooling=self.encoder.config.pooling, normalize=self.encoder.config.normalize,
             special_ids=self.encoder.tokenizer.special_ids.tolist(), vocab_size=len(self.encoder.tokenizer),

@@ -169,10 +169,11 @@ def test_a_server_without_an_index_says_so(tiny_m3):
 
 
 def test_the_servers_default_weights_follow_the_encoders_long_strategy():
-    from m3search.scoring import DEFAULT_WEIGHTS, WINDOWS_WEIGHTS
+    from m3search.scoring import DEFAULT_WEIGHTS, WINDOWS_WEIGHTS, default_weights
     from m3search.serve.service import _weights
 
     parts = ("dense", "sparse", "colbert")
-    assert _weights(None, parts, {"name": "m"}) == DEFAULT_WEIGHTS
-    assert _weights(None, parts, {"name": "m", "long": {"long_strategy": "windows"}}) == WINDOWS_WEIGHTS
-    assert _weights({"sparse": 0.0}, parts, {"name": "m"}) == {**DEFAULT_WEIGHTS, "sparse": 0.0}
+    assert _weights(None, parts, default_weights({"name": "m"})) == DEFAULT_WEIGHTS
+    windowed = default_weights({"name": "m", "long": {"long_strategy": "windows"}})
+    assert _weights(None, parts, windowed) == WINDOWS_WEIGHTS
+    assert _weights({"sparse": 0.5}, parts, windowed) == {**WINDOWS_WEIGHTS, "sparse": 0.5}

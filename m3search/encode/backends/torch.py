@@ -66,7 +66,7 @@ class M3Network(nn.Module):
             raise ConfigurationError("this network has no sparse head")
         weights = torch.relu(self.sparse_linear(hidden)).squeeze(-1)
         if self.sparse_prior is not None:
-            weights = weights * self.sparse_prior.to(device=weights.device, dtype=weights.dtype)[input_ids]
+            weights = weights * self.sparse_prior[input_ids].to(weights.dtype)  # index, then cast: the table stays float32
         return weights
 
     @property
@@ -112,6 +112,7 @@ class TorchBackend:
         backend._backbone_fingerprint = _fingerprint(network.backbone)  # of the float32 weights as read
         if dtype is not None:
             network.to(dtype)
+            network.set_sparse_prior(network.sparse_prior)  # the prior is a lookup table: it stays float32
         return backend.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     def to(self, device: str | torch.device) -> TorchBackend:
@@ -169,7 +170,7 @@ class TorchBackend:
             if head is not None:
                 digest.update(_fingerprint(head, prefix=name).encode())
         if self.network.sparse_prior is not None:
-            digest.update(b"sparse_prior" + self.network.sparse_prior.cpu().numpy().astype(np.float32).tobytes())
+            digest.update(b"sparse_prior" + self.network.sparse_prior.float().cpu().numpy().tobytes())
         return digest.hexdigest()[:16]
 
     def weights_changed(self) -> None:

@@ -37,8 +37,9 @@ class TrainBatch:
 
 def compute_loss(model: M3Trainable, batch: TrainBatch, *, temperature: float = TEMPERATURE,
                  kd_loss_type: str = "m3_kd_loss", self_distill: bool = True,
-                 sub_batch_size: int | None = None) -> LossOutput:
-    """The unified M3 loss of one batch (dense-only when the model has no heads)."""
+                 sub_batch_size: int | None = None, train_sparse: bool = True) -> LossOutput:
+    """The unified M3 loss of one batch (dense-only when the model has no heads); with
+    ``train_sparse=False`` the sparse scores count in every term but give the sparse head no gradient."""
     q = model.encode(batch.query_ids, batch.query_mask, sub_batch_size=sub_batch_size, states=batch.query_states)
     p = model.encode(batch.passage_ids, batch.passage_mask, sub_batch_size=sub_batch_size,
                      states=batch.passage_states)
@@ -52,6 +53,8 @@ def compute_loss(model: M3Trainable, batch: TrainBatch, *, temperature: float = 
     assert q.sparse is not None and p.sparse is not None and q.colbert is not None and p.colbert is not None
     assert q.colbert_mask is not None and p.colbert_mask is not None
     sparse = sparse_scores(distributed.gather(q.sparse), distributed.gather(p.sparse)) / temperature
+    if not train_sparse:
+        sparse = sparse.detach()
     colbert = colbert_scores(distributed.gather_padded(q.colbert), distributed.gather_padded(q.colbert_mask),
                              distributed.gather_padded(p.colbert), distributed.gather_padded(p.colbert_mask))
     return unified_loss(dense, sparse, colbert / temperature, batch.group_size, teacher=teacher,

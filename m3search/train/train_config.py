@@ -33,6 +33,9 @@ class TrainConfig:
     #: Multiply the sparse head's weights by ``(idf / mean idf) ** alpha`` with this ``alpha``, the
     #: idf counted over the training passages (see ``encode/sparse_prior.py``); saved with the heads.
     sparse_idf_prior: float | None = None
+    #: Sources (name prefixes, e.g. ``sib200``) whose batches give the sparse head no gradient:
+    #: cross-lingual pairs, where lexical matching cannot help. Batches must be one source each.
+    sparse_skip_sources: list[str] | None = None
     freeze_encoder: bool = False
     #: With a frozen encoder, compute each unique text's token states once (see ``cache.py``).
     cache_states: bool = True
@@ -85,6 +88,8 @@ class TrainConfig:
             (self.sparse_idf_prior is None or self.sparse_idf_prior > 0, "sparse_idf_prior must be > 0"),
             (self.sparse_idf_prior is None or (self.unified and self.init_heads != "none"),
              "sparse_idf_prior weighs the sparse head: it needs unified training with heads"),
+            (not self.sparse_skip_sources or self.same_source,
+             "sparse_skip_sources switches the sparse loss per batch: it needs same_source"),
             (self.sparse_idf_prior is None or not self.compact_colbert,
              "sparse_idf_prior trains a sparse head; compact_colbert keeps the model's own"),
             (not self.compact_colbert or (self.freeze_encoder and self.cache_states),

@@ -164,12 +164,13 @@ class Trainer:
         sample = self.cache.sample_states(8192, seed=self.config.seed).to(self.device)
         return CompactColbert.from_principal_directions(colbert, sample, dims).to(self.device)
 
-    def _loss(self, batch: TrainBatch, self_distill: bool) -> LossOutput:
+    def _loss(self, batch: TrainBatch, self_distill: bool, source: str | None = None) -> LossOutput:
         config = self.config
         if self.compact is not None:
             return compact_loss(self.model, self.compact, batch, temperature=config.temperature)
+        skip = any((source or "").startswith(prefix) for prefix in config.sparse_skip_sources or ())
         return compute_loss(self.model, batch, temperature=config.temperature, kd_loss_type=config.kd_loss_type,
-                            self_distill=self_distill, sub_batch_size=config.sub_batch_size)
+                            self_distill=self_distill, sub_batch_size=config.sub_batch_size, train_sparse=not skip)
 
     def _install_compact_head(self) -> None:
         """The trained compact head becomes the model's multi-vector head; its nested widths are recorded."""
@@ -219,7 +220,7 @@ class Trainer:
                 batch = self.collate(self._examples(epoch, in_epoch, indices)).to(self.device)
                 self_distill = config.self_distill and self.step > config.self_distill_start_step
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                    out = self._loss(batch, self_distill)
+                    out = self._loss(batch, self_distill, self.groups[indices[0]].source)
                 out.loss.backward()
                 distributed.sum_gradients(parameters)
                 norm = torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)

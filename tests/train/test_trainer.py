@@ -12,6 +12,7 @@ import torch
 
 from m3search.cli import main
 from m3search.encode import Encoder
+from m3search.errors import ConfigurationError
 from m3search.train.collate import bucket_of, plan_batches
 from m3search.train.groups import TrainGroup, read_groups, write_groups
 from m3search.train.train_config import TrainConfig
@@ -140,3 +141,20 @@ def test_heads_only_training_is_reproducible(tiny_m3_path, train_file, tmp_path)
                            init_heads="baseline")).train() for i in range(2)]
     a, b = weights(runs[0]), weights(runs[1])
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-7
+
+
+def test_sparse_skip_sources_give_the_sparse_head_no_gradient_on_their_batches(tiny_m3_path, train_file, tmp_path):
+    """Every batch is one source: skipping both leaves the sparse head as it was, skipping one
+    trains it on the other's batches, and the multi-vector head trains either way."""
+    before = weights(tiny_m3_path)
+    runs = {}
+    for name, skipped in (("both", ["a", "b"]), ("one", ["a"])):
+        out = Trainer(config(tiny_m3_path, train_file, tmp_path / name, freeze_encoder=True, same_source=True,
+                             sparse_skip_sources=skipped)).train()
+        runs[name] = weights(out)
+    sparse = [k for k in before if k.startswith("sparse_linear")]
+    assert all(np.array_equal(before[k], runs["both"][k]) for k in sparse)
+    assert any(not np.array_equal(before[k], runs["one"][k]) for k in sparse)
+    assert any(not np.array_equal(before[k], runs["both"][k]) for k in before if k.startswith("colbert_linear"))
+    with pytest.raises(ConfigurationError, match="needs same_source"):
+        config(tiny_m3_path, train_file, tmp_path / "x", sparse_skip_sources=["a"])

@@ -375,7 +375,7 @@ def t_qa_only_cross(data: Data) -> str:
 
 
 #: Heads trained with an IDF prior on the sparse head: (label, file prefix).
-PRIOR_VARIANTS = [("idf prior 0.5", "prior-0.5")]
+PRIOR_VARIANTS = [("idf prior 0.5", "prior-0.5"), ("idf prior 0.5, no sparse gradient from SIB-200", "prior-0.5-skip-sib")]
 
 
 def t_prior_trained(data: Data) -> str:

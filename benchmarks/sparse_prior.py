@@ -35,12 +35,9 @@ def training_idf(encoder, data: Path) -> tuple[np.ndarray, int]:
         subprocess.run([sys.executable, "-m", "m3search", "data", "build-train", "--data", str(data), "-o", str(mix),
                         "--sib-sentences", "100", "--seed", "0"], check=True, capture_output=True)
         passages = sorted({p for line in mix.read_text().splitlines() for p in json.loads(line)["pos"]})
-    df = np.zeros(len(encoder.tokenizer), np.int64)
-    for i in range(0, len(passages), 1024):
-        for ids in encoder.tokenizer.encode(passages[i:i + 1024], max_length=512):
-            df[np.unique(ids)] += 1
-    n = len(passages)
-    return np.log(1 + (n - df + 0.5) / (df + 0.5)), n
+    from m3search.encode.sparse_prior import idf
+
+    return idf(encoder.tokenizer.encode(passages, max_length=512), len(encoder.tokenizer))
 
 
 def with_prior(cached_encode, prior: np.ndarray):

@@ -430,13 +430,20 @@ def t_self_distillation(data: Data) -> str:
 
 
 def t_long_memory(data: Data) -> str:
-    """Memory and time of one 8,192-token document, plain CLS against MCLS."""
+    """Memory and time of one 8,192-token document on each backend."""
     entry = need(data, "long-memory")
-    labels = {"plain": "plain CLS", "mcls": "MCLS (a CLS every 256)",
-              "from-disk": "plain CLS, loaded from a checkpoint on disk"}
-    rows = [[labels.get(r["strategy"], r["strategy"]), f"{r['tokens']:,}", f"{r['loaded_gb']:.2f} GB",
-             f"{r['peak_gb']:.2f} GB", f"{r['seconds']:.0f}"] for r in entry["rows"]]
-    header = ["", "tokens", "resident after loading", "peak while encoding", "seconds"]
+    labels = {"plain": ("torch float32", "plain CLS, model built in the process"),
+              "mcls": ("torch float32", "MCLS (a CLS every 256), built in the process"),
+              "from-disk": ("torch float32", "plain CLS, loaded from a checkpoint on disk"),
+              "bf16-from-disk": ("torch bfloat16", "loaded from the float32 checkpoint, cast after loading"),
+              "onnx": ("onnx", "fused graph, flash attention (one text: no padding)"),
+              "onnx-int8": ("onnx-int8", "fused graph, flash attention (one text: no padding)"),
+              "onnx-int8-no-flash": ("onnx-int8", "flash switched off: attention probabilities materialised")}
+    rows = [[*labels.get(r["strategy"], (r["strategy"], "")), f"{r['tokens']:,}",
+             f"{r['loading_peak_gb']:.2f} GB" if "loading_peak_gb" in r else "",
+             f"{r['loaded_gb']:.2f} GB", f"**{r['peak_gb']:.2f} GB**", f"{r['seconds']:.0f}"] for r in entry["rows"]]
+    header = ["backend", "how", "tokens", "peak while loading", "resident after loading", "peak while encoding",
+              "seconds"]
     return table(header, rows) + "\n\n" + made_by(data, "long-memory")
 
 

@@ -40,6 +40,9 @@ from .tokenizer import TextTokenizer
 if TYPE_CHECKING:
     from ..protocols import Role
 
+#: Padded tokens per forward pass by default on a CPU and on a GPU (:attr:`Encoder.batch_tokens`).
+CPU_BATCH_TOKENS, GPU_BATCH_TOKENS = 2048, 16384
+
 
 class Encoder:
     """One checkpoint, three outputs: dense, sparse (lexical weights) and multi-vector (ColBERT).
@@ -207,15 +210,24 @@ class Encoder:
 
     @property
     def batch_tokens(self) -> int:
-        """Padded tokens per forward pass when not given: 4,096 for torch on a CPU, else 16,384.
+        """Padded tokens per forward pass when not given: :data:`CPU_BATCH_TOKENS` (2,048) on a
+        CPU, :data:`GPU_BATCH_TOKENS` (16,384) on a GPU.
 
-        torch on a CPU runs smaller batches faster (attention's working set, batch x heads x
-        length^2, falls out of cache): e5-small on 240 XQuAD paragraphs, 2 threads, took 26.4 s at
-        16,384 tokens, 17.9 s at 4,096 and 22.2 s at 1,024. ONNX Runtime and OpenVINO did not
-        gain from smaller batches in the same benchmark, and GPUs want large ones.
+        On a CPU every backend runs smaller batches faster: the activations of a pass (and
+        attention's batch x heads x length² working set) stay in cache. The offline model on
+        240 XQuAD paragraphs, 2 threads, seconds at 16,384 / 4,096 / 2,048 / 1,024 padded tokens:
+        onnx-int8 5.26 / 4.25 / 3.79 / 3.91, onnx 9.33 / 6.79 / 6.35 / 6.74, torch 15.80 / 12.37 /
+        11.34 / 11.44, openvino-bf16 4.23 / - / 3.40 / 3.62 (openvino float32 6.0 either way at
+        4,096 and 2,048). GPUs want large batches.
         """
+        return GPU_BATCH_TOKENS if self._on_gpu() else CPU_BATCH_TOKENS
+
+    def _on_gpu(self) -> bool:
         device = getattr(self.backend, "device", None)
-        return 4096 if self.backend.kind == "torch" and getattr(device, "type", "cpu") == "cpu" else 16384
+        if device is not None:
+            return getattr(device, "type", str(device)) == "cuda"
+        session = getattr(self.backend, "session", None)  # ONNX Runtime: the provider it runs on
+        return session is not None and session.get_providers()[0] == "CUDAExecutionProvider"
 
     @property
     def identity(self) -> dict[str, Any]:

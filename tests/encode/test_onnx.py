@@ -55,16 +55,17 @@ def test_float32_graph_equals_torch_on_every_output(kind, graph_cache, tiny_m3_p
 
 def test_onnx_runtimes_graph_is_fused_and_openvinos_is_plain(graph_cache, tiny_m3_path):
     """ONNX Runtime runs attention, skip-layer-norm and GELU as single operators (two layers: two
-    each per layer's kind); OpenVINO reads a graph without contrib operators."""
+    each per layer's kind; attention has a masked and a flash branch); OpenVINO reads a graph
+    without contrib operators."""
     import json
 
     from m3search.encode.backends.onnx_fusion import op_counts
 
     Encoder.load(tiny_m3_path, backend="onnx")
     fused = onnx_files.graph_dir(tiny_m3_path, "onnx")
-    assert json.loads((fused / onnx_files.META_FILE).read_text())["fused"] == {
-        "Attention": 2, "SkipLayerNormalization": 4, "BiasGelu": 2}
-    assert op_counts(fused / onnx_files.GRAPH_FILE) == {"Attention": 2, "SkipLayerNormalization": 4, "BiasGelu": 2}
+    want = {"Attention": 2, "MultiHeadAttention": 2, "SkipLayerNormalization": 4, "BiasGelu": 2}
+    assert json.loads((fused / onnx_files.META_FILE).read_text())["fused"] == want
+    assert op_counts(fused / onnx_files.GRAPH_FILE) == want
     assert onnx_files.graph_dir(tiny_m3_path, "openvino").name == "onnx-plain"
     from m3search.encode.backends.onnx_export import export_cached
 
@@ -261,3 +262,56 @@ def test_a_model_saved_with_its_graphs_loads_them_without_exporting(graph_cache,
         Encoder.load(saved, backend="onnx-int8")
     with pytest.raises(ConfigurationError, match=r"cannot save graphs for \['openvino'\]"):
         Encoder.load(tiny_m3_path, device="cpu").save(tmp_path / "other", backends=["openvino"])
+
+
+@pytest.mark.parametrize("kind", ["onnx", "onnx-int8"])
+def test_one_text_takes_the_flash_branch_and_a_padded_batch_the_masked_one(kind, graph_cache, tiny_m3_path):
+    """Each layer's attention is an ``If``: ONNX Runtime's ``MultiHeadAttention`` without a mask
+    (flash: no length² matrix) for unpadded batches, the fused node for padded ones. Both agree
+    with torch (float32) and with each other (int8: the same int8 codes and scales)."""
+    import onnx
+    import onnxruntime as ort
+
+    from m3search.encode.backends.onnx_attention import UNPADDED, restore_fused
+
+    Encoder.load(tiny_m3_path, backend=kind)
+    path = onnx_files.graph_dir(tiny_m3_path, kind) / onnx_files.GRAPH_FILE
+    model = onnx.load(str(path))
+    branches = [n for n in model.graph.node if n.op_type == "If" and list(n.input) == [UNPADDED]]
+    assert len(branches) == 2
+    parts = {a.name: onnx.helper.get_attribute_value(a) for a in branches[0].attribute}
+    then, other = parts["then_branch"], parts["else_branch"]
+    fused = "Attention" if kind == "onnx" else "QAttention"
+    projection = "MatMul" if kind == "onnx" else "MatMulIntegerToFloat"
+    assert [n.op_type for n in then.node] == [projection, "Split", "MultiHeadAttention"]
+    assert [n.op_type for n in other.node] == [fused]
+    assert len(then.node[-1].input) == 4  # no key padding mask: the flash kernel's condition
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert restore_fused(model) == 2
+    assert not any(n.op_type == "If" for n in model.graph.node)
+    assert sum(n.op_type == fused for n in model.graph.node) == 2
+    plain = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ids = np.array([[0] + list(range(100, 130)) + [2]], dtype=np.int64)
+    mask = np.ones_like(ids)
+    flash, masked = session.run(["hidden"], {"input_ids": ids, "attention_mask": mask}), \
+        plain.run(["hidden"], {"input_ids": ids, "attention_mask": mask})
+    assert np.abs(flash[0] - masked[0]).max() < (1e-4 if kind == "onnx" else 2e-2)
+    cosine = (flash[0][0, 0] @ masked[0][0, 0]) / np.linalg.norm(flash[0][0, 0]) / np.linalg.norm(masked[0][0, 0])
+    assert cosine > 0.9999
+
+
+def test_single_texts_and_batches_through_the_graph_equal_torch(graph_cache, tiny_m3_path, torch_outputs):
+    """The flash branch (each text alone) and the masked branch (all texts in one padded batch)."""
+    encoder = Encoder.load(tiny_m3_path, backend="onnx")
+    alone = [encoder.encode([text], parts="all") for text in TEXTS]
+    for i, out in enumerate(alone):
+        assert np.abs(out.dense[0] - torch_outputs.dense[i]).max() <= 1e-4
+        assert np.abs(out.colbert[0] - torch_outputs.colbert[i]).max() <= 1e-4
+        assert out.sparse[0].ids.tolist() == torch_outputs.sparse[i].ids.tolist()
+
+
+def test_exported_graphs_on_a_cpu_plan_the_cpu_token_budget(graph_cache, tiny_m3_path):
+    from m3search.encode.encoder import CPU_BATCH_TOKENS
+
+    assert Encoder.load(tiny_m3_path, backend="onnx-int8").batch_tokens == CPU_BATCH_TOKENS == 2048

@@ -25,7 +25,7 @@ GRAPH_FILE = "model.onnx"
 #: The export's description: architecture, heads, dimensions and weights fingerprint of the model.
 META_FILE = "m3search-onnx.json"
 #: Bumped when the exported graph changes, so that older cached graphs are not reused.
-EXPORT_VERSION = 5
+EXPORT_VERSION = 6
 #: The graph without contrib operators (what OpenVINO reads).
 PLAIN = "onnx-plain"
 #: Each exported file's size and a hash of samples spread over it, checked when the graph loads.

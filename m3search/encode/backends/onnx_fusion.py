@@ -10,7 +10,8 @@ with transformers 4's additive mask (``masked_fill`` of the inverted mask), the 
 optimiser matches; its outputs equal :meth:`.torch.M3Network.forward`'s.
 
 The fused attention reads the mask as each row's length (right padding, which is how
-:class:`~.base.TokenBatch` pads). Contrib operators run on ONNX Runtime only: OpenVINO reads the
+:class:`~.base.TokenBatch` pads); unpadded batches (every single text) take a flash-attention
+branch whose memory grows linearly with the length (:mod:`.onnx_attention`). Contrib operators run on ONNX Runtime only: OpenVINO reads the
 plain export (:func:`~.onnx_files.variant_name`). On the offline model the float32 fused graph
 runs 1.1-1.2x the plain one (``benchmarks/encode.py``).
 """
@@ -24,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from . import onnx_attention
 
 log = logging.getLogger(__name__)
 #: The backbone families whose layers the optimiser's ``bert`` fusions match.
@@ -107,14 +110,22 @@ def fuse(source: Path, target: Path, *, num_heads: int, hidden_size: int, extern
         model.save_model_to_file(str(target), use_external_data_format=external_data)
     finally:
         root.setLevel(level)
+    onnx_attention.rewrite_file(target, onnx_attention.unmask_when_unpadded)
     return op_counts(target)
 
 
 def op_counts(path: Path) -> dict[str, int]:
     """How many of each :data:`FUSED_OPS` contrib operator (ONNX Runtime's ``com.microsoft``
-    domain, not the standard ``Gelu``) the graph at ``path`` holds."""
+    domain, not the standard ``Gelu``) the graph at ``path`` holds, subgraphs included (each
+    layer's attention has an ``Attention`` and a ``MultiHeadAttention`` branch:
+    :mod:`.onnx_attention`)."""
     import onnx
 
-    nodes = onnx.load(str(path), load_external_data=False).graph.node
-    counts = collections.Counter(n.op_type for n in nodes if n.domain == "com.microsoft")
+    counts: collections.Counter[str] = collections.Counter()
+    pending = [onnx.load(str(path), load_external_data=False).graph]
+    while pending:
+        graph = pending.pop()
+        for node in graph.node:
+            counts[node.op_type] += node.domain == "com.microsoft"
+            pending += [a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH]
     return {op: counts[op] for op in FUSED_OPS if counts.get(op)}

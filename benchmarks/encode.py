@@ -34,6 +34,8 @@ import numpy as np
 from publish import add_publish_option, publish  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where the parent process leaves the graphs of bge-m3-lite's recipes for the workers.
+LITE_DIR_VARIABLE = "M3SEARCH_BENCH_LITE_DIR"
 LANGS = ["en", "de", "es", "ru", "zh", "ar", "hi", "th", "el", "tr", "vi", "ro"]
 #: (name, what it produces, how it runs)
 SYSTEMS = [
@@ -42,6 +44,8 @@ SYSTEMS = [
     ("m3search onnx-int8", "all 3", "m3search:onnx-int8"),
     ("m3search openvino", "all 3", "m3search:openvino"),
     ("m3search openvino-bf16", "all 3", "m3search:openvino-bf16"),
+    ("bge-m3-lite recipe fp32", "all 3", "lite:fp32"),  # its graph rewrites on our fused graph: lite_recipe.py
+    ("bge-m3-lite recipe int8", "all 3", "lite:int8"),
     ("bare torch loop", "dense", "bare"),
     ("sentence-transformers torch", "dense", "st:torch"),
     ("sentence-transformers onnx", "dense", "st:onnx"),
@@ -93,6 +97,41 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _build_lite_graphs(directory: Path, wanted: set[str] | None) -> dict[str, str]:
+    """bge-m3-lite's recipes on m3search's fused graph (``lite_recipe.py``), into ``directory``;
+    ``{"error": why}`` when its package is missing."""
+    recipes = [how.partition(":")[2] for name, _, how in SYSTEMS
+               if how.startswith("lite:") and (not wanted or name in wanted)]
+    if not recipes:
+        return {}
+    try:
+        import bge_m3_lite  # noqa: F401
+    except ImportError:
+        return {"error": "pip install 'bge-m3-lite[quant]'"}
+    import lite_recipe  # benchmarks/lite_recipe.py
+
+    from m3search.encode.backends.onnx_files import graph_dir
+    from m3search.encode.checkpoints import hub
+
+    source = graph_dir(hub.resolve("multilingual-e5-small"), "onnx")
+    return {recipe: str(lite_recipe.build(source, directory / f"lite-{recipe}", recipe)) for recipe in recipes}
+
+
+def _dense_fidelity(encoder: Any, paragraphs: list[str], lite_dir: Path, lite: dict[str, str]) -> dict[str, float]:
+    """Mean cosine of each exported graph's dense vectors to torch float32's on ``paragraphs``."""
+    from m3search.encode import Encoder
+    from m3search.encode.backends.onnx import OnnxBackend
+
+    want = encoder.encode(paragraphs, parts="dense", show_progress=False).dense
+    graphs = {"m3search onnx": Encoder.load("multilingual-e5-small", backend="onnx"),
+              "m3search onnx-int8": Encoder.load("multilingual-e5-small", backend="onnx-int8")}
+    for recipe in (r for r in lite if r != "error"):
+        graphs[f"bge-m3-lite recipe {recipe}"] = Encoder.load("multilingual-e5-small", backend="onnx")
+        graphs[f"bge-m3-lite recipe {recipe}"].backend = OnnxBackend(lite_dir / f"lite-{recipe}")
+    return {name: float((graph.encode(paragraphs, parts="dense", show_progress=False).dense * want).sum(axis=1).mean())
+            for name, graph in graphs.items()}
+
+
 def _prefixed(texts: list[str], role: str) -> list[str]:
     return [("query: " if role == "query" else "passage: ") + t for t in texts]
 
@@ -102,6 +141,13 @@ def _loader(kind: str, option: str, checkpoint: str, batch_size: int) -> Any:
         from m3search.encode import Encoder
 
         encoder = Encoder.load("multilingual-e5-small", backend=option, **({"device": "cpu"} if option == "torch" else {}))
+        return lambda texts, role: encoder.encode(texts, role=role, parts="all", batch_size=batch_size, show_progress=False)
+    if kind == "lite":  # m3search's pipeline on the graph bge-m3-lite's recipe made (built by the parent)
+        from m3search.encode import Encoder
+        from m3search.encode.backends.onnx import OnnxBackend
+
+        encoder = Encoder.load("multilingual-e5-small", backend="onnx")
+        encoder.backend = OnnxBackend(Path(os.environ[LITE_DIR_VARIABLE]) / f"lite-{option}")
         return lambda texts, role: encoder.encode(texts, role=role, parts="all", batch_size=batch_size, show_progress=False)
     if kind == "bare":
         import torch
@@ -172,10 +218,12 @@ def main() -> None:
     for backend in ("onnx", "onnx-int8"):  # export once, outside the timings
         Encoder.load("multilingual-e5-small", backend=backend)
     wanted = set(args.systems.split(",")) if args.systems else None
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
+               "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT), LITE_DIR_VARIABLE: tmp}
+        lite = _build_lite_graphs(Path(tmp), wanted)
+        fidelity = _dense_fidelity(encoder, texts["paragraphs"][:48], Path(tmp), lite)
         texts_file = Path(tmp) / "texts.json"
         texts_file.write_text(json.dumps(texts))
         for name, produces, how in SYSTEMS:
@@ -185,6 +233,8 @@ def main() -> None:
             row: dict[str, Any] = {"system": name, "outputs": produces}
             if how.startswith("flag") and not Path(python).exists():
                 row["error"] = f"{python} missing (built by .ci/run)"
+            elif how.startswith("lite") and how.partition(":")[2] not in lite:
+                row["error"] = f"bge-m3-lite's recipe not built: {lite.get('error', 'not asked for')}"
             else:
                 cmd = [python, __file__, "--worker", how, "--texts-file", str(texts_file), "--checkpoint", checkpoint,
                        "--threads", str(args.threads), "--repeats", str(args.repeats), "--batch-size", str(args.batch_size)]
@@ -209,7 +259,7 @@ def main() -> None:
         "benchmark": "encode", "model": "multilingual-e5-small + shipped M3 heads", "threads": args.threads,
         "repeats": args.repeats, "paragraphs": len(texts["paragraphs"]), "paragraph_tokens": tokens["paragraphs"],
         "queries": len(texts["queries"]), "query_tokens": tokens["queries"], "languages": args.langs.split(","),
-        "m3search_batch_size": args.batch_size, "rows": rows,
+        "m3search_batch_size": args.batch_size, "rows": rows, "dense_cosine_to_torch": fidelity,
         "machine": platform.machine(), "processor": platform.processor(), "python": platform.python_version(),
     }
     print(f"\n{len(texts['paragraphs'])} XQuAD paragraphs ({tokens['paragraphs']} tokens) and {len(texts['queries'])} "

@@ -4,9 +4,9 @@ Builds a randomly initialised XLM-RoBERTa-large (24 layers, hidden 1,024, 8,194 
 250,002 tokens: BGE-M3's architecture, nothing downloaded) with M3's two heads, in float32, and
 encodes one document of 8,192 tokens through m3search's pipeline (all three outputs, token-budget
 batching), then MCLS (a CLS every 256 tokens). A third row loads the same shape from a checkpoint
-on disk through m3search's own loader (``load_network``: transformers maps the safetensors file,
-so only the weights a forward pass reads become resident: of the 1 GB word-embedding table, the
-rows of the text's tokens), then in bfloat16, then through the exported graphs (ONNX Runtime
+on disk through m3search's own loader (``TorchBackend.load``: transformers maps the safetensors
+file), then in bfloat16 (cast from that float32 checkpoint, and read from a
+checkpoint saved in bfloat16), then through the exported graphs (ONNX Runtime
 float32 and int8, exported once beforehand into a private cache; no torch in the measuring
 process), and the int8 graph once more with ONNX Runtime's flash attention switched off
 (``ORT_DISABLE_FLASH_ATTENTION=1``: every layer materialises its attention probabilities, as
@@ -62,10 +62,15 @@ else:
         for kind in ("onnx", "onnx-int8"):
             export_cached(Path(checkpoint), graph_dir(Path(checkpoint), kind), kind)
         sys.exit(0)
+    if strategy == "save-bf16":  # the checkpoint the bf16-stored row loads: saved from a bfloat16 model
+        TorchBackend.load(Path(checkpoint), device="cpu", dtype=torch.bfloat16).save(Path(checkpoint + "-bf16"))
+        sys.exit(0)
     if strategy == "from-disk":
         backend = TorchBackend.load(Path(checkpoint), device="cpu")
     elif strategy == "bf16-from-disk":
         backend = TorchBackend.load(Path(checkpoint), device="cpu", dtype=torch.bfloat16)
+    elif strategy == "bf16-stored":
+        backend = TorchBackend.load(Path(checkpoint + "-bf16"), device="cpu", dtype=torch.bfloat16)
     else:
         config = XLMRobertaConfig(vocab_size=250002, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
                                   intermediate_size=4096, max_position_embeddings=8194, pad_token_id=1,
@@ -95,7 +100,8 @@ print(json.dumps({"strategy": strategy, "tokens": len(ids), "loading_peak_gb": l
 """
 
 #: Each measured row, in the table's order.
-STRATEGIES = ("plain", "mcls", "from-disk", "bf16-from-disk", "onnx", "onnx-int8", "onnx-int8-no-flash")
+STRATEGIES = ("plain", "mcls", "from-disk", "bf16-from-disk", "bf16-stored", "onnx", "onnx-int8",
+              "onnx-int8-no-flash")
 
 
 def main() -> None:
@@ -111,7 +117,9 @@ def main() -> None:
         checkpoint = str(Path(work) / "checkpoint")
         env = dict(os.environ, M3SEARCH_CACHE=str(Path(work) / "cache"))  # the exported graphs stay in here
         strategies = [s for s in STRATEGIES if s in args.strategies]
-        for phase in ("save",) + (("export",) if any(s.startswith("onnx") for s in strategies) else ()):
+        phases = ("save",) + (("save-bf16",) if "bf16-stored" in strategies else ()) + (
+            ("export",) if any(s.startswith("onnx") for s in strategies) else ())
+        for phase in phases:
             subprocess.run([sys.executable, "-c", CHILD, phase, "0", checkpoint], cwd=ROOT, check=True, env=env)
         for strategy in strategies:
             flash = {"ORT_DISABLE_FLASH_ATTENTION": "1"} if strategy.endswith("no-flash") else {}

@@ -436,6 +436,7 @@ def t_long_memory(data: Data) -> str:
               "mcls": ("torch float32", "MCLS (a CLS every 256), built in the process"),
               "from-disk": ("torch float32", "plain CLS, loaded from a checkpoint on disk"),
               "bf16-from-disk": ("torch bfloat16", "loaded from the float32 checkpoint, cast after loading"),
+              "bf16-stored": ("torch bfloat16", "loaded from a checkpoint saved in bfloat16"),
               "onnx": ("onnx", "fused graph, flash attention (one text: no padding)"),
               "onnx-int8": ("onnx-int8", "fused graph, flash attention (one text: no padding)"),
               "onnx-int8-no-flash": ("onnx-int8", "flash switched off: attention probabilities materialised")}
@@ -463,7 +464,9 @@ ENCODE_LABELS = {"bare torch loop": "bare torch loop (sorted, batch 32)",
                  "sentence-transformers torch": "sentence-transformers {sentence-transformers} (torch)",
                  "sentence-transformers onnx": "sentence-transformers (onnx)",
                  "FlagEmbedding (batch 64)": "FlagEmbedding {FlagEmbedding} (batch 64)",
-                 "FlagEmbedding (batch 256)": "FlagEmbedding {FlagEmbedding} (batch 256)"}
+                 "FlagEmbedding (batch 256)": "FlagEmbedding {FlagEmbedding} (batch 256)",
+                 "bge-m3-lite recipe fp32": "bge-m3-lite's float32 recipe, on m3search's graph",
+                 "bge-m3-lite recipe int8": "bge-m3-lite's int8 recipe (rowwise), on m3search's graph"}
 
 
 def t_encode(data: Data) -> str:
@@ -483,14 +486,51 @@ def t_encode(data: Data) -> str:
         for package, version in versions.items():  # "FlagEmbedding {FlagEmbedding}" -> "FlagEmbedding 1.4.2"
             label = label.replace(f"{{{package}}}", version)
         label = re.sub(r" \{[^}]*\}", "", label)
+        cosine = entry.get("dense_cosine_to_torch", {}).get(r["system"])
+        fidelity = f"{cosine:.4f}" if cosine is not None else ""
         if "error" in r:
-            rows.append([label, r["outputs"], f"not run: {r['error']}", "", "", "", "", ""])
+            rows.append([label, r["outputs"], f"not run: {r['error']}", "", "", "", "", "", fidelity])
             continue
         rows.append([label, r["outputs"], f"{r['paragraphs_tokens_per_s']:,.0f}", ratio(r, "paragraphs_vs_torch"),
                      f"{r['queries_tokens_per_s']:,.0f}", ratio(r, "queries_vs_torch"), f"{r['single_query_ms_p50']:.1f} ms",
-                     f"{r['peak_rss_mb'] / 1024:.2f} GB"])
-    header = ["system", "outputs", "paragraphs tok/s", "× torch", "questions tok/s", "× torch", "one query p50", "peak RSS"]
+                     f"{r['peak_rss_mb'] / 1024:.2f} GB", fidelity])
+    header = ["system", "outputs", "paragraphs tok/s", "× torch", "questions tok/s", "× torch", "one query p50", "peak RSS",
+              "dense cosine to torch"]
     return table(header, rows, left=2) + "\n\n" + made_by(data, "encode")
+
+
+def t_batch_tokens(data: Data) -> str:
+    """Seconds per set at each padded-token budget, one row per backend and budget."""
+    entry = need(data, "batch-tokens")
+    best = {}
+    for r in entry["rows"]:
+        best[r["backend"]] = min(best.get(r["backend"], float("inf")), r["paragraphs_seconds"])
+    rows = [[r["backend"], f"{r['max_batch_tokens']:,}",
+             (f"**{r['paragraphs_seconds']:.2f}**" if r["paragraphs_seconds"] == best[r["backend"]]
+              else f"{r['paragraphs_seconds']:.2f}"), f"{r['queries_seconds']:.2f}"] for r in entry["rows"]]
+    return table(["backend", "max_batch_tokens", "240 paragraphs, s", "480 questions, s"], rows) + "\n\n" + made_by(
+        data, "batch-tokens")
+
+
+def t_encode_runs(data: Data) -> str:
+    """The ratios to torch of the same table run twice (``encode-first`` then ``encode``)."""
+    first, second = need(data, "encode-first"), need(data, "encode")
+    runs = [{r["system"]: r for r in entry["rows"] if "error" not in r} for entry in (first, second)]
+
+    def cell(run: dict[str, Any], system: str, key: str, unit: str = "×") -> str:
+        row = run.get(system)
+        if row is None or key not in row:
+            return MISSING
+        return f"{row[key]:.2f}{unit}" if unit == "×" else f"{row[key]:.1f} ms"
+
+    rows = [[ENCODE_LABELS.get(system, system),
+             *(cell(run, system, "paragraphs_vs_torch") for run in runs),
+             *(cell(run, system, "queries_vs_torch") for run in runs),
+             *(cell(run, system, "single_query_ms_p50", "ms") for run in runs)]
+            for system in runs[1] if system in runs[0]]
+    header = ["system", "paragraphs × torch, run 1", "run 2", "questions × torch, run 1", "run 2",
+              "one query p50, run 1", "run 2"]
+    return table(header, rows) + "\n\n" + made_by(data, "encode-first", "encode")
 
 
 SEARCH_10K = (("search-10k-float16", "float16"), ("search-10k-uint8", "uint8"),
@@ -834,7 +874,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross,
     "prior-trained": t_prior_trained, "window-weights": t_window_weights, "prior-trained-cross": t_prior_trained_cross, "self-distillation": t_self_distillation,
-    "encode": t_encode, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
+    "encode": t_encode, "encode-runs": t_encode_runs, "batch-tokens": t_batch_tokens, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),

@@ -213,12 +213,12 @@ class Encoder:
         """Padded tokens per forward pass when not given: :data:`CPU_BATCH_TOKENS` (2,048) on a
         CPU, :data:`GPU_BATCH_TOKENS` (16,384) on a GPU.
 
-        On a CPU every backend runs smaller batches faster: the activations of a pass (and
-        attention's batch x heads x length² working set) stay in cache. The offline model on
-        240 XQuAD paragraphs, 2 threads, seconds at 16,384 / 4,096 / 2,048 / 1,024 padded tokens:
-        onnx-int8 5.26 / 4.25 / 3.79 / 3.91, onnx 9.33 / 6.79 / 6.35 / 6.74, torch 15.80 / 12.37 /
-        11.34 / 11.44, openvino-bf16 4.23 / - / 3.40 / 3.62 (openvino float32 6.0 either way at
-        4,096 and 2,048). GPUs want large batches.
+        On a CPU every backend runs smaller batches faster: a pass's activations (and attention's
+        batch x heads x length² working set) stay in cache. ``benchmarks/batch_tokens.py``
+        measures it (the table in the docs' Performance page): on the offline model with 2
+        threads, 2,048 tokens is the best budget or within noise of it for torch, onnx,
+        onnx-int8 and openvino-bf16, and onnx-int8 at 16,384 takes ~1.4x as long. GPUs want
+        large batches.
         """
         return GPU_BATCH_TOKENS if self._on_gpu() else CPU_BATCH_TOKENS
 

@@ -152,3 +152,36 @@ def test_shipped_heads_bring_their_prior_and_heads_without_one_remove_an_old_one
     (shipped / "tiny" / "sparse_prior.pt").unlink()
     hub.install_shipped_heads("tiny", checkpoint)
     assert sorted(p.name for p in checkpoint.iterdir()) == sorted(hub.HEAD_FILES)
+
+
+def test_a_checkpoint_saved_in_bfloat16_loads_without_a_float32_copy(tiny_m3_copy, tmp_path):
+    """Saved from a bfloat16 model, the weights are read as bfloat16 (no float32 detour: what keeps
+    a bfloat16 BGE-M3 under 2 GB while loading), with the identity and outputs of loading them
+    as float32 and casting."""
+    from m3search.encode.backends.torch import stored_dtype
+
+    Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16).save(tmp_path / "bf16")
+    assert stored_dtype(tmp_path / "bf16") == torch.bfloat16 and stored_dtype(tiny_m3_copy) == torch.float32
+    from m3search.encode.backends import torch as torch_backend
+
+    asked = []
+    original = torch_backend.load_network
+
+    def recording(path, **kwargs):
+        asked.append(kwargs.get("dtype"))
+        return original(path, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch_backend, "load_network", recording)
+        direct = Encoder.load(tmp_path / "bf16", device="cpu", dtype=torch.bfloat16)
+        Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16)
+    assert asked == [torch.bfloat16, None]  # read as stored; a float32 checkpoint is cast after loading
+    assert next(direct.backend.network.backbone.parameters()).dtype == torch.bfloat16
+    cast = Encoder.load(tmp_path / "bf16", device="cpu")
+    cast.backend.network.to(torch.bfloat16)
+    cast.backend.network.set_sparse_prior(cast.backend.network.sparse_prior)
+    assert direct.identity == Encoder.load(tmp_path / "bf16", device="cpu", dtype=torch.bfloat16).identity
+    assert direct.identity["weights"] == Encoder.load(tmp_path / "bf16", device="cpu").identity["weights"]
+    text = ["Mount Everest is the highest mountain"]
+    a, b = direct.encode(text, parts="all"), cast.encode(text, parts="all")
+    assert np.array_equal(a.dense, b.dense) and np.array_equal(a.colbert[0], b.colbert[0])

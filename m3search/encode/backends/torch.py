@@ -106,12 +106,19 @@ class TorchBackend:
 
     @classmethod
     def load(cls, path: Path, *, device: str | None = None, dtype: torch.dtype | None = None) -> TorchBackend:
-        """The HF weights in ``path`` and the head files beside them, when present."""
-        network = load_network(path)
+        """The HF weights in ``path`` and the head files beside them, when present.
+
+        ``dtype``: the network is cast after loading, except when the checkpoint stores its
+        weights in that very dtype (one saved from a model loaded with it): then they are read
+        as they are, without a float32 copy first, which is what keeps a bfloat16 BGE-M3 under
+        2 GB while it loads (the weights' fingerprint is the same either way: bfloat16 values
+        read as float32 are exact)."""
+        stored = dtype is not None and stored_dtype(path) == dtype
+        network = load_network(path, dtype=dtype if stored else None)
         backend = cls(network, device="cpu")
         backend._backbone_fingerprint = _fingerprint(network.backbone)  # of the float32 weights as read
         if dtype is not None:
-            network.to(dtype)
+            network.to(dtype)  # the heads (and anything stored otherwise); a no-op on weights already in dtype
             network.set_sparse_prior(network.sparse_prior)  # the prior is a lookup table: it stays float32
         return backend.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
@@ -229,8 +236,9 @@ class TorchBackend:
             (directory / SPARSE_PRIOR_FILE).unlink()
 
 
-def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
-    """The float32 :class:`M3Network` of a checkpoint directory (heads when their files exist).
+def load_network(path: Path, *, dropout: float | None = None, dtype: torch.dtype | None = None) -> M3Network:
+    """The float32 :class:`M3Network` of a checkpoint directory (heads when their files exist);
+    ``dtype`` reads the backbone's weights in that dtype instead (the heads stay float32).
 
     ``dropout`` overrides the backbone's hidden and attention dropout (0 makes training
     deterministic, as the parity tests need).
@@ -241,7 +249,8 @@ def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
     if dropout is not None:
         overrides = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
     try:
-        backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=torch.float32, **overrides)
+        backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=dtype or torch.float32,
+                                             **overrides)
     except Exception as exc:  # safetensors' Rust reader raises its own error type on a damaged file
         if not isinstance(exc, (OSError, ValueError)) and type(exc).__name__ != "SafetensorError":
             raise
@@ -249,6 +258,27 @@ def load_network(path: Path, *, dropout: float | None = None) -> M3Network:
     sparse = _load_head(path / SPARSE_FILE)
     prior = _load_prior(path / SPARSE_PRIOR_FILE) if sparse is not None else None
     return M3Network(backbone, _load_head(path / COLBERT_FILE), sparse, prior)
+
+
+def stored_dtype(path: Path) -> torch.dtype | None:
+    """The one dtype of every tensor in the checkpoint's ``model.safetensors`` (read from its
+    header), else ``None`` (other formats, mixed dtypes, unreadable).
+
+    >>> stored_dtype(Path("tests/fixtures/tiny-m3"))
+    torch.float32
+    """
+    import json
+    import struct
+
+    dtypes = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
+    try:
+        with open(path / "model.safetensors", "rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(size))
+    except (OSError, ValueError, struct.error):
+        return None
+    found = {entry.get("dtype") for name, entry in header.items() if name != "__metadata__"}
+    return dtypes.get(found.pop()) if len(found) == 1 else None
 
 
 def _fingerprint(module: nn.Module, prefix: str = "") -> str:

@@ -215,17 +215,16 @@ class Encoder:
 
         On a CPU every backend runs smaller batches faster: a pass's activations (and attention's
         batch x heads x length² working set) stay in cache. ``benchmarks/batch_tokens.py``
-        measures it (the table in the docs' Performance page): on the offline model with 2
-        threads, 2,048 tokens is the best budget or within noise of it for torch, onnx,
-        onnx-int8 and openvino-bf16, and onnx-int8 at 16,384 takes ~1.4x as long. GPUs want
-        large batches.
+        measures it (the table in the docs' Performance page; the offline model, 2 threads):
+        2,048 tokens is the best budget for torch and onnx, and every backend takes 1.3-1.5x as
+        long at 16,384. GPUs want large batches.
         """
         return GPU_BATCH_TOKENS if self._on_gpu() else CPU_BATCH_TOKENS
 
     def _on_gpu(self) -> bool:
         device = getattr(self.backend, "device", None)
         if device is not None:
-            return getattr(device, "type", str(device)) == "cuda"
+            return str(getattr(device, "type", device)).startswith("cuda")
         session = getattr(self.backend, "session", None)  # ONNX Runtime: the provider it runs on
         return session is not None and session.get_providers()[0] == "CUDAExecutionProvider"
 

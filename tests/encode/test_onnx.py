@@ -311,7 +311,52 @@ def test_single_texts_and_batches_through_the_graph_equal_torch(graph_cache, tin
         assert out.sparse[0].ids.tolist() == torch_outputs.sparse[i].ids.tolist()
 
 
-def test_exported_graphs_on_a_cpu_plan_the_cpu_token_budget(graph_cache, tiny_m3_path):
-    from m3search.encode.encoder import CPU_BATCH_TOKENS
+def test_exported_graphs_plan_the_token_budget_of_the_device_they_run_on(graph_cache, tiny_m3_path):
+    from m3search.encode.encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS
 
-    assert Encoder.load(tiny_m3_path, backend="onnx-int8").batch_tokens == CPU_BATCH_TOKENS == 2048
+    encoder = Encoder.load(tiny_m3_path, backend="onnx-int8")
+    assert encoder.batch_tokens == CPU_BATCH_TOKENS == 2048
+
+    class OnCuda:
+        def get_providers(self):
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    encoder.backend.session = OnCuda()
+    assert encoder.batch_tokens == GPU_BATCH_TOKENS == 16384
+
+
+def test_the_rewrite_undoes_exactly_and_keeps_external_weights_once(graph_cache, tiny_m3_path, tmp_path):
+    """``restore_fused`` then ``unmask_when_unpadded`` gives the exported graph back byte for byte;
+    rewriting a graph whose weights are in an external file leaves one copy of them, not two."""
+    import onnx
+    import onnxruntime as ort
+
+    from m3search.encode.backends.onnx_attention import restore_fused, rewrite_file, unmask_when_unpadded
+
+    Encoder.load(tiny_m3_path, backend="onnx")
+    path = onnx_files.graph_dir(tiny_m3_path, "onnx") / onnx_files.GRAPH_FILE
+    exported = onnx.load(str(path))
+    model = onnx.load(str(path))
+    assert restore_fused(model) == 2 and unmask_when_unpadded(model) == 2
+    assert model.SerializeToString() == exported.SerializeToString()
+
+    external = tmp_path / "model.onnx"
+    onnx.save(exported, str(external), save_as_external_data=True, location="model.onnx.data", size_threshold=0)
+    size = (tmp_path / "model.onnx.data").stat().st_size
+    assert rewrite_file(external, restore_fused) == 2
+    assert rewrite_file(external, unmask_when_unpadded) == 2
+    assert (tmp_path / "model.onnx.data").stat().st_size < 1.1 * size  # one copy of the weights, not two
+    ids = np.array([[0, 100, 200, 300, 2], [0, 400, 2, 1, 1]], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": (ids != 1).astype(np.int64)}
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["hidden"], feeds)[0]
+    got = ort.InferenceSession(str(external), providers=["CPUExecutionProvider"]).run(["hidden"], feeds)[0]
+    assert np.array_equal(want, got)
+
+
+def test_a_batch_of_texts_of_one_length_takes_the_flash_branch_and_equals_torch(graph_cache, tiny_m3_path, tiny_m3):
+    texts = ["alpha beta gamma delta", "gamma delta alpha beta"]
+    lengths = {len(ids) for ids in tiny_m3.tokenize(texts)}
+    assert len(lengths) == 1  # no padding: the flash branch
+    want = tiny_m3.encode(texts, parts="all")
+    got = Encoder.load(tiny_m3_path, backend="onnx").encode(texts, parts="all")
+    assert_close(got, want, 1e-4)

@@ -154,14 +154,9 @@ def test_shipped_heads_bring_their_prior_and_heads_without_one_remove_an_old_one
     assert sorted(p.name for p in checkpoint.iterdir()) == sorted(hub.HEAD_FILES)
 
 
-def test_a_checkpoint_saved_in_bfloat16_loads_without_a_float32_copy(tiny_m3_copy, tmp_path):
-    """Saved from a bfloat16 model, the weights are read as bfloat16 (no float32 detour: what keeps
-    a bfloat16 BGE-M3 under 2 GB while loading), with the identity and outputs of loading them
-    as float32 and casting."""
-    from m3search.encode.backends.torch import stored_dtype
-
-    Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16).save(tmp_path / "bf16")
-    assert stored_dtype(tmp_path / "bf16") == torch.bfloat16 and stored_dtype(tiny_m3_copy) == torch.float32
+@pytest.fixture
+def load_dtypes(monkeypatch):
+    """The ``dtype`` each ``load_network`` call of the torch backend was asked for, in order."""
     from m3search.encode.backends import torch as torch_backend
 
     asked = []
@@ -171,17 +166,43 @@ def test_a_checkpoint_saved_in_bfloat16_loads_without_a_float32_copy(tiny_m3_cop
         asked.append(kwargs.get("dtype"))
         return original(path, **kwargs)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch_backend, "load_network", recording)
-        direct = Encoder.load(tmp_path / "bf16", device="cpu", dtype=torch.bfloat16)
-        Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16)
-    assert asked == [torch.bfloat16, None]  # read as stored; a float32 checkpoint is cast after loading
+    monkeypatch.setattr(torch_backend, "load_network", recording)
+    return asked
+
+
+def test_a_checkpoint_saved_in_bfloat16_loads_without_a_float32_copy(tiny_m3_copy, tmp_path, load_dtypes):
+    """Saved from a bfloat16 model, the weights are read as bfloat16 (no float32 detour: what keeps
+    a bfloat16 BGE-M3 under 2 GB while loading), with the identity and outputs of loading them
+    as float32 and casting."""
+    from m3search.encode.backends.torch import stored_dtype
+
+    Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16).save(tmp_path / "bf16")
+    assert stored_dtype(tmp_path / "bf16") == torch.bfloat16 and stored_dtype(tiny_m3_copy) == torch.float32
+    load_dtypes.clear()
+    direct = Encoder.load(tmp_path / "bf16", device="cpu", dtype=torch.bfloat16)
+    Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16)
+    assert load_dtypes == [torch.bfloat16, None]  # read as stored; a float32 checkpoint is cast after loading
     assert next(direct.backend.network.backbone.parameters()).dtype == torch.bfloat16
     cast = Encoder.load(tmp_path / "bf16", device="cpu")
     cast.backend.network.to(torch.bfloat16)
     cast.backend.network.set_sparse_prior(cast.backend.network.sparse_prior)
-    assert direct.identity == Encoder.load(tmp_path / "bf16", device="cpu", dtype=torch.bfloat16).identity
+    assert direct.identity == cast.identity
     assert direct.identity["weights"] == Encoder.load(tmp_path / "bf16", device="cpu").identity["weights"]
     text = ["Mount Everest is the highest mountain"]
     a, b = direct.encode(text, parts="all"), cast.encode(text, parts="all")
     assert np.array_equal(a.dense, b.dense) and np.array_equal(a.colbert[0], b.colbert[0])
+
+
+def test_weights_stored_in_another_dtype_or_sharded_are_cast_after_loading(tiny_m3_copy, tmp_path, load_dtypes):
+    from m3search.encode.backends.torch import stored_dtype
+
+    Encoder.load(tiny_m3_copy, device="cpu", dtype=torch.bfloat16).save(tmp_path / "bf16")
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    assert stored_dtype(sharded) is None  # no model.safetensors (a sharded or .bin checkpoint)
+    (sharded / "model.safetensors").write_bytes(b"\x00")
+    assert stored_dtype(sharded) is None  # unreadable header
+    load_dtypes.clear()
+    half = Encoder.load(tmp_path / "bf16", device="cpu", dtype=torch.float16)
+    assert load_dtypes == [None]  # bfloat16 on disk, float16 asked: read as float32, then cast
+    assert next(half.backend.network.backbone.parameters()).dtype == torch.float16

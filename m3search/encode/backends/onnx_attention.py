@@ -15,7 +15,11 @@ on "no position of this batch is padding" (computed once per call from ``attenti
 - *else*: the fused node itself, unchanged (padded batches run exactly as before).
 
 A single text, which is how every long document goes (the token budget), always takes the
-flash branch. Both branches compute the same function; the export checks each against torch.
+flash branch, as does a batch of texts of one length. Both branches compute the same function:
+the float32 export checks each against torch, the tests check the int8 graph's two branches
+against each other. ONNX Runtime takes its flash kernel when it detects the CPU's L2 cache size
+and ``ORT_DISABLE_FLASH_ATTENTION`` is unset; otherwise ``MultiHeadAttention`` materialises the
+probabilities as the fused operator does (same outputs, the old memory).
 :func:`restore_fused` undoes the rewrite (the int8 quantiser reads the fused node, not the
 ``If``). Measured on the offline model: padded batches as fast as before; 500-token single
 texts within noise of the materialised path.
@@ -36,6 +40,8 @@ _HEAD_NODES = ("m3search_mask_min", "m3search_unpadded_test")
 _ZERO = "m3search_zero"
 _MS = "com.microsoft"
 _FUSED = ("Attention", "QAttention")
+#: Settings of the fused operators that the flash branch reproduces only at their default (off).
+_DEFAULT_OFF = ("unidirectional", "do_rotary", "past_present_share_buffer", "rotary_embedding_dim")
 
 
 def unmask_when_unpadded(model: Any) -> int:
@@ -57,13 +63,15 @@ def unmask_when_unpadded(model: Any) -> int:
         graph.initializer.append(numpy_helper.from_array(_int64([hidden] * 3), sizes))
         qkv, q, k, v = (f"{name}_{part}" for part in ("qkv", "q", "k", "v"))
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        fused = helper.make_node(node.op_type, list(node.input), [f"{out}_masked"], name=name, domain=_MS,
+                                 **attributes)
+        shared = {k: v for k, v in attributes.items() if k in ("num_heads", "mask_filter_value", "scale")}
         flash = [
             _projection(node, qkv),
             helper.make_node("Split", [qkv, sizes], [q, k, v], name=f"{name}_split", axis=-1),
             helper.make_node("MultiHeadAttention", [q, k, v, node.input[2]], [f"{out}_flash"], name=f"{name}_flash",
-                             domain=_MS, **attributes),
+                             domain=_MS, **shared),
         ]
-        fused = helper.make_node(node.op_type, list(node.input), [f"{out}_masked"], name=name, domain=_MS, **attributes)
         nodes.append(helper.make_node("If", [UNPADDED], [out], name=f"{name}_if",
                                       then_branch=_branch(f"{name}_then", flash),
                                       else_branch=_branch(f"{name}_else", [fused])))
@@ -130,14 +138,15 @@ def _branch(name: str, nodes: list[Any]) -> Any:
 def _rewritable(node: Any, shapes: dict[str, list[int]]) -> bool:
     from onnx import helper
 
-    if node.op_type not in _FUSED or node.domain != _MS:
+    if node.op_type not in _FUSED or node.domain != _MS or len(node.output) != 1:
         return False
     inputs = list(node.input)
     wanted = 4 if node.op_type == "Attention" else 8
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if len([i for i in inputs if i]) != wanted or inputs[wanted:] and any(inputs[wanted:]):
         return False
-    if set(attributes) - {"num_heads", "mask_filter_value", "scale"}:
+    settings = {k: v for k, v in attributes.items() if k not in _DEFAULT_OFF or v}  # explicit defaults are fine
+    if set(settings) - {"num_heads", "mask_filter_value", "scale"}:
         return False
     weights = shapes.get(inputs[1])
     return weights is not None and len(weights) == 2 and weights[1] % 3 == 0
@@ -154,10 +163,13 @@ def rewrite_file(path: Any, rewrite: Any) -> int:
     at ``path``, in place, keeping its weights external when they were (``<file>.data``)."""
     import onnx
 
-    external = path.with_name(path.name + ".data").is_file()
+    data = path.with_name(path.name + ".data")
+    external = data.is_file()
     model = onnx.load(str(path), load_external_data=external)
     count = int(rewrite(model))
     if count:
+        if external:  # every weight is in memory now; onnx appends to an existing data file
+            data.unlink()
         onnx.save(model, str(path), save_as_external_data=external, all_tensors_to_one_file=True,
-                  location=path.name + ".data" if external else None)
+                  location=data.name if external else None)
     return count

@@ -7,8 +7,9 @@ returns ``hidden`` (last hidden states), and when the checkpoint has the heads `
 checkpoint has one) and ``colbert`` (un-normalised rows), exactly the
 raw outputs of :meth:`.torch.M3Network.forward`. torch's dynamo exporter is used: the
 TorchScript one bakes transformers' mask arithmetic in as constants and gives wrong outputs for
-padded batches of other shapes. Every export is checked against torch on a padded batch of a
-shape other than the one traced; a difference above 1e-3 is refused.
+padded batches of other shapes. Every float32 export is checked against torch on a padded batch
+and on a single text (the two attention branches of :mod:`.onnx_attention`) of shapes other than
+the one traced; a difference above 1e-3 is refused.
 
 int8 is ``onnxruntime.quantization.quantize_dynamic`` (int8 weights with one scale per output
 channel, activations quantised on the fly) over the float32 graph; per-channel scales keep the
@@ -136,25 +137,31 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     meta = json.loads((source / META_FILE).read_text())
-    external = any(source.glob("*.data"))
-    fused = onnx.load(str(source / GRAPH_FILE), load_external_data=external)
-    onnx_attention.restore_fused(fused)  # the quantiser turns the fused Attention into QAttention
-    graph = fused.graph
-    heads = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and "hidden" in n.input]
-    vectors = {i.name for i in graph.initializer if len(i.dims) == 1}
-    priors = [n.name for n in graph.node if n.op_type in ("Gather", "GatherND") and n.input[0] in vectors]
+    data_files = list(source.glob("*.data"))
     directory.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # quantize_dynamic logs advice about static pre-processing on the root logger
-    try:
-        quantize_dynamic(
-            fused, directory / GRAPH_FILE, weight_type=QuantType.QInt8,
-            nodes_to_exclude=priors + ([] if quantize_heads else heads), per_channel=True,
-            use_external_data_format=external,
-        )
-    finally:
-        root.setLevel(level)
+    with tempfile.TemporaryDirectory(prefix=".fused-", dir=directory) as tmp:
+        # the quantiser turns the fused Attention into QAttention: give it the graph without the
+        # flash branches, its weights still read from the source's data file (not held twice)
+        fused = onnx.load(str(source / GRAPH_FILE), load_external_data=False)
+        onnx_attention.restore_fused(fused)
+        onnx.save(fused, str(Path(tmp) / GRAPH_FILE))
+        for data in data_files:
+            (Path(tmp) / data.name).symlink_to(data.resolve())
+        graph = fused.graph
+        heads = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and "hidden" in n.input]
+        vectors = {i.name for i in graph.initializer if len(i.dims) == 1}
+        priors = [n.name for n in graph.node if n.op_type in ("Gather", "GatherND") and n.input[0] in vectors]
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # quantize_dynamic logs advice about static pre-processing on the root logger
+        try:
+            quantize_dynamic(
+                Path(tmp) / GRAPH_FILE, directory / GRAPH_FILE, weight_type=QuantType.QInt8,
+                nodes_to_exclude=priors + ([] if quantize_heads else heads), per_channel=True,
+                use_external_data_format=bool(data_files),
+            )
+        finally:
+            root.setLevel(level)
     onnx_attention.rewrite_file(directory / GRAPH_FILE, onnx_attention.unmask_when_unpadded)
     # per-channel scales give other outputs than the per-tensor graphs of export version <= 4: an
     # index those built is refused by name, not searched with slightly different query vectors.

@@ -116,7 +116,7 @@ class TorchBackend:
         stored = dtype is not None and stored_dtype(path) == dtype
         network = load_network(path, dtype=dtype if stored else None)
         backend = cls(network, device="cpu")
-        backend._backbone_fingerprint = _fingerprint(network.backbone)  # of the float32 weights as read
+        backend._backbone_fingerprint = _fingerprint(network.backbone)  # of the weights as stored (read as float32)
         if dtype is not None:
             network.to(dtype)  # the heads (and anything stored otherwise); a no-op on weights already in dtype
             network.set_sparse_prior(network.sparse_prior)  # the prior is a lookup table: it stays float32
@@ -261,8 +261,8 @@ def load_network(path: Path, *, dropout: float | None = None, dtype: torch.dtype
 
 
 def stored_dtype(path: Path) -> torch.dtype | None:
-    """The one dtype of every tensor in the checkpoint's ``model.safetensors`` (read from its
-    header), else ``None`` (other formats, mixed dtypes, unreadable).
+    """The one floating-point dtype of every tensor in the checkpoint's ``model.safetensors``
+    (read from its header), else ``None`` (sharded or other formats, mixed dtypes, unreadable).
 
     >>> stored_dtype(Path("tests/fixtures/tiny-m3"))
     torch.float32
@@ -277,7 +277,10 @@ def stored_dtype(path: Path) -> torch.dtype | None:
             header = json.loads(handle.read(size))
     except (OSError, ValueError, struct.error):
         return None
-    found = {entry.get("dtype") for name, entry in header.items() if name != "__metadata__"}
+    if not isinstance(header, dict):
+        return None
+    found = {entry.get("dtype") for name, entry in header.items() if name != "__metadata__" and isinstance(entry, dict)}
+    found -= {"I64", "I32", "I16", "I8", "U8", "BOOL"}  # buffers such as position ids are not weights
     return dtypes.get(found.pop()) if len(found) == 1 else None
 
 

@@ -281,7 +281,7 @@ def stored_dtype(path: Path) -> torch.dtype | None:
         return None
     found = {entry.get("dtype") for name, entry in header.items() if name != "__metadata__" and isinstance(entry, dict)}
     found -= {"I64", "I32", "I16", "I8", "U8", "BOOL"}  # buffers such as position ids are not weights
-    return dtypes.get(found.pop()) if len(found) == 1 else None
+    return dtypes.get(str(found.pop())) if len(found) == 1 else None
 
 
 def _fingerprint(module: nn.Module, prefix: str = "") -> str:

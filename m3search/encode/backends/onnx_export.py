@@ -141,12 +141,13 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False) -> 
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fused-", dir=directory) as tmp:
         # the quantiser turns the fused Attention into QAttention: give it the graph without the
-        # flash branches, its weights still read from the source's data file (not held twice)
+        # flash branches, beside a copy of the source's weights file (read by the quantiser, not
+        # held in this process as well)
         fused = onnx.load(str(source / GRAPH_FILE), load_external_data=False)
         onnx_attention.restore_fused(fused)
         onnx.save(fused, str(Path(tmp) / GRAPH_FILE))
-        for data in data_files:
-            (Path(tmp) / data.name).symlink_to(data.resolve())
+        for data in data_files:  # onnx refuses external data behind a symbolic or a hard link
+            shutil.copyfile(data, Path(tmp) / data.name)
         graph = fused.graph
         heads = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and "hidden" in n.input]
         vectors = {i.name for i in graph.initializer if len(i.dims) == 1}

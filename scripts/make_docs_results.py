@@ -445,7 +445,7 @@ def t_long_memory(data: Data) -> str:
              f"{r['loaded_gb']:.2f} GB", f"**{r['peak_gb']:.2f} GB**", f"{r['seconds']:.0f}"] for r in entry["rows"]]
     header = ["backend", "how", "tokens", "peak while loading", "resident after loading", "peak while encoding",
               "seconds"]
-    return table(header, rows) + "\n\n" + made_by(data, "long-memory")
+    return table(header, rows, left=2) + "\n\n" + made_by(data, "long-memory")
 
 
 def t_sparse_prior(data: Data) -> str:

@@ -38,3 +38,30 @@ def plan_batches(lengths: Sequence[int], *, max_batch_size: int, max_batch_token
     if current:
         batches.append(current)
     return batches
+
+
+#: Padded tokens per forward pass by default on a CPU and on a GPU (:func:`default_batch_tokens`).
+CPU_BATCH_TOKENS, GPU_BATCH_TOKENS = 2048, 16384
+
+
+def default_batch_tokens(backend: object) -> int:
+    """:data:`CPU_BATCH_TOKENS` (2,048) for a backend on a CPU, :data:`GPU_BATCH_TOKENS` (16,384) on a GPU.
+
+    On a CPU every backend runs smaller batches faster: a pass's activations (and attention's
+    batch x heads x length² working set) stay in cache. ``benchmarks/batch_tokens.py``
+    measures it (the table in the docs' Performance page; the offline model, 2 threads):
+    2,048 tokens is the best budget for torch and onnx, and every backend takes 1.3-1.5x as
+    long at 16,384. GPUs want large batches.
+
+    >>> default_batch_tokens(object())
+    2048
+    """
+    return GPU_BATCH_TOKENS if _on_gpu(backend) else CPU_BATCH_TOKENS
+
+
+def _on_gpu(backend: object) -> bool:
+    device = getattr(backend, "device", None)
+    if device is not None:
+        return str(getattr(device, "type", device)).startswith("cuda")
+    session = getattr(backend, "session", None)  # ONNX Runtime: the provider it runs on
+    return session is not None and session.get_providers()[0] == "CUDAExecutionProvider"

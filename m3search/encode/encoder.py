@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError
 from ..io.atomic import atomic_write_text
 from ..types import PARTS, Embeddings
-from . import pipeline, sequences
+from . import batching, pipeline, sequences
 from .backends import EncoderBackend, load_backend
 from .checkpoints import hub
 from .checkpoints.config import (
@@ -39,9 +39,6 @@ from .tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
     from ..protocols import Role
-
-#: Padded tokens per forward pass by default on a CPU and on a GPU (:attr:`Encoder.batch_tokens`).
-CPU_BATCH_TOKENS, GPU_BATCH_TOKENS = 2048, 16384
 
 
 class Encoder:
@@ -210,23 +207,9 @@ class Encoder:
 
     @property
     def batch_tokens(self) -> int:
-        """Padded tokens per forward pass when not given: :data:`CPU_BATCH_TOKENS` (2,048) on a
-        CPU, :data:`GPU_BATCH_TOKENS` (16,384) on a GPU.
-
-        On a CPU every backend runs smaller batches faster: a pass's activations (and attention's
-        batch x heads x length² working set) stay in cache. ``benchmarks/batch_tokens.py``
-        measures it (the table in the docs' Performance page; the offline model, 2 threads):
-        2,048 tokens is the best budget for torch and onnx, and every backend takes 1.3-1.5x as
-        long at 16,384. GPUs want large batches.
-        """
-        return GPU_BATCH_TOKENS if self._on_gpu() else CPU_BATCH_TOKENS
-
-    def _on_gpu(self) -> bool:
-        device = getattr(self.backend, "device", None)
-        if device is not None:
-            return str(getattr(device, "type", device)).startswith("cuda")
-        session = getattr(self.backend, "session", None)  # ONNX Runtime: the provider it runs on
-        return session is not None and session.get_providers()[0] == "CUDAExecutionProvider"
+        """Padded tokens per forward pass when not given: 2,048 on a CPU, 16,384 on a GPU
+        (:func:`.batching.default_batch_tokens`, where the measurements are)."""
+        return batching.default_batch_tokens(self.backend)
 
     @property
     def identity(self) -> dict[str, Any]:

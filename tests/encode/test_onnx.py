@@ -312,7 +312,7 @@ def test_single_texts_and_batches_through_the_graph_equal_torch(graph_cache, tin
 
 
 def test_exported_graphs_plan_the_token_budget_of_the_device_they_run_on(graph_cache, tiny_m3_path):
-    from m3search.encode.encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS
+    from m3search.encode.batching import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS
 
     encoder = Encoder.load(tiny_m3_path, backend="onnx-int8")
     assert encoder.batch_tokens == CPU_BATCH_TOKENS == 2048

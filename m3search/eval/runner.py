@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..encode.backends.onnx_files import EXPORT_VERSION
 from ..errors import ConfigurationError
 from ..identity import identity_hash
 from ..index import Index, IndexOptions, codecs
@@ -61,7 +62,10 @@ def cached_encode(encoder: EncoderLike, texts: list[str], role: Role, parts: tup
     # a backend other than torch has its own entries: even where its outputs count as the same
     # model (onnx, openvino-bf16), an evaluation of that backend must measure that backend
     backend = encoder.identity.get("backend")
-    prefix = f"{identity_hash(encoder.identity)}{'.' + backend if backend else ''}-{role}"
+    # an exported graph can change without changing the identity (export versions whose outputs
+    # differ by less than the backend's own noise): its version keeps such embeddings apart too
+    tag = f".{backend}.v{EXPORT_VERSION}" if backend and backend != "torch" else ""
+    prefix = f"{identity_hash(encoder.identity)}{tag}-{role}"
     for cached in sorted(folder.glob(f"{prefix}-*-{key}.npz")):  # any cached superset of the parts will do
         if set(parts) <= set(cached.name[len(prefix) + 1 : -len(key) - 5].split("+")):
             embeddings = embeddings_io.load(cached)[1]

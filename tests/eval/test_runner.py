@@ -67,3 +67,9 @@ def test_embedding_cache_is_kept_per_backend(tmp_path, fake_encoder):
     cached_encode(other, texts, "document", ("dense",), tmp_path, "key", ids)
     assert other.calls == 1  # encoded once for itself, then read from its own entry
     assert len(list((tmp_path / "embeddings").iterdir())) == 2
+    from m3search.encode.backends import onnx_files
+
+    with pytest.MonkeyPatch.context() as patch:  # a new export version of the graphs: encoded again
+        patch.setattr("m3search.eval.runner.EXPORT_VERSION", onnx_files.EXPORT_VERSION + 1)
+        cached_encode(other, texts, "document", ("dense",), tmp_path, "key", ids)
+    assert other.calls == 2 and len(list((tmp_path / "embeddings").iterdir())) == 3

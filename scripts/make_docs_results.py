@@ -469,6 +469,18 @@ ENCODE_LABELS = {"bare torch loop": "bare torch loop (sorted, batch 32)",
                  "bge-m3-lite recipe int8": "bge-m3-lite's int8 recipe (rowwise), on m3search's graph"}
 
 
+def encode_label(system: str, versions: dict[str, str]) -> str:
+    """A system's label with package versions filled in where the run recorded them.
+
+    >>> encode_label("FlagEmbedding (batch 64)", {}), encode_label("FlagEmbedding (batch 64)", {"FlagEmbedding": "1.3"})
+    ('FlagEmbedding (batch 64)', 'FlagEmbedding 1.3 (batch 64)')
+    """
+    label = ENCODE_LABELS.get(system, system)
+    for package, version in versions.items():  # "FlagEmbedding {FlagEmbedding}" -> "FlagEmbedding 1.4.2"
+        label = label.replace(f"{{{package}}}", version)
+    return re.sub(r" \{[^}]*\}", "", label)
+
+
 def t_encode(data: Data) -> str:
     """Encoding speed of every system in one run, with the ratio to m3search's torch backend."""
     entry = need(data, "encode")
@@ -482,10 +494,7 @@ def t_encode(data: Data) -> str:
 
     rows = []
     for r in entry["rows"]:
-        label = ENCODE_LABELS.get(r["system"], r["system"])
-        for package, version in versions.items():  # "FlagEmbedding {FlagEmbedding}" -> "FlagEmbedding 1.4.2"
-            label = label.replace(f"{{{package}}}", version)
-        label = re.sub(r" \{[^}]*\}", "", label)
+        label = encode_label(r["system"], versions)
         cosine = entry.get("dense_cosine_to_torch", {}).get(r["system"])
         fidelity = f"{cosine:.4f}" if cosine is not None else ""
         if "error" in r:
@@ -523,7 +532,7 @@ def t_encode_runs(data: Data) -> str:
             return MISSING
         return f"{row[key]:.2f}{unit}" if unit == "×" else f"{row[key]:.1f} ms"
 
-    rows = [[ENCODE_LABELS.get(system, system),
+    rows = [[encode_label(system, second.get("versions", {})),
              *(cell(run, system, "paragraphs_vs_torch") for run in runs),
              *(cell(run, system, "queries_vs_torch") for run in runs),
              *(cell(run, system, "single_query_ms_p50", "ms") for run in runs)]

@@ -262,26 +262,22 @@ def load_network(path: Path, *, dropout: float | None = None, dtype: torch.dtype
 
 def stored_dtype(path: Path) -> torch.dtype | None:
     """The one floating-point dtype of every tensor in the checkpoint's ``model.safetensors``
-    (read from its header), else ``None`` (sharded or other formats, mixed dtypes, unreadable).
+    (read from its header by ``safetensors``), else ``None`` (sharded or other formats, mixed
+    dtypes, unreadable).
 
     >>> stored_dtype(Path("tests/fixtures/tiny-m3"))
     torch.float32
     """
-    import json
-    import struct
+    from safetensors import SafetensorError, safe_open
 
     dtypes = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
     try:
-        with open(path / "model.safetensors", "rb") as handle:
-            (size,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(size))
-    except (OSError, ValueError, struct.error):
+        with safe_open(str(path / "model.safetensors"), framework="pt") as weights:
+            found = {weights.get_slice(name).get_dtype() for name in weights.keys()}  # noqa: SIM118 - not a dict
+    except (OSError, ValueError, SafetensorError):  # missing, or not a safetensors file
         return None
-    if not isinstance(header, dict):
-        return None
-    found = {entry.get("dtype") for name, entry in header.items() if name != "__metadata__" and isinstance(entry, dict)}
     found -= {"I64", "I32", "I16", "I8", "U8", "BOOL"}  # buffers such as position ids are not weights
-    return dtypes.get(str(found.pop())) if len(found) == 1 else None
+    return dtypes.get(found.pop()) if len(found) == 1 else None
 
 
 def _fingerprint(module: nn.Module, prefix: str = "") -> str:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 PARTS_HELP = "comma-separated parts: dense, sparse, colbert, or all (default: dense)"
 #: What --backend accepts (the same as ``m3search.encode.backends.BACKENDS``, without importing it).
 BACKEND_CHOICES = ("torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+#: What --int8-calibration accepts (``m3search.encode.backends.onnx_smoothquant.CALIBRATIONS``).
+CALIBRATION_CHOICES = ("smoothquant", "none")
 HEADS_CHOICES = ("model", "baseline", "random", "none")
 #: The long-text options, by their names in the encoder's settings.
 LONG_FLAGS = ("long_strategy", "window_size", "window_stride", "window_dense", "mcls_interval")
@@ -75,6 +77,9 @@ def add_model_args(parser: argparse.ArgumentParser, default_heads: str = "model"
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None if recorded else "torch",
                         help=BACKEND_HELP + ("; an existing index: the backend it records" if recorded else ""))
+    parser.add_argument("--int8-calibration", choices=CALIBRATION_CHOICES, default=None,
+                        help="with --backend onnx-int8: smoothquant (default; calibrated on texts in 62 languages) "
+                             "or none (dynamic int8 alone)" + ("; an existing index: the one it records" if recorded else ""))
     parser.add_argument("--heads", choices=HEADS_CHOICES, default=None if recorded else default_heads,
                         help="sparse and multi-vector heads: model (the checkpoint's own; multilingual-e5-small ships "
                              "trained ones), baseline (identity multi-vector, uniform term weights), random "
@@ -104,6 +109,7 @@ def load_encoder(args: argparse.Namespace) -> Encoder:
 
     settings = {k: getattr(args, k, None) for k in (*LONG_FLAGS, "colbert_dim")}
     encoder = Encoder.load(args.model or DEFAULT_MODEL, device=args.device, backend=getattr(args, "backend", None) or "torch",
+                           calibration=getattr(args, "int8_calibration", None),
                            **{k: v for k, v in settings.items() if v is not None})
     if args.heads in ("baseline", "random"):
         encoder.add_heads(init=args.heads, replace=True)
@@ -157,6 +163,9 @@ def refuse_other_settings(args: argparse.Namespace, recorded: Mapping[str, Any],
     heads = str(recorded.get("heads", "checkpoint")).split(":")[0]
     given["--heads"] = ({"checkpoint": "model"}.get(heads, heads), getattr(args, "heads", None))
     given["--colbert-dim"] = (recorded.get("colbert_dim"), getattr(args, "colbert_dim", None))
+    int8 = "none" if "+int8pc" in str(recorded.get("weights", "")) else "smoothquant"
+    given["--int8-calibration"] = (int8 if recorded.get("backend") == "onnx-int8" else None,
+                                   getattr(args, "int8_calibration", None))
     for flag, (kept, asked) in given.items():
         if asked is not None and asked != kept:
             raise ConfigurationError(f"the index at {where} was built with {flag} {kept!r}, not {asked!r}: an existing "

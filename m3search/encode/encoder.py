@@ -78,13 +78,15 @@ class Encoder:
         device: str | None = None,
         dtype: Any = None,
         quantize_heads: bool = False,
+        calibration: str | None = None,
         **overrides: Any,
     ) -> Encoder:
         """Load a short name, a local directory or a hub id (see :mod:`m3search.encode.checkpoints`).
 
         - ``backend``: what runs the network: ``"torch"``, ``"onnx"`` (ONNX Runtime, the graph
           exported once and cached) or ``"onnx-int8"`` (int8 weights; the two head projections
-          stay float32 unless ``quantize_heads``). See :mod:`m3search.encode.backends.onnx`.
+          stay float32 unless ``quantize_heads``; ``calibration="none"`` skips its SmoothQuant
+          calibration). See :mod:`m3search.encode.backends.onnx`.
         - ``device``: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available); ``dtype`` a torch dtype.
         - ``overrides`` replace settings of :class:`EncoderConfig` (``pooling``, ``normalize``,
           ``query_prefix``, ``document_prefix``, ``max_length``, ``name``, and for long inputs
@@ -97,7 +99,8 @@ class Encoder:
             overrides["name"] = str(name_or_path)
         config = config.with_overrides(**overrides)
         tokenizer = TextTokenizer.load(path)
-        network = load_backend(backend, path, device=device, dtype=dtype, quantize_heads=quantize_heads)
+        network = load_backend(backend, path, device=device, dtype=dtype, quantize_heads=quantize_heads,
+                               calibration=calibration)
         return cls(network, tokenizer, config, layout=layout, source=_portable_source(name_or_path, path))
 
     def save(self, path: str | os.PathLike[str], *, backends: Sequence[str] = ()) -> Path:
@@ -158,9 +161,11 @@ class Encoder:
         model is loaded from (a moved directory, a local copy of a hub model), ``backend`` the
         backend that built the index (``"torch"`` unless recorded)."""
         kind = backend or identity.get("backend", "torch")
+        weights = identity.get("weights", "")
+        int8 = {"quantize_heads": weights.endswith("-heads"),
+                "calibration": "none" if "+int8pc" in weights else "smoothquant"} if kind == "onnx-int8" else {}
         encoder = cls.load(name or identity.get("source") or identity["name"], device=device, backend=kind,
-                           quantize_heads=kind == "onnx-int8" and identity.get("weights", "").endswith("-heads"),
-                           **identity.get("long", {}))
+                           **int8, **identity.get("long", {}))
         heads = identity.get("heads", "checkpoint")
         if heads == "baseline":
             encoder.add_heads(init="baseline", replace=True)

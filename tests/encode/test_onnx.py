@@ -21,15 +21,6 @@ TEXTS = ["Mount Everest is the highest mountain", "Der Nil fließt nach Norden",
 
 
 @pytest.fixture(scope="session")
-def graph_cache(tmp_path_factory):
-    """Exported graphs go to a private cache for the whole session (exporting takes seconds)."""
-    cache = tmp_path_factory.mktemp("m3search-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(onnx_files, "cache_dir", lambda: cache)
-        yield cache
-
-
-@pytest.fixture(scope="session")
 def torch_outputs(tiny_m3):
     return tiny_m3.encode(TEXTS, parts="all")
 
@@ -97,7 +88,7 @@ def test_int8_is_close_has_its_own_identity_and_keeps_heads_float32(graph_cache,
     out = int8.encode(TEXTS, parts="all")
     cosines = (out.dense * torch_outputs.dense).sum(axis=1)
     assert cosines.min() > 0.99
-    assert int8.identity["weights"].endswith("+int8pc")
+    assert int8.identity["weights"].endswith("+int8sq")  # SmoothQuant-calibrated (test_int8_calibration.py)
     graph = onnx.load(str(onnx_files.graph_dir(tiny_m3_path, "onnx-int8") / "model.onnx")).graph
     head_ops = sorted(n.op_type for n in graph.node if "hidden" in n.input)
     assert head_ops == ["MatMul", "MatMul"]  # the sparse and multi-vector projections, float32
@@ -106,7 +97,7 @@ def test_int8_is_close_has_its_own_identity_and_keeps_heads_float32(graph_cache,
     all_int8 = Encoder.load(tiny_m3_path, backend="onnx-int8", quantize_heads=True)
     graph = onnx.load(str(onnx_files.graph_dir(tiny_m3_path, "onnx-int8", quantize_heads=True) / "model.onnx")).graph
     assert "MatMul" not in {n.op_type for n in graph.node if "hidden" in n.input}
-    assert all_int8.identity["weights"].endswith("+int8pc-heads")
+    assert all_int8.identity["weights"].endswith("+int8sq-heads")
     assert Encoder.for_identity(all_int8.identity).identity == all_int8.identity
 
 

@@ -1,8 +1,9 @@
 """The ONNX Runtime backend: the exported network with both heads as one graph (no torch).
 
 ``Encoder.load(name, backend="onnx")`` runs the model through ONNX Runtime; ``"onnx-int8"``
-runs a dynamically quantised copy (int8 weights for every linear layer; the two head projections
-stay float32 unless ``quantize_heads=True``). The graph's outputs are the same raw per-token
+runs an int8 copy (SmoothQuant-calibrated, :mod:`.onnx_smoothquant`, then int8 weights for every
+linear layer with activations quantised on the fly; ``calibration="none"`` skips the calibration;
+the two head projections stay float32 unless ``quantize_heads=True``). The graph's outputs are the same raw per-token
 arrays as the torch backend's (:class:`~.base.ForwardOutput`): last hidden states,
 ``relu(sparse_linear(H))`` (times the sparse prior) per token and un-normalised multi-vector rows, so that pooling,
 special-token filtering, the max-merge per token id, normalisation and ragged splitting stay in
@@ -14,7 +15,7 @@ in ``$M3SEARCH_CACHE/onnx/`` (:mod:`.onnx_files`). Running an exported graph nee
 
 The identity of an ONNX float32 model is the torch model's (same weights fingerprint: outputs
 agree within 1e-4), so an index built with one is searched with the other; an int8 model has
-its own fingerprint (``...+int8pc``: per-channel int8), because its outputs differ.
+its own fingerprint (``...+int8sq``, calibrated; ``...+int8pc`` uncalibrated), because its outputs differ.
 """
 
 from __future__ import annotations
@@ -161,11 +162,13 @@ class OpenVinoBf16Backend(OpenVinoBackend):
     _bf16 = True
 
 
-def load(checkpoint: Path, kind: str, *, device: str | None = None, quantize_heads: bool = False) -> OnnxBackend:
+def load(checkpoint: Path, kind: str, *, device: str | None = None, quantize_heads: bool = False,
+         calibration: str = "smoothquant") -> OnnxBackend:
     """The backend ``kind`` for ``checkpoint``: the export saved beside it (``Encoder.save(...,
-    backends=...)``), else the cached graph, exported first when missing (torch)."""
-    target = saved_graph(checkpoint, kind, quantize_heads=quantize_heads) or graph_dir(checkpoint, kind,
-                                                                                          quantize_heads=quantize_heads)
+    backends=...)``), else the cached graph, exported first when missing (torch). ``calibration``
+    (``onnx-int8``): ``"smoothquant"`` or ``"none"`` (:mod:`.onnx_smoothquant`)."""
+    target = (saved_graph(checkpoint, kind, quantize_heads=quantize_heads, calibration=calibration)
+              or graph_dir(checkpoint, kind, quantize_heads=quantize_heads, calibration=calibration))
     damaged = damaged_files(target) if target.exists() else []
     if damaged:  # a cached graph whose bytes changed gives silently different embeddings: export again
         log.warning("the cached ONNX export %s is damaged (%s): exporting it again", target, ", ".join(damaged))
@@ -177,7 +180,8 @@ def load(checkpoint: Path, kind: str, *, device: str | None = None, quantize_hea
             raise ConfigurationError(INSTALL_HINT) from exc
         from .onnx_export import export_cached
 
-        export_cached(checkpoint, target, PLAIN if kind.startswith("openvino") else kind, quantize_heads=quantize_heads)
+        export_cached(checkpoint, target, PLAIN if kind.startswith("openvino") else kind, quantize_heads=quantize_heads,
+                      calibration=calibration)
     if kind == "openvino":
         return OpenVinoBackend(target, device=device)
     if kind == "openvino-bf16":

@@ -25,7 +25,7 @@ GRAPH_FILE = "model.onnx"
 #: The export's description: architecture, heads, dimensions and weights fingerprint of the model.
 META_FILE = "m3search-onnx.json"
 #: Bumped when the exported graph changes, so that older cached graphs are not reused.
-EXPORT_VERSION = 6
+EXPORT_VERSION = 7
 #: The graph without contrib operators (what OpenVINO reads).
 PLAIN = "onnx-plain"
 #: Each exported file's size and a hash of samples spread over it, checked when the graph loads.
@@ -35,28 +35,33 @@ _SAMPLES, _SAMPLE_BYTES = 64, 1 << 16
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".json")
 
 
-def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = False) -> Path:
+def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = False,
+              calibration: str = "smoothquant") -> Path:
     """Where the graph of ``checkpoint`` for ``kind`` is cached: keyed by the content of its
     weight, head and config files (:func:`file_fingerprint`), not by where they are.
 
     >>> graph_dir(Path("tests/fixtures/tiny-m3"), "onnx-int8", quantize_heads=True).name
     'onnx-int8-heads'
     """
-    return cache_dir() / "onnx" / content_key(checkpoint) / variant_name(kind, quantize_heads)
+    return cache_dir() / "onnx" / content_key(checkpoint) / variant_name(kind, quantize_heads, calibration)
 
 
-def variant_name(kind: str, quantize_heads: bool = False) -> str:
+def variant_name(kind: str, quantize_heads: bool = False, calibration: str = "smoothquant") -> str:
     """The folder of one kind of graph: ``onnx`` (fused for ONNX Runtime, :mod:`.onnx_fusion`),
-    ``onnx-int8`` or ``onnx-int8-heads`` (quantised from it), or ``onnx-plain`` (the float32
-    graph without ONNX Runtime's contrib operators, which OpenVINO reads).
+    ``onnx-int8`` (quantised from it after SmoothQuant, :mod:`.onnx_smoothquant`) or
+    ``onnx-int8-dynamic`` (``calibration="none"``), each with ``-heads`` when the heads are
+    quantised too, or ``onnx-plain`` (the float32 graph without ONNX Runtime's contrib
+    operators, which OpenVINO reads).
 
-    >>> variant_name("openvino-bf16"), variant_name("onnx-int8", True), variant_name("onnx")
-    ('onnx-plain', 'onnx-int8-heads', 'onnx')
+    >>> variant_name("openvino-bf16"), variant_name("onnx-int8", True), variant_name("onnx-int8", False, "none")
+    ('onnx-plain', 'onnx-int8-heads', 'onnx-int8-dynamic')
     """
     if kind not in ONNX_KINDS and kind != PLAIN:
         raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
     kind = PLAIN if kind.startswith("openvino") else kind
-    return kind + ("-heads" if kind == "onnx-int8" and quantize_heads else "")
+    if kind != "onnx-int8":
+        return kind
+    return kind + ("-dynamic" if calibration == "none" else "") + ("-heads" if quantize_heads else "")
 
 
 def content_key(checkpoint: Path) -> str:
@@ -74,10 +79,11 @@ SAVED_DIR = "onnx"
 SOURCE_FILE = "source-key"
 
 
-def saved_graph(checkpoint: Path, kind: str, *, quantize_heads: bool = False) -> Path | None:
+def saved_graph(checkpoint: Path, kind: str, *, quantize_heads: bool = False,
+                calibration: str = "smoothquant") -> Path | None:
     """The export saved beside ``checkpoint`` for ``kind``, when there is one made from these very
     files; a damaged one is a :class:`CheckpointError` (it is read-only: never replaced here)."""
-    target = checkpoint / SAVED_DIR / variant_name(kind, quantize_heads)
+    target = checkpoint / SAVED_DIR / variant_name(kind, quantize_heads, calibration)
     if not (target / META_FILE).is_file():
         return None
     damaged = damaged_files(target)

@@ -163,9 +163,12 @@ def refuse_other_settings(args: argparse.Namespace, recorded: Mapping[str, Any],
     heads = str(recorded.get("heads", "checkpoint")).split(":")[0]
     given["--heads"] = ({"checkpoint": "model"}.get(heads, heads), getattr(args, "heads", None))
     given["--colbert-dim"] = (recorded.get("colbert_dim"), getattr(args, "colbert_dim", None))
+    calibration = getattr(args, "int8_calibration", None)
+    if calibration is not None and recorded.get("backend") != "onnx-int8":
+        raise ConfigurationError(f"the index at {where} was built with the {recorded.get('backend', 'torch')} backend: "
+                                 "--int8-calibration applies to an onnx-int8 index only")
     int8 = "none" if "+int8pc" in str(recorded.get("weights", "")) else "smoothquant"
-    given["--int8-calibration"] = (int8 if recorded.get("backend") == "onnx-int8" else None,
-                                   getattr(args, "int8_calibration", None))
+    given["--int8-calibration"] = (int8, calibration)
     for flag, (kept, asked) in given.items():
         if asked is not None and asked != kept:
             raise ConfigurationError(f"the index at {where} was built with {flag} {kept!r}, not {asked!r}: an existing "

@@ -37,7 +37,7 @@ class _Logits(torch.nn.Module):
 
 def cached_graph(checkpoint: Path, kind: str) -> Path:
     """The graph directory of ``checkpoint`` for ``kind`` (``onnx`` or ``onnx-int8``), exported once."""
-    target = graph_dir(checkpoint, kind)
+    target = graph_dir(checkpoint, kind, calibration="none")  # cross-encoders: dynamic int8
     if (target / META_FILE).is_file():
         return target
     if kind == "onnx-int8":

@@ -23,7 +23,7 @@ class OnnxScorer:
             import onnxruntime as ort
         except ImportError as exc:
             raise ConfigurationError(INSTALL_HINT) from exc
-        target = graph_dir(checkpoint, kind)
+        target = graph_dir(checkpoint, kind, calibration="none")  # cross-encoders: dynamic int8
         if target.exists() and damaged_files(target):  # a cached graph whose bytes changed: export again
             shutil.rmtree(target)
         if not (target / META_FILE).is_file():

@@ -81,7 +81,7 @@ def test_each_calibration_is_its_own_graph_and_identity(graph_cache, tiny_m3_pat
     calibrated = Encoder.load(tiny_m3_path, backend="onnx-int8")
     dynamic = Encoder.load(tiny_m3_path, backend="onnx-int8", calibration="none")
     assert calibrated.identity["weights"].endswith("+int8sq") and dynamic.identity["weights"].endswith("+int8pc")
-    assert onnx_files.graph_dir(tiny_m3_path, "onnx-int8", calibration="none").name == "onnx-int8-dynamic"
+    assert onnx_files.graph_dir(tiny_m3_path, "onnx-int8", calibration="none").name == "onnx-int8"  # the folder dynamic int8 always had
     want = tiny_m3.encode(TEXTS).dense
     for encoder in (calibrated, dynamic):
         assert ((encoder.encode(TEXTS).dense * want).sum(axis=1)).min() > 0.99
@@ -137,3 +137,19 @@ def test_calibration_brings_the_offline_models_int8_vectors_closer_to_float32(gr
     for role in ("document", "query"):
         assert gaps["smoothquant", role][0] < gaps["none", role][0]
         assert gaps["smoothquant", role][1] < gaps["none", role][1]
+
+
+@pytest.mark.parametrize(("recorded", "asked", "message"), [
+    ({"backend": "onnx-int8", "weights": "abc+int8pc"}, "smoothquant", "built with --int8-calibration 'none'"),
+    ({"backend": "onnx-int8", "weights": "abc+int8sq"}, "none", "built with --int8-calibration 'smoothquant'"),
+    ({"backend": "torch", "weights": "abc"}, "none", "applies to an onnx-int8 index only"),
+])
+def test_an_existing_index_keeps_its_calibration(recorded, asked, message):
+    import argparse
+
+    from m3search.cli.common import refuse_other_settings
+
+    args = argparse.Namespace(heads=None, colbert_dim=None, int8_calibration=asked)
+    with pytest.raises(ConfigurationError, match=message):
+        refuse_other_settings(args, recorded, "idx")
+    refuse_other_settings(argparse.Namespace(heads=None, colbert_dim=None, int8_calibration=None), recorded, "idx")

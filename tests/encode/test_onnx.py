@@ -238,7 +238,7 @@ def test_a_model_saved_with_its_graphs_loads_them_without_exporting(graph_cache,
     from m3search.errors import CheckpointError, ConfigurationError
 
     saved = Encoder.load(tiny_m3_path, device="cpu").save(tmp_path / "model", backends=["onnx", "onnx-int8"])
-    assert (saved / "onnx" / "onnx" / "model.onnx").is_file() and (saved / "onnx" / "onnx-int8" / "model.onnx").is_file()
+    assert (saved / "onnx" / "onnx" / "model.onnx").is_file() and (saved / "onnx" / "onnx-int8-sq" / "model.onnx").is_file()
     expected = Encoder.load(saved, backend="onnx-int8").encode(TEXTS).dense
     shutil.rmtree(graph_cache / "onnx")  # no cached graph left: only the saved one can serve
     again = Encoder.load(saved, backend="onnx-int8")
@@ -247,7 +247,7 @@ def test_a_model_saved_with_its_graphs_loads_them_without_exporting(graph_cache,
     head = saved / "colbert_linear.pt"
     head.write_bytes(head.read_bytes()[:-8] + bytes(8))  # other weights: the saved graph no longer serves
     assert onnx_files.saved_graph(saved, "onnx-int8") is None
-    graph = saved / "onnx" / "onnx-int8" / "model.onnx"
+    graph = saved / "onnx" / "onnx-int8-sq" / "model.onnx"
     graph.write_bytes(graph.read_bytes()[:-100])
     with pytest.raises(CheckpointError, match="the ONNX export saved in .* is damaged"):
         Encoder.load(saved, backend="onnx-int8")
@@ -366,6 +366,7 @@ def test_graphs_with_external_weights_export_and_quantise(tiny_m3_path, tmp_path
     for kind in ("onnx", "onnx-int8"):
         folder = onnx_files.graph_dir(tiny_m3_path, kind)
         assert (folder / "model.onnx.data").is_file() and not list(folder.glob(".fused-*"))
+    assert (folder / "m3search-onnx.json").read_text().count('"layers": 6') == 1  # SmoothQuant on external weights
     assert_close(float32.encode(TEXTS, parts="all"), torch_outputs, 1e-4)
     cosines = (int8.encode(TEXTS, parts="all").dense * torch_outputs.dense).sum(axis=1)
     assert cosines.min() > 0.99

@@ -78,8 +78,9 @@ def export_cached(checkpoint: Path, target: Path, kind: str, *, quantize_heads: 
         if onnx_smoothquant.check_calibration(calibration) != "none":
             from ..tokenizer import TextTokenizer
 
-            texts = onnx_smoothquant.calibration_texts()
-            ids = TextTokenizer.load(checkpoint).encode(texts, max_length=onnx_smoothquant.MAX_TOKENS)
+            limit = int(json.loads((source / META_FILE).read_text())["architecture"]["max_positions"])
+            ids = TextTokenizer.load(checkpoint).encode(onnx_smoothquant.calibration_texts(),
+                                                        max_length=min(onnx_smoothquant.MAX_TOKENS, limit))
         return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=quantize_heads, calibration_ids=ids))
     backend = TorchBackend.load(checkpoint, device="cpu")
     return _publish(target, lambda tmp: export(backend, tmp, fused=kind == "onnx"))
@@ -207,8 +208,11 @@ def _smooth(fused: Any, tmp: Path, token_ids: Sequence[Sequence[int]], *, extern
         load_external_data_for_model(fused, str(tmp))
         for data in tmp.glob("*.data"):  # onnx appends to an existing external data file
             data.unlink()
-    onnx_smoothquant.smooth(fused, ranges)
-    onnx_smoothquant.record(fused, onnx_smoothquant.describe(token_ids))
+    count = onnx_smoothquant.smooth(fused, ranges)
+    if not count:  # a graph of another shape: say so rather than label a dynamic graph calibrated
+        raise CheckpointError("SmoothQuant found no attention or feed-forward layer to calibrate in this graph: "
+                              "load it with calibration='none'")
+    onnx_smoothquant.record(fused, {**onnx_smoothquant.describe(token_ids), "layers": count})
     onnx.save(fused, str(tmp / GRAPH_FILE), save_as_external_data=external, all_tensors_to_one_file=True,
               location=GRAPH_FILE + ".data")
     return fused

@@ -25,7 +25,7 @@ GRAPH_FILE = "model.onnx"
 #: The export's description: architecture, heads, dimensions and weights fingerprint of the model.
 META_FILE = "m3search-onnx.json"
 #: Bumped when the exported graph changes, so that older cached graphs are not reused.
-EXPORT_VERSION = 7
+EXPORT_VERSION = 6
 #: The graph without contrib operators (what OpenVINO reads).
 PLAIN = "onnx-plain"
 #: Each exported file's size and a hash of samples spread over it, checked when the graph loads.
@@ -41,27 +41,28 @@ def graph_dir(checkpoint: Path, kind: str = "onnx", *, quantize_heads: bool = Fa
     weight, head and config files (:func:`file_fingerprint`), not by where they are.
 
     >>> graph_dir(Path("tests/fixtures/tiny-m3"), "onnx-int8", quantize_heads=True).name
-    'onnx-int8-heads'
+    'onnx-int8-sq-heads'
     """
     return cache_dir() / "onnx" / content_key(checkpoint) / variant_name(kind, quantize_heads, calibration)
 
 
 def variant_name(kind: str, quantize_heads: bool = False, calibration: str = "smoothquant") -> str:
     """The folder of one kind of graph: ``onnx`` (fused for ONNX Runtime, :mod:`.onnx_fusion`),
-    ``onnx-int8`` (quantised from it after SmoothQuant, :mod:`.onnx_smoothquant`) or
-    ``onnx-int8-dynamic`` (``calibration="none"``), each with ``-heads`` when the heads are
-    quantised too, or ``onnx-plain`` (the float32 graph without ONNX Runtime's contrib
+    ``onnx-int8-sq`` (quantised from it after SmoothQuant, :mod:`.onnx_smoothquant`) or
+    ``onnx-int8`` (``calibration="none"``: dynamic int8 alone, the folder's name before
+    calibration existed, so cached and saved graphs stay valid), each with ``-heads`` when the
+    heads are quantised too, or ``onnx-plain`` (the float32 graph without ONNX Runtime's contrib
     operators, which OpenVINO reads).
 
     >>> variant_name("openvino-bf16"), variant_name("onnx-int8", True), variant_name("onnx-int8", False, "none")
-    ('onnx-plain', 'onnx-int8-heads', 'onnx-int8-dynamic')
+    ('onnx-plain', 'onnx-int8-sq-heads', 'onnx-int8')
     """
     if kind not in ONNX_KINDS and kind != PLAIN:
         raise ConfigurationError(f"unknown ONNX backend {kind!r}; choose from {list(ONNX_KINDS)}")
     kind = PLAIN if kind.startswith("openvino") else kind
     if kind != "onnx-int8":
         return kind
-    return kind + ("-dynamic" if calibration == "none" else "") + ("-heads" if quantize_heads else "")
+    return kind + ("" if calibration == "none" else "-sq") + ("-heads" if quantize_heads else "")
 
 
 def content_key(checkpoint: Path) -> str:

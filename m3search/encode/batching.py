@@ -42,21 +42,27 @@ def plan_batches(lengths: Sequence[int], *, max_batch_size: int, max_batch_token
 
 #: Padded tokens per forward pass by default on a CPU and on a GPU (:func:`default_batch_tokens`).
 CPU_BATCH_TOKENS, GPU_BATCH_TOKENS = 2048, 16384
+#: Backends whose CPU budget is another: int8 graphs run smaller passes faster.
+CPU_BATCH_TOKENS_BY_KIND = {"onnx-int8": 1024}
 
 
 def default_batch_tokens(backend: object) -> int:
-    """:data:`CPU_BATCH_TOKENS` (2,048) for a backend on a CPU, :data:`GPU_BATCH_TOKENS` (16,384) on a GPU.
+    """The padded tokens of one forward pass: :data:`GPU_BATCH_TOKENS` (16,384) on a GPU, on a
+    CPU :data:`CPU_BATCH_TOKENS` (2,048), or the backend's own (:data:`CPU_BATCH_TOKENS_BY_KIND`).
 
     On a CPU every backend runs smaller batches faster: a pass's activations (and attention's
     batch x heads x length² working set) stay in cache. ``benchmarks/batch_tokens.py``
     measures it (the table in the docs' Performance page; the offline model, 2 threads):
-    2,048 tokens is the best budget for torch and onnx, and every backend takes 1.3-1.5x as
-    long at 16,384. GPUs want large batches.
+    2,048 tokens is the best budget for torch, and every backend takes 1.3-1.5x as long at
+    16,384; ``onnx-int8`` was faster at 1,024 than at 2,048 on paragraphs and on questions in
+    each of two runs. GPUs want large batches.
 
     >>> default_batch_tokens(object())
     2048
     """
-    return GPU_BATCH_TOKENS if _on_gpu(backend) else CPU_BATCH_TOKENS
+    if _on_gpu(backend):
+        return GPU_BATCH_TOKENS
+    return CPU_BATCH_TOKENS_BY_KIND.get(str(getattr(backend, "kind", "")), CPU_BATCH_TOKENS)
 
 
 def _on_gpu(backend: object) -> bool:

@@ -6,20 +6,34 @@ differs per document token and breaks MaxSim. This codec appends ``E`` compensat
 each document vector so that every stored vector's byte sum is the same constant ``K``; the
 query's compensation bytes are all 128. Then for a query token ``q`` and document token ``d``
 
-    stored_dot = 127**2 * q~.d~ + 128 * (sum(v) - 128 D) + 128 K
+    stored_dot = 127**2 * q~.d~ + 128 * (sum(v) - 128 n) + 128 K
 
-where ``q~``, ``d~`` are the rounded vectors and ``v`` the query's bytes: the offset depends on
-the query token alone, so the maximum over document tokens is the same token, and the exact
-MaxSim of the rounded vectors is recovered from Qdrant's score. ``E`` is small: 22 bytes for
-384 dimensions (the byte sum of a unit vector varies by at most ``127 sqrt(D) + D / 2``).
+where ``q~``, ``d~`` are the rounded vectors, ``v`` the query's ``n`` code bytes: the offset
+depends on the query token alone, so the maximum over document tokens is the same token, and
+the exact MaxSim of the rounded vectors is recovered from Qdrant's score.
+
+Two layouts (an index records its own, :data:`CURRENT_CODEC` for a new one):
+
+- **1**: the ``D`` codes as they are. A unit vector's byte sum varies by up to
+  ``127 sqrt(D) + D / 2``, so ``E`` is 12 bytes for 128 dimensions, 22 for 384, 36 for 1,024.
+- **2**: each vector is first reflected into ``D + 1`` dimensions whose components sum to zero
+  (the Householder reflection exchanging the extra axis and the all-ones direction: it keeps
+  every length and dot product, so MaxSim is unchanged before rounding). The byte sums then
+  differ by rounding alone (at most ``(D + 1) / 2``): one compensation byte up to 508
+  dimensions, 5 for 1,024; 2 bytes per row in all for 128 dimensions instead of 12. Spreading
+  each vector over every axis also evens out the rounding (the rotation that quantisers such
+  as QuaRot and TurboQuant apply for the same reason).
 
 >>> d = np.array([[0.6, 0.8], [1.0, 0.0]], np.float32); q = np.array([[0.0, 1.0]], np.float32)
->>> stored, query = encode_documents(d), encode_queries(q)
->>> stored.shape[1] == 2 + extra_dims(2) and bool((stored.sum(axis=1) == stored.sum(axis=1)[0]).all())
-True
->>> raw = (query @ stored.T).max(axis=1).sum()
->>> round(float(decode_maxsim(raw, query, dim=2)), 2)  # max(0.8, 0.0)
-0.8
+>>> for codec in CODECS:
+...     stored, query = encode_documents(d, codec=codec), encode_queries(q, codec=codec)
+...     same_sum = bool((stored.sum(axis=1) == stored.sum(axis=1)[0]).all())
+...     raw = (query @ stored.T).max(axis=1).sum()
+...     print(codec, stored.shape[1], same_sum, round(float(decode_maxsim(raw, query, dim=2, codec=codec)), 2))
+1 4 True 0.8
+2 4 True 0.8
+>>> extra_dims(128, codec=1), extra_dims(128, codec=2), extra_dims(1024, codec=1), extra_dims(1024, codec=2)
+(12, 2, 36, 6)
 """
 
 from __future__ import annotations
@@ -29,54 +43,81 @@ import math
 import numpy as np
 
 SCALE, ZERO = 127, 128
+#: The layouts (see the module docstring); an index without a record of its own uses 1.
+CODECS = (1, 2)
+CURRENT_CODEC = 2
 
 
-def _bound(dim: int) -> int:
-    """Largest deviation of a unit vector's byte sum from ``128 * dim``."""
-    return math.ceil(SCALE * math.sqrt(dim) + dim / 2)
+def _layout(dim: int, codec: int) -> tuple[int, int]:
+    """``(n, B)``: how many code bytes a vector has, and the largest deviation of their sum from ``128 n``."""
+    if codec == 1:
+        return dim, math.ceil(SCALE * math.sqrt(dim) + dim / 2)
+    if codec == 2:  # a zero sum before rounding: the rounding alone, and one for float error
+        return dim + 1, (dim + 1) // 2 + 1
+    raise ValueError(f"unknown uint8 codec {codec!r}; known: {CODECS}")
 
 
-def extra_dims(dim: int) -> int:
-    """How many compensation bytes vectors of ``dim`` dimensions need."""
-    return math.ceil(2 * _bound(dim) / 255)
+def extra_dims(dim: int, codec: int = CURRENT_CODEC) -> int:
+    """How many bytes a stored vector of ``dim`` dimensions has beyond ``dim``."""
+    width, bound = _layout(dim, codec)
+    return width - dim + math.ceil(2 * bound / 255)
 
 
-def _target(dim: int) -> int:
-    return ZERO * dim + _bound(dim)  # K: the byte sum of every stored vector, compensation included
+def _reflect(rows: np.ndarray) -> np.ndarray:
+    """The Householder reflection ``H`` that swaps the last axis of ``rows``' width ``n`` and the
+    all-ones direction: ``H z = z - 2 v (v . z) / (v . v)`` with ``v = e_n - ones / sqrt(n)``.
+    ``H`` is its own inverse and keeps lengths and dot products; applied to ``[x, 0]``, the
+    components of the result sum to zero."""
+    n = rows.shape[1]
+    v = np.full(n, -1 / math.sqrt(n))
+    v[-1] += 1.0
+    return rows - np.outer(rows @ v, v) * (2 / float(v @ v))
 
 
-def encode_documents(vectors: np.ndarray) -> np.ndarray:
-    """``(n, D)`` unit vectors -> ``(n, D + E)`` bytes (as float32, which Qdrant's API takes)."""
+def _codes(vectors: np.ndarray, codec: int) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
-    dim = vectors.shape[1]
-    codes = (np.rint(vectors * SCALE) + ZERO).astype(np.int64)
-    fill = _target(dim) - codes.sum(axis=1)  # in [0, 2 * bound], spread over the extra bytes
-    extras = np.clip(fill[:, None] - 255 * np.arange(extra_dims(dim))[None, :], 0, 255)
+    rows = _reflect(np.concatenate([vectors, np.zeros((len(vectors), 1))], axis=1)) if codec == 2 else vectors
+    return (np.rint(rows * SCALE) + ZERO).astype(np.int64)
+
+
+def encode_documents(vectors: np.ndarray, *, codec: int = CURRENT_CODEC) -> np.ndarray:
+    """``(n, D)`` unit vectors -> ``(n, D + E)`` bytes (as float32, which Qdrant's API takes)."""
+    dim = np.asarray(vectors).shape[1]
+    codes = _codes(vectors, codec)
+    width, bound = _layout(dim, codec)
+    fill = ZERO * width + bound - codes.sum(axis=1)  # in [0, 2 * bound], spread over the compensation bytes
+    slots = extra_dims(dim, codec) - (width - dim)
+    extras = np.clip(fill[:, None] - 255 * np.arange(slots)[None, :], 0, 255)
     return np.concatenate([codes, extras], axis=1).astype(np.float32)
 
 
-def encode_queries(vectors: np.ndarray) -> np.ndarray:
+def encode_queries(vectors: np.ndarray, *, codec: int = CURRENT_CODEC) -> np.ndarray:
     """``(t, D)`` unit query vectors -> ``(t, D + E)`` bytes, compensation bytes all 128."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    t, dim = vectors.shape
-    codes = np.rint(vectors * SCALE) + ZERO
-    return np.concatenate([codes, np.full((t, extra_dims(dim)), ZERO)], axis=1).astype(np.float32)
+    dim = np.asarray(vectors).shape[1]
+    codes = _codes(vectors, codec)
+    slots = extra_dims(dim, codec) - (_layout(dim, codec)[0] - dim)
+    return np.concatenate([codes, np.full((len(codes), slots), ZERO)], axis=1).astype(np.float32)
 
 
-def query_offset(query_bytes: np.ndarray, dim: int) -> float:
+def query_offset(query_bytes: np.ndarray, dim: int, *, codec: int = CURRENT_CODEC) -> float:
     """The part of every raw MaxSim score of this query that the byte encoding adds (computed
     once per query, subtracted from each hit's score)."""
-    offsets = ZERO * (query_bytes[:, :dim].sum(axis=1) - ZERO * dim) + ZERO * _target(dim)
-    return float(offsets.sum())
+    width, bound = _layout(dim, codec)
+    return float((ZERO * (query_bytes[:, :width].sum(axis=1) + bound)).sum())
 
 
-def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int, offset: float | None = None) -> float:
+def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int, offset: float | None = None, *,
+                  codec: int = CURRENT_CODEC) -> float:
     """The sum over query tokens of ``max_j q~_i . d~_j`` from Qdrant's raw MaxSim score
     (``offset``: :func:`query_offset`, when already known)."""
-    offset = query_offset(query_bytes, dim) if offset is None else offset
+    offset = query_offset(query_bytes, dim, codec=codec) if offset is None else offset
     return float((raw_score - offset) / SCALE**2)
 
 
-def decode_documents(stored: np.ndarray, dim: int) -> np.ndarray:
-    """Stored bytes -> the rounded unit vectors they encode."""
-    return ((np.asarray(stored, dtype=np.float32)[:, :dim] - ZERO) / SCALE).astype(np.float32)
+def decode_documents(stored: np.ndarray, dim: int, *, codec: int = CURRENT_CODEC) -> np.ndarray:
+    """Stored bytes -> the rounded unit vectors they encode (reflected back to ``dim`` dimensions)."""
+    width = _layout(dim, codec)[0]
+    rows = (np.asarray(stored, dtype=np.float64)[:, :width] - ZERO) / SCALE
+    if codec == 2:
+        rows = _reflect(rows)[:, :dim]
+    return rows.astype(np.float32)

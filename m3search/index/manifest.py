@@ -59,6 +59,11 @@ class Manifest:
         return str(self.extra.get("dense_storage", "float32"))
 
     @property
+    def uint8_codec(self) -> int:
+        """The layout of uint8 multi-vector rows (:mod:`~m3search.index.codecs`): 1 unless recorded."""
+        return int(self.extra.get("uint8_codec", 1))
+
+    @property
     def compression(self) -> dict[str, Any]:
         """How documents are reduced before storage: ``colbert_pool_factor``, ``sparse_top_k``,
         ``sparse_min_weight`` (only those set; see :mod:`~m3search.index.pooling`)."""

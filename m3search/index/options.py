@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..types import PARTS
+from . import codecs
 from .manifest import COLBERT_STORAGE, DENSE_STORAGE, Manifest
 
 if TYPE_CHECKING:
@@ -152,6 +153,8 @@ class IndexOptions:
             extra["quantization"] = dict(self.quantization)
         if self.hnsw is not None:
             extra["hnsw"] = dict(self.hnsw)
+        if self.colbert_storage == "uint8" and "colbert" in chosen:
+            extra["uint8_codec"] = codecs.CURRENT_CODEC  # older indexes, without it, keep layout 1
         manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
                             extra=extra)
         if self.quantization is not None:

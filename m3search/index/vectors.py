@@ -21,6 +21,9 @@ rows, say) is a subclass of :class:`VectorSpec` overriding how documents and que
 >>> table = vector_specs(Manifest(identity, ("dense", "sparse", "colbert"), colbert_storage="uint8"))
 >>> [(s.name, s.kind, s.stored_dim, s.storage, s.indexed) for s in table]
 [('dense', 'dense', 4, 'float32', True), ('sparse', 'sparse', None, 'sparse', True), ('colbert', 'multi', 7, 'uint8', False)]
+>>> table = vector_specs(Manifest(identity, ("colbert",), colbert_storage="uint8", extra={"uint8_codec": 2}))
+>>> [(s.name, s.stored_dim) for s in table]
+[('colbert', 6)]
 >>> windows = {**identity, "long": {"window_dense": "best"}}
 >>> [(s.name, s.kind, s.source) for s in vector_specs(Manifest(windows, ("dense",)))]
 [('dense', 'multi', 'dense_windows')]
@@ -69,6 +72,8 @@ class VectorSpec:
     search_quantization: tuple[bool, float] | None = None
     #: the HNSW graph's ``(m, ef_construct)`` of an indexed vector; None: the engine's defaults
     hnsw: tuple[int, int] | None = None
+    #: the layout of uint8 rows (:data:`~m3search.index.codecs.CODECS`), as the index records it
+    codec: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "part", self.part or self.name)
@@ -85,7 +90,7 @@ class VectorSpec:
         """Width of a stored row (uint8 codes carry compensation bytes); ``None`` for sparse."""
         if self.kind == "sparse" or self.dim is None:
             return None
-        return self.dim + codecs.extra_dims(self.dim) if self.storage == "uint8" else self.dim
+        return self.dim + codecs.extra_dims(self.dim, self.codec) if self.storage == "uint8" else self.dim
 
     @property
     def engine_storage(self) -> str:
@@ -101,7 +106,7 @@ class VectorSpec:
         rows = np.ascontiguousarray(self._rows(e)[i], dtype=np.float32)
         if self.kind == "multi" and rows.ndim == 1:  # the part's one vector stands for its only row
             rows = rows[None]
-        return codecs.encode_documents(rows) if self.storage == "uint8" else rows
+        return codecs.encode_documents(rows, codec=self.codec) if self.storage == "uint8" else rows
 
     def document_values(self, e: Embeddings, rows: range) -> list[Any]:
         """:meth:`document_value` of each of ``rows`` (a representation computed per batch
@@ -120,7 +125,7 @@ class VectorSpec:
             return {self.part: SparseVector(np.asarray(indices, np.int64)[order], np.asarray(values, np.float32)[order])}
         rows = np.asarray(stored, np.float32)
         if self.storage == "uint8":
-            rows = codecs.decode_documents(rows, self.dim or 0)
+            rows = codecs.decode_documents(rows, self.dim or 0, codec=self.codec)
         if self.source == self.part:
             return {self.part: rows}
         # the part stored as rows of another field: the part's one vector is their normalised mean
@@ -160,7 +165,7 @@ class VectorSpec:
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if len(rows) == 0:
             return rows, True
-        return (codecs.encode_queries(rows) if self.storage == "uint8" else rows), False
+        return (codecs.encode_queries(rows, codec=self.codec) if self.storage == "uint8" else rows), False
 
     def rescale(self, queries: Embeddings, i: int, vector: Any) -> Callable[[float], float] | None:
         """How the engine's raw score of query ``i`` (sent as ``vector``) becomes m3search's:
@@ -172,8 +177,8 @@ class VectorSpec:
         if self.storage != "uint8":
             return lambda raw: raw / n
         dim = self.dim or 0
-        offset = codecs.query_offset(vector, dim)  # once per query, not per hit
-        return lambda raw: codecs.decode_maxsim(raw, vector, dim, offset) / n
+        offset = codecs.query_offset(vector, dim, codec=self.codec)  # once per query, not per hit
+        return lambda raw: codecs.decode_maxsim(raw, vector, dim, offset, codec=self.codec) / n
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
         table.append(VectorSpec("sparse", "sparse", storage="sparse"))
     if "colbert" in manifest.parts:
         table.append(VectorSpec("colbert", "multi", manifest.colbert_dim, storage=manifest.colbert_storage,
-                                indexed=False, label="multi-vector"))
+                                indexed=False, label="multi-vector", codec=manifest.uint8_codec))
         fde = manifest.fde
         if fde is not None:
             params = {k: int(fde[k]) for k in ("k_sim", "dim_proj", "reps", "seed")}

@@ -85,4 +85,4 @@ def test_a_new_index_still_defaults_to_the_default_model_options(monkeypatch, tm
     args = common.argparse.Namespace(model=None, device=None, backend=None, heads=None, quiet=True,
                                      **dict.fromkeys(common.LONG_FLAGS))
     assert encoder_for(args, None) is sentinel
-    assert seen == {"name": DEFAULT_MODEL, "device": None, "backend": "torch"}
+    assert seen == {"name": DEFAULT_MODEL, "device": None, "backend": "torch", "calibration": None}

@@ -54,7 +54,7 @@ def sizes(args, encoder) -> list[dict]:
     from m3search.eval.runner import cached_encode, file_hash
     from m3search.eval.suites import build_suite
     from m3search.index import Index
-    from m3search.index.codecs import extra_dims
+    from m3search.index.codecs import CURRENT_CODEC, extra_dims
     from m3search.index.pooling import compress
 
     docs, ids = [], []
@@ -74,7 +74,7 @@ def sizes(args, encoder) -> list[dict]:
                for top_k in [None]] + [("float16", 1, k) for k in args.top_k]
     for storage, pool, top_k in choices:
         reduced = compress(full, pool_factor=pool, top_k=top_k)
-        row_bytes = dim * 2 if storage == "float16" else dim + extra_dims(dim)  # uint8 codes + compensation bytes
+        row_bytes = dim * 2 if storage == "float16" else dim + extra_dims(dim, CURRENT_CODEC)  # uint8 codes + compensation bytes
         multi = len(reduced.colbert.data) * row_bytes / n
         lexical = sum(len(v) for v in reduced.sparse) * 8 / n  # a 4-byte id and a 4-byte weight
         work = Path(tempfile.mkdtemp(prefix="m3search-size-"))

@@ -248,7 +248,8 @@ def as_stored(embeddings: Embeddings, storage: str, dense_storage: str = "float3
         return embeddings
     rows = embeddings.colbert
     if storage == "uint8":
-        data = codecs.decode_documents(codecs.encode_documents(rows.data), rows.dim)
+        layout = codecs.CURRENT_CODEC  # what a new index stores
+        data = codecs.decode_documents(codecs.encode_documents(rows.data, codec=layout), rows.dim, codec=layout)
     else:
         data = rows.data.astype(np.float16).astype(np.float32)
     return replace(embeddings, colbert=Ragged(data, rows.offsets))

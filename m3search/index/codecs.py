@@ -19,8 +19,9 @@ Two layouts (an index records its own, :data:`CURRENT_CODEC` for a new one):
 - **2**: each vector is first reflected into ``D + 1`` dimensions whose components sum to zero
   (the Householder reflection exchanging the extra axis and the all-ones direction: it keeps
   every length and dot product, so MaxSim is unchanged before rounding). The byte sums then
-  differ by rounding alone (at most ``(D + 1) / 2``): one compensation byte up to 508
-  dimensions, 5 for 1,024; 2 bytes per row in all for 128 dimensions instead of 12. Spreading
+  differ by rounding alone (at most ``(D + 1) / 2``): one compensation byte up to 252
+  dimensions, two up to 508, five for 1,024; 2 bytes per row in all for 128 dimensions
+  instead of 12. Spreading
   each vector over every axis also evens out the rounding (the rotation that quantisers such
   as QuaRot and TurboQuant apply for the same reason).
 
@@ -57,8 +58,8 @@ def _layout(dim: int, codec: int) -> tuple[int, int]:
     raise ValueError(f"unknown uint8 codec {codec!r}; known: {CODECS}")
 
 
-def extra_dims(dim: int, codec: int = CURRENT_CODEC) -> int:
-    """How many bytes a stored vector of ``dim`` dimensions has beyond ``dim``."""
+def extra_dims(dim: int, codec: int) -> int:
+    """How many bytes a stored vector of ``dim`` dimensions has beyond ``dim`` in layout ``codec``."""
     width, bound = _layout(dim, codec)
     return width - dim + math.ceil(2 * bound / 255)
 
@@ -80,7 +81,7 @@ def _codes(vectors: np.ndarray, codec: int) -> np.ndarray:
     return (np.rint(rows * SCALE) + ZERO).astype(np.int64)
 
 
-def encode_documents(vectors: np.ndarray, *, codec: int = CURRENT_CODEC) -> np.ndarray:
+def encode_documents(vectors: np.ndarray, *, codec: int) -> np.ndarray:
     """``(n, D)`` unit vectors -> ``(n, D + E)`` bytes (as float32, which Qdrant's API takes)."""
     dim = np.asarray(vectors).shape[1]
     codes = _codes(vectors, codec)
@@ -91,7 +92,7 @@ def encode_documents(vectors: np.ndarray, *, codec: int = CURRENT_CODEC) -> np.n
     return np.concatenate([codes, extras], axis=1).astype(np.float32)
 
 
-def encode_queries(vectors: np.ndarray, *, codec: int = CURRENT_CODEC) -> np.ndarray:
+def encode_queries(vectors: np.ndarray, *, codec: int) -> np.ndarray:
     """``(t, D)`` unit query vectors -> ``(t, D + E)`` bytes, compensation bytes all 128."""
     dim = np.asarray(vectors).shape[1]
     codes = _codes(vectors, codec)
@@ -99,7 +100,7 @@ def encode_queries(vectors: np.ndarray, *, codec: int = CURRENT_CODEC) -> np.nda
     return np.concatenate([codes, np.full((len(codes), slots), ZERO)], axis=1).astype(np.float32)
 
 
-def query_offset(query_bytes: np.ndarray, dim: int, *, codec: int = CURRENT_CODEC) -> float:
+def query_offset(query_bytes: np.ndarray, dim: int, *, codec: int) -> float:
     """The part of every raw MaxSim score of this query that the byte encoding adds (computed
     once per query, subtracted from each hit's score)."""
     width, bound = _layout(dim, codec)
@@ -107,14 +108,14 @@ def query_offset(query_bytes: np.ndarray, dim: int, *, codec: int = CURRENT_CODE
 
 
 def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int, offset: float | None = None, *,
-                  codec: int = CURRENT_CODEC) -> float:
+                  codec: int) -> float:
     """The sum over query tokens of ``max_j q~_i . d~_j`` from Qdrant's raw MaxSim score
     (``offset``: :func:`query_offset`, when already known)."""
     offset = query_offset(query_bytes, dim, codec=codec) if offset is None else offset
     return float((raw_score - offset) / SCALE**2)
 
 
-def decode_documents(stored: np.ndarray, dim: int, *, codec: int = CURRENT_CODEC) -> np.ndarray:
+def decode_documents(stored: np.ndarray, dim: int, *, codec: int) -> np.ndarray:
     """Stored bytes -> the rounded unit vectors they encode (reflected back to ``dim`` dimensions)."""
     width = _layout(dim, codec)[0]
     rows = (np.asarray(stored, dtype=np.float64)[:, :width] - ZERO) / SCALE

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import IndexFormatError, IndexMismatchError
 from ..identity import differences
 from ..io.atomic import atomic_write_text
+from .codecs import CODECS
 
 if TYPE_CHECKING:
     from .vectors import VectorSpec
@@ -128,6 +129,10 @@ class Manifest:
         missing = [k for k in ("name", "dim", "parts") if not isinstance(encoder, dict) or k not in encoder]
         if missing:
             raise IndexFormatError(f"{source}: damaged manifest (its encoder lacks {', '.join(missing)})")
+        codec = dict(data.get("extra") or {}).get("uint8_codec", 1)
+        if codec not in CODECS:
+            raise IndexFormatError(f"{source}: uint8 layout {codec!r} is not one this m3search reads ({list(CODECS)}); "
+                                   "upgrade m3search")
         try:
             return cls(
                 encoder=dict(data["encoder"]), parts=tuple(data["parts"]),

@@ -57,10 +57,14 @@ else:
     torch.manual_seed(0)
     torch.set_num_threads(2)
     if strategy == "export":  # the graphs the onnx rows load, made once beforehand
-        from m3search.encode.backends.onnx_export import export_cached
+        from m3search.encode.backends.onnx_export import _publish, export_cached, quantize
         from m3search.encode.backends.onnx_files import graph_dir
-        for kind in ("onnx", "onnx-int8"):
-            export_cached(Path(checkpoint), graph_dir(Path(checkpoint), kind), kind)
+        source = export_cached(Path(checkpoint), graph_dir(Path(checkpoint), "onnx"), "onnx")
+        # SmoothQuant as for any checkpoint, on random token ids: this random model has no tokenizer
+        # (and no text means more to it than noise); the graph has the same operators either way
+        rng = np.random.default_rng(0)
+        calibration = [[0, *rng.integers(5, 250000, n - 2).tolist(), 2] for n in (16, 64, 256, 512) * 4]
+        _publish(graph_dir(Path(checkpoint), "onnx-int8"), lambda tmp: quantize(source, tmp, calibration_ids=calibration))
         sys.exit(0)
     if strategy == "save-bf16":  # the checkpoint the bf16-stored row loads: saved from a bfloat16 model
         TorchBackend.load(Path(checkpoint), device="cpu", dtype=torch.bfloat16).save(Path(checkpoint + "-bf16"))

@@ -11,7 +11,7 @@ import pytest
 
 from m3search.encode import Encoder
 from m3search.encode.backends import onnx_attention, onnx_files, onnx_smoothquant
-from m3search.errors import ConfigurationError
+from m3search.errors import CheckpointError, ConfigurationError
 
 pytest.importorskip("onnxruntime")
 TEXTS = ["Mount Everest is the highest mountain", "Der Nil fließt nach Norden", "珠穆朗玛峰", "word " * 300]
@@ -88,6 +88,19 @@ def test_each_calibration_is_its_own_graph_and_identity(graph_cache, tiny_m3_pat
     # an index remembers which: the identity loads the same graph again
     assert Encoder.for_identity(dynamic.identity).identity == dynamic.identity
     assert Encoder.for_identity(calibrated.identity).identity == calibrated.identity
+
+
+def test_a_checkpoint_without_a_tokenizer_is_told_how_to_quantise(graph_cache, tiny_m3_copy):
+    """The calibration texts need the checkpoint's tokenizer; without one the error says so and
+    ``calibration="none"`` still quantises."""
+    from m3search.encode.backends import onnx
+
+    for name in ("tokenizer.json", "sentencepiece.bpe.model", "vocab.txt", "tokenizer_config.json",
+                 "special_tokens_map.json"):
+        (tiny_m3_copy / name).unlink(missing_ok=True)
+    with pytest.raises(CheckpointError, match="no tokenizer in .*calibration='none' quantises without them"):
+        onnx.load(tiny_m3_copy, "onnx-int8")
+    assert onnx.load(tiny_m3_copy, "onnx-int8", calibration="none").weights_fingerprint().endswith("+int8pc")
 
 
 @pytest.mark.parametrize(("options", "message"), [

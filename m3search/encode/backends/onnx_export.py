@@ -79,8 +79,12 @@ def export_cached(checkpoint: Path, target: Path, kind: str, *, quantize_heads: 
             from ..tokenizer import TextTokenizer
 
             limit = int(json.loads((source / META_FILE).read_text())["architecture"]["max_positions"])
-            ids = TextTokenizer.load(checkpoint).encode(onnx_smoothquant.calibration_texts(),
-                                                        max_length=min(onnx_smoothquant.MAX_TOKENS, limit))
+            try:
+                tokenizer = TextTokenizer.load(checkpoint)
+            except CheckpointError as exc:
+                raise CheckpointError(f"{exc}; the int8 calibration tokenises its texts (calibration='none' "
+                                      "quantises without them)") from exc
+            ids = tokenizer.encode(onnx_smoothquant.calibration_texts(), max_length=min(onnx_smoothquant.MAX_TOKENS, limit))
         return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=quantize_heads, calibration_ids=ids))
     backend = TorchBackend.load(checkpoint, device="cpu")
     return _publish(target, lambda tmp: export(backend, tmp, fused=kind == "onnx"))

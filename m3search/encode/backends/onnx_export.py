@@ -193,7 +193,7 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False,
     # The flash branch of version 6 (one text alone) changes int8 outputs far less than a text's
     # batch-mates already do (dynamic scales are per batch): 192 XQuAD questions encoded alone,
     # version 5 against 6, dense cosine 0.9998 on average; alone against in batches of 64, 0.9961.
-    # SmoothQuant (version 7) changes them more: its graphs are "+int8sq".
+    # SmoothQuant changes them more: a calibrated graph is "+int8sq", in a folder of its own.
     suffix = ("+int8sq" if calibration else "+int8pc") + ("-heads" if quantize_heads else "")
     meta.update(kind="onnx-int8", weights=meta["weights"] + suffix, quantized_heads=quantize_heads,
                 calibration=calibration)

@@ -20,8 +20,8 @@ padding to skew the maxima, the same numbers on every run), over multilingual te
 sentence to paragraph length built from ``calibration/sib200-train.tsv``
 (:func:`calibration_texts`). Each ``s`` is rounded to a 1/16 step of its base-2 logarithm, so
 one machine and ONNX Runtime version gives the same graph bytes on every export (another CPU's
-kernels can round a maximum differently, which moves a scale only when it lies at a step's edge). The cost is one element-wise pass per
-target; what it buys is in the int8 rows of the evaluation and encoding tables of the docs
+kernels can round a maximum differently, which moves a scale only when it lies at a step's
+edge). The cost is one element-wise pass per target; what it buys is in the int8 rows of the evaluation and encoding tables of the docs
 (alpha 0.8 was the best of 0.3, 0.5, 0.8, 0.9 and 1.0 on the offline model's dense and
 multi-vector cosines to float32 over XQuAD paragraphs and questions).
 

@@ -167,7 +167,9 @@ def refuse_other_settings(args: argparse.Namespace, recorded: Mapping[str, Any],
     if calibration is not None and recorded.get("backend") != "onnx-int8":
         raise ConfigurationError(f"the index at {where} was built with the {recorded.get('backend', 'torch')} backend: "
                                  "--int8-calibration applies to an onnx-int8 index only")
-    int8 = "none" if "+int8pc" in str(recorded.get("weights", "")) else "smoothquant"
+    from ..encode.backends.onnx_smoothquant import recorded_calibration
+
+    int8 = recorded_calibration(str(recorded.get("weights", "")))
     given["--int8-calibration"] = (int8, calibration)
     for flag, (kept, asked) in given.items():
         if asked is not None and asked != kept:

@@ -25,6 +25,7 @@ from ..io.atomic import atomic_write_text
 from ..types import PARTS, Embeddings
 from . import batching, pipeline, sequences
 from .backends import EncoderBackend, load_backend
+from .backends.onnx_smoothquant import recorded_calibration
 from .checkpoints import hub
 from .checkpoints.config import (
     CONFIG_FILE,
@@ -163,7 +164,7 @@ class Encoder:
         kind = backend or identity.get("backend", "torch")
         weights = identity.get("weights", "")
         int8 = {"quantize_heads": weights.endswith("-heads"),
-                "calibration": "none" if "+int8pc" in weights else "smoothquant"} if kind == "onnx-int8" else {}
+                "calibration": recorded_calibration(weights)} if kind == "onnx-int8" else {}
         encoder = cls.load(name or identity.get("source") or identity["name"], device=device, backend=kind,
                            **int8, **identity.get("long", {}))
         heads = identity.get("heads", "checkpoint")

@@ -75,6 +75,16 @@ def check_calibration(calibration: str) -> str:
     return calibration
 
 
+def recorded_calibration(weights: str) -> str:
+    """The calibration of the int8 graph whose weights fingerprint is ``weights`` (what an index's
+    identity records): ``"none"`` for an uncalibrated graph (``...+int8pc``), else ``"smoothquant"``.
+
+    >>> recorded_calibration("abc+int8pc-heads"), recorded_calibration("abc+int8sq")
+    ('none', 'smoothquant')
+    """
+    return "none" if "+int8pc" in weights else "smoothquant"
+
+
 def calibration_texts() -> list[str]:
     """The calibration texts: the shipped sentences (two SIB-200 train sentences in each of 62
     languages, in language order), each language's two joined, and runs of eight joined (four

@@ -66,6 +66,9 @@ SETTINGS: dict[str, Setting] = {
     "64 pool2 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
     "compact": Setting(COMPACT, 128, {}, preset="compact"),
     "compact dense16": Setting(COMPACT, 128, {"dense_storage": "float16"}, preset="compact"),
+    "compact dense8": Setting(COMPACT, 128, {"dense_storage": "uint8"}, preset="compact"),
+    "128 pool2 uint8 dense8": Setting(COMPACT, 128, {
+        "colbert_storage": "uint8", "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
     "128 pool2 uint8 dense16 top64": Setting(COMPACT, 128, {
         "colbert_storage": "uint8", "dense_storage": "float16",
         "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),

@@ -242,17 +242,20 @@ def as_stored(embeddings: Embeddings, storage: str, dense_storage: str = "float3
     >>> float(as_stored(e, "uint8").colbert.data[0, 0]) != 0.6
     True
     """
-    if dense_storage == "float16" and embeddings.dense is not None:
-        embeddings = replace(embeddings, dense=embeddings.dense.astype(np.float16).astype(np.float32))
+    if embeddings.dense is not None and dense_storage != "float32":
+        embeddings = replace(embeddings, dense=_stored_rows(embeddings.dense, dense_storage))
     if embeddings.colbert is None or storage == "float32":
         return embeddings
     rows = embeddings.colbert
+    return replace(embeddings, colbert=Ragged(_stored_rows(rows.data, storage), rows.offsets))
+
+
+def _stored_rows(rows: np.ndarray, storage: str) -> np.ndarray:
+    """``(n, D)`` float32 rows as a new index stores and reads back ``storage`` (float16 or uint8 codes)."""
     if storage == "uint8":
         layout = codecs.CURRENT_CODEC  # what a new index stores
-        data = codecs.decode_documents(codecs.encode_documents(rows.data, codec=layout), rows.dim, codec=layout)
-    else:
-        data = rows.data.astype(np.float16).astype(np.float32)
-    return replace(embeddings, colbert=Ragged(data, rows.offsets))
+        return codecs.decode_documents(codecs.encode_documents(rows, codec=layout), rows.shape[1], codec=layout)
+    return rows.astype(np.float16).astype(np.float32)
 
 
 def _judged(data: BeirData) -> tuple[list[Record], dict[str, list[str]]]:

@@ -78,7 +78,10 @@ def _reflect(rows: np.ndarray) -> np.ndarray:
 def _codes(vectors: np.ndarray, codec: int) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     rows = _reflect(np.concatenate([vectors, np.zeros((len(vectors), 1))], axis=1)) if codec == 2 else vectors
-    return (np.rint(rows * SCALE) + ZERO).astype(np.int64)
+    # a unit vector's codes lie in [1, 255]; clipping only catches a length a rounding above 1
+    # (a decoded vector encoded again), never wrapping around (longer vectors are refused by the
+    # index before they reach here, :func:`~m3search.index.vectors.VectorSpec.check`)
+    return np.clip(np.rint(rows * SCALE) + ZERO, 0, 255).astype(np.int64)
 
 
 def encode_documents(vectors: np.ndarray, *, codec: int) -> np.ndarray:

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 MANIFEST_FILE = "manifest.json"
 COLBERT_STORAGE = ("float16", "float32", "uint8")
-#: Datatypes the dense vector may be stored in (the engine scores float16 as stored; half the bytes).
-DENSE_STORAGE = ("float32", "float16")
+#: Datatypes the dense vector may be stored in (the engine scores float16 as stored, half the bytes;
+#: uint8 codes, a quarter, :mod:`~m3search.index.codecs`).
+DENSE_STORAGE = ("float32", "float16", "uint8")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Manifest:
 
     @property
     def uint8_codec(self) -> int:
-        """The layout of uint8 multi-vector rows (:mod:`~m3search.index.codecs`): 1 unless recorded."""
+        """The layout of the index's uint8 rows and vectors (:mod:`~m3search.index.codecs`): 1 unless recorded."""
         return int(self.extra.get("uint8_codec", 1))
 
     @property

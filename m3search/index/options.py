@@ -35,8 +35,9 @@ class IndexOptions:
 
     - ``parts``: the parts stored (default: all the encoder produces);
     - ``colbert_storage``: ``float16`` (default), ``float32`` or ``uint8`` multi-vectors;
-    - ``dense_storage``: ``float32`` (default) or ``float16`` dense vectors (half the bytes; the
-      engine's HNSW graph and scores read them as stored);
+    - ``dense_storage``: ``float32`` (default), ``float16`` (half the bytes) or ``uint8`` (a
+      quarter, the multi-vectors' codes, :mod:`~m3search.index.codecs`) dense vectors; the
+      engine's HNSW graph and scores read them as stored;
     - ``compression``: ``{"colbert_pool_factor": int, "sparse_top_k": int, "sparse_min_weight": float}``,
       or a preset's name (``"compact"``, :mod:`~m3search.index.presets`) that fills the storage
       options left unset;
@@ -153,7 +154,7 @@ class IndexOptions:
             extra["quantization"] = dict(self.quantization)
         if self.hnsw is not None:
             extra["hnsw"] = dict(self.hnsw)
-        if self.colbert_storage == "uint8" and "colbert" in chosen:
+        if (self.colbert_storage == "uint8" and "colbert" in chosen) or extra.get("dense_storage") == "uint8":
             extra["uint8_codec"] = codecs.CURRENT_CODEC  # older indexes, without it, keep layout 1
         manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
                             extra=extra)

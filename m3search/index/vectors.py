@@ -106,7 +106,9 @@ class VectorSpec:
         rows = np.ascontiguousarray(self._rows(e)[i], dtype=np.float32)
         if self.kind == "multi" and rows.ndim == 1:  # the part's one vector stands for its only row
             rows = rows[None]
-        return codecs.encode_documents(rows, codec=self.codec) if self.storage == "uint8" else rows
+        if self.storage != "uint8":
+            return rows
+        return codecs.encode_documents(rows.reshape(-1, rows.shape[-1]), codec=self.codec).reshape(*rows.shape[:-1], -1)
 
     def document_values(self, e: Embeddings, rows: range) -> list[Any]:
         """:meth:`document_value` of each of ``rows`` (a representation computed per batch
@@ -124,8 +126,9 @@ class VectorSpec:
             order = np.argsort(indices)
             return {self.part: SparseVector(np.asarray(indices, np.int64)[order], np.asarray(values, np.float32)[order])}
         rows = np.asarray(stored, np.float32)
-        if self.storage == "uint8":
-            rows = codecs.decode_documents(rows, self.dim or 0, codec=self.codec)
+        if self.storage == "uint8":  # (one dense vector: a row of one)
+            rows = codecs.decode_documents(rows.reshape(-1, rows.shape[-1]), self.dim or 0,
+                                           codec=self.codec).reshape(*rows.shape[:-1], -1)
         if self.source == self.part:
             return {self.part: rows}
         # the part stored as rows of another field: the part's one vector is their normalised mean
@@ -148,6 +151,8 @@ class VectorSpec:
         source = getattr(e, self.source)
         if self.source != self.part and source is not None:
             _check_ragged(ids, source, self.dim or 0, self.label)
+        if self.storage == "uint8":
+            _check_unit_rows(ids, source if source is not None else part, self.label)
 
     # ------------------------------------------------------------------ queries
     def query_value(self, queries: Embeddings, i: int) -> tuple[Any, bool]:
@@ -159,9 +164,12 @@ class VectorSpec:
         if rows.ndim == 1:  # one vector
             if not np.isfinite(float(rows.sum())):
                 raise InputError(f"query {i}: the {self.part} vector holds NaN or infinite values")
+            one = np.asarray([rows], dtype=np.float32)
+            if self.storage == "uint8":
+                one = codecs.encode_queries(one, codec=self.codec)
             if self.kind == "multi":  # one query row: MaxSim is the best stored row's score
-                return np.asarray([rows], dtype=np.float32), False
-            return rows.tolist(), False
+                return one, False
+            return one[0].tolist(), False
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if len(rows) == 0:
             return rows, True
@@ -169,16 +177,18 @@ class VectorSpec:
 
     def rescale(self, queries: Embeddings, i: int, vector: Any) -> Callable[[float], float] | None:
         """How the engine's raw score of query ``i`` (sent as ``vector``) becomes m3search's:
-        the MaxSim sum over several query rows divided by their number, uint8 codes decoded."""
-        rows = getattr(queries, self.part)
-        if self.kind != "multi" or isinstance(rows, np.ndarray):
+        the MaxSim sum over several query rows divided by their number, uint8 codes decoded (a
+        query's one vector, dense or a multi-vector query of one row, is not divided)."""
+        if self.kind == "sparse":
             return None
-        n = int(rows.lengths[i])
-        if self.storage != "uint8":
-            return lambda raw: raw / n
-        dim = self.dim or 0
-        offset = codecs.query_offset(vector, dim, codec=self.codec)  # once per query, not per hit
-        return lambda raw: codecs.decode_maxsim(raw, vector, dim, offset, codec=self.codec) / n
+        rows = getattr(queries, self.part)
+        n = 1 if isinstance(rows, np.ndarray) else int(rows.lengths[i])
+        if self.storage == "uint8":
+            codes = np.asarray(vector, np.float32).reshape(n, -1)
+            dim = self.dim or 0
+            offset = codecs.query_offset(codes, dim, codec=self.codec)  # once per query, not per hit
+            return lambda raw: codecs.decode_maxsim(raw, codes, dim, offset, codec=self.codec) / n
+        return None if isinstance(rows, np.ndarray) else (lambda raw: raw / n)
 
 
 @dataclass(frozen=True)
@@ -233,9 +243,10 @@ def vector_specs(manifest: Manifest) -> tuple[VectorSpec, ...]:
     if "dense" in manifest.parts:
         if manifest.dense_windows:
             table.append(VectorSpec("dense", "multi", manifest.dim, storage=manifest.dense_storage, source="dense_windows",
-                                    label="dense window"))
+                                    label="dense window", codec=manifest.uint8_codec))
         else:
-            table.append(VectorSpec("dense", "dense", manifest.dim, storage=manifest.dense_storage))
+            table.append(VectorSpec("dense", "dense", manifest.dim, storage=manifest.dense_storage,
+                                    codec=manifest.uint8_codec))
     if "sparse" in manifest.parts:
         table.append(VectorSpec("sparse", "sparse", storage="sparse"))
     if "colbert" in manifest.parts:
@@ -275,6 +286,18 @@ def _check_ragged(ids: Sequence[str], ragged: Any, dim: int, label: str) -> None
             raise InvalidDocumentError(f"document {doc_id!r}: no {label} rows")
         if not np.isfinite(rows).all():
             raise InvalidDocumentError(f"document {doc_id!r}: {label} holds NaN or infinite values")
+
+
+def _check_unit_rows(ids: Sequence[str], rows: Any, label: str) -> None:
+    """uint8 codes hold components in [-1, 1] (:mod:`~m3search.index.codecs`): a vector that is
+    not normalised (longer than 1 by more than rounding) is refused rather than clipped."""
+    data = rows if isinstance(rows, np.ndarray) else rows.data
+    norms = np.linalg.norm(np.asarray(data, np.float32).reshape(-1, data.shape[-1]), axis=1)
+    if len(norms) and float(norms.max()) > 1.01:
+        at = int(np.argmax(norms))
+        doc = at if isinstance(rows, np.ndarray) else int(np.searchsorted(rows.offsets, at, side="right") - 1)
+        raise InvalidDocumentError(f"document {ids[doc]!r}: a {label} vector of length {norms[at]:.3f}; uint8 "
+                                   "storage holds vectors of length at most 1 (normalised ones)")
 
 
 def _check_sparse(ids: Sequence[str], e: Embeddings, vocab_size: int | None) -> None:

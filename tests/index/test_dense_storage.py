@@ -1,5 +1,6 @@
-"""Dense vectors stored as float16 by the engine: half the bytes, scores of the rounded vectors,
-recorded in the manifest, laid out by both engines, kept by an existing index."""
+"""Dense vectors stored as float16 or uint8 codes by the engine: half or a quarter of the bytes,
+scores of the rounded vectors, recorded in the manifest, laid out by both engines, kept by an
+existing index."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from m3search.errors import ConfigurationError
-from m3search.index import Index, IndexOptions
+from m3search.errors import ConfigurationError, InvalidDocumentError
+from m3search.index import Index, IndexOptions, codecs
 from m3search.index.backends.remote import QdrantClientBackend
 from m3search.search import Searcher
 from tests.corpora import make_corpus
@@ -68,9 +69,73 @@ def test_a_server_collection_stores_float16_dense(fake_encoder):
     index.close()
 
 
+def _uint8_rounded(rows: np.ndarray) -> np.ndarray:
+    """What layout 2's codes of ``rows`` decode to."""
+    return codecs.decode_documents(codecs.encode_documents(rows, codec=2), rows.shape[1], codec=2)
+
+
+def _search_uint8_dense(index, encoder, corpus):
+    """Every query's exact and HNSW dense hits score ``q~ . d~`` (query and documents as rounded
+    to codes) and are its top 5 by that score."""
+    queries = encoder.encode(QUERIES, role="query", parts="all")
+    docs = _uint8_rounded(encoder.encode([d["text"] for d in corpus], parts="dense").dense)
+    position = {d["id"]: i for i, d in enumerate(corpus)}
+    searcher = Searcher(encoder, index)
+    for exact in (True, False):
+        hits = searcher.search_embeddings(queries, 5, mode="dense", exact=exact, fetch_documents=False)
+        for q, found in enumerate(hits):
+            expected = docs @ _uint8_rounded(queries.dense[q : q + 1])[0]
+            assert [h.id for h in found] == [corpus[i]["id"] for i in np.argsort(-expected, kind="stable")[:5]]
+            for h in found:
+                assert h.score == pytest.approx(float(expected[position[h.id]]), abs=1e-4)  # float32 sums of bytes
+    return docs
+
+
+def test_uint8_dense_takes_a_quarter_of_the_bytes_and_scores_the_rounded_vectors(tmp_path, fake_encoder):
+    corpus = make_corpus(300)
+    full = _build(tmp_path / "f32", fake_encoder, corpus)
+    codes = _build(tmp_path / "u8", fake_encoder, corpus, dense_storage="uint8")
+    config = json.loads((tmp_path / "u8" / "shard" / "edge_config.json").read_text())["vectors"]
+    dim = fake_encoder.identity["dim"]
+    assert config["dense"]["datatype"].lower() == "uint8" and config["dense"]["size"] == dim + 2
+    assert codes.manifest.dense_storage == "uint8" and codes.manifest.extra["uint8_codec"] == 2
+    docs = _search_uint8_dense(codes, fake_encoder, corpus)
+    stored = codes.get([corpus[7]["id"]], with_vectors=True)[0]
+    np.testing.assert_allclose(stored.dense, docs[7], atol=1e-6)
+    plain = Searcher(fake_encoder, full).search(QUERIES[:1], 5, mode="dense")[0]
+    rounded = Searcher(fake_encoder, codes).search(QUERIES[:1], 5, mode="dense")[0]
+    assert [h.score for h in rounded] == pytest.approx([h.score for h in plain], abs=0.01)
+    codes.close()
+    full.close()
+    with pytest.raises(ConfigurationError, match="stores dense vectors as uint8, not float16"):
+        Index.open_or_create(tmp_path / "u8", fake_encoder.identity, options=IndexOptions(dense_storage="float16"))
+
+
+def test_a_server_collection_stores_and_searches_uint8_dense(fake_encoder):
+    client = QdrantClient(":memory:")
+    corpus = make_corpus(60)
+    index = Index.create(QdrantClientBackend(client, "docs"), fake_encoder.identity,
+                         options=IndexOptions(dense_storage="uint8"))
+    vectors = client.get_collection("docs").config.params.vectors
+    assert str(vectors["dense"].datatype).lower().endswith("uint8")
+    index.add([d["id"] for d in corpus], fake_encoder.encode([d["text"] for d in corpus], parts="all"))
+    _search_uint8_dense(index, fake_encoder, corpus)
+    index.close()
+
+
+def test_uint8_dense_refuses_a_vector_longer_than_one_and_stores_nothing(tmp_path, fake_encoder):
+    index = Index.create(tmp_path / "u8", fake_encoder.identity, options=IndexOptions(dense_storage="uint8"))
+    docs = fake_encoder.encode(["a", "b"], parts="all")
+    docs.dense[1] *= 1.5
+    with pytest.raises(InvalidDocumentError, match="document 'b': a dense vector of length 1.500"):
+        index.add(["a", "b"], docs)
+    assert index.count() == 0
+    index.close()
+
+
 def test_bad_dense_storage_is_refused_naming_the_value(fake_encoder):
-    with pytest.raises(ConfigurationError, match="dense_storage must be one of .*got 'uint8'"):
-        IndexOptions(dense_storage="uint8")
+    with pytest.raises(ConfigurationError, match="dense_storage must be one of .*got 'int4'"):
+        IndexOptions(dense_storage="int4")
     with pytest.raises(ConfigurationError, match="the index holds no dense vectors"):
         IndexOptions(parts=["sparse"], dense_storage="float16").manifest(fake_encoder.identity)
     without_dense = IndexOptions(compression="compact", parts=["sparse", "colbert"]).manifest(fake_encoder.identity)
@@ -106,4 +171,6 @@ def test_eval_reads_dense_vectors_as_a_float16_index_stores_them():
     dense = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
     stored = as_stored(Embeddings(dense=dense), "float16", "float16")
     np.testing.assert_array_equal(stored.dense, dense.astype(np.float16).astype(np.float32))
+    unit = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+    np.testing.assert_array_equal(as_stored(Embeddings(dense=unit), "float16", "uint8").dense, _uint8_rounded(unit))
     assert as_stored(Embeddings(dense=dense), "float16").dense is dense

@@ -27,21 +27,37 @@ def test_the_table_gives_each_vector_its_kind_width_and_storage():
     assert _schema(plain) == {"dense": (2, "float32"), "colbert": (4, "uint8")}
 
 
+@pytest.mark.parametrize("storage", ["float32", "uint8"])
 @pytest.mark.parametrize("engine", ["edge", "remote"])
-def test_best_window_dense_is_dense_stored_as_multi_on_both_engines(engine, tmp_path):
+def test_best_window_dense_is_dense_stored_as_multi_on_both_engines(engine, storage, tmp_path):
     target = tmp_path / "idx" if engine == "edge" else QdrantClientBackend(QdrantClient(":memory:"), "docs")
     windows = Ragged.from_arrays([np.array([[1, 0], [0, 1]], np.float32), np.array([[0.6, 0.8]], np.float32)])
     mean = np.array([[0.7071, 0.7071], [0.6, 0.8]], np.float32)
     docs = Embeddings(dense=mean, dense_windows=windows)
-    with Index.create(target, WINDOWS, parts=["dense"]) as index:
+    rounding = 1e-6 if storage == "float32" else 1e-2  # uint8: the codes' rounding, 1/254 per component
+    with Index.create(target, WINDOWS, options=IndexOptions(parts=["dense"], dense_storage=storage)) as index:
         index.add(["two-windows", "one"], docs)
         query = Embeddings(dense=np.array([[0.0, 1.0]], np.float32))
         hits = index.query("dense", query, 2)[0]
         # the first document's best window is exactly the query; its mean would score 0.707
-        assert [(h.doc_id, round(h.score, 4)) for h in hits] == [("two-windows", 1.0), ("one", 0.8)]
+        assert [h.doc_id for h in hits] == ["two-windows", "one"]
+        assert [h.score for h in hits] == pytest.approx([1.0, 0.8], abs=rounding)
         stored = index.get(["two-windows"], with_vectors=True)[0]
-        np.testing.assert_allclose(stored.dense_windows, windows[0])
-        np.testing.assert_allclose(stored.dense, [0.7071068, 0.7071068], atol=1e-6)  # the windows' normalised mean
+        np.testing.assert_allclose(stored.dense_windows, windows[0], atol=rounding)
+        np.testing.assert_allclose(stored.dense, [0.7071068, 0.7071068], atol=rounding)  # the windows' normalised mean
+
+
+def test_uint8_codes_clip_a_length_a_rounding_above_one_and_round_trip_their_own_decoding():
+    from m3search.index import codecs
+
+    rows = np.random.default_rng(0).normal(size=(50, 16))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    for codec in codecs.CODECS:
+        decoded = codecs.decode_documents(codecs.encode_documents(rows, codec=codec), 16, codec=codec)
+        again = codecs.encode_documents(decoded, codec=codec)
+        np.testing.assert_array_equal(again, codecs.encode_documents(rows, codec=codec))
+        long_axis = codecs.encode_documents(np.array([[1.005] + [0.0] * 15]), codec=codec)
+        assert 0 <= long_axis.min() and long_axis.max() <= 255  # clipped, not wrapped
 
 
 def test_index_options_in_one_object_and_as_keywords(tmp_path, fake_encoder):

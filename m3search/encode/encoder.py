@@ -104,20 +104,23 @@ class Encoder:
                                calibration=calibration)
         return cls(network, tokenizer, config, layout=layout, source=_portable_source(name_or_path, path))
 
-    def save(self, path: str | os.PathLike[str], *, backends: Sequence[str] = ()) -> Path:
+    def save(self, path: str | os.PathLike[str], *, backends: Sequence[str] = (),
+             calibration: str = "smoothquant") -> Path:
         """Write m3search's own format: HF weights and tokenizer, head files, ``m3search.json``;
         with ``backends`` (``"onnx"``, ``"onnx-int8"``) also their exported graphs, in
         ``path/onnx/``, which ``Encoder.load(path, backend=...)`` then reads without exporting
-        (a read-only model directory, a machine without torch)."""
+        (a read-only model directory, a machine without torch); ``calibration="none"`` saves
+        the uncalibrated int8 graph (saving again with the other adds it beside)."""
+        from .backends.onnx_saved import check_savable, save_graphs
+
+        check_savable(backends, calibration)  # before anything is written
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.backend.save(path)
         self.tokenizer.save(path)
         atomic_write_text(path / CONFIG_FILE, json.dumps(self.config.to_json(), indent=2))
         if backends:
-            from .backends.onnx_saved import save_graphs
-
-            save_graphs(path, backends)
+            save_graphs(path, backends, calibration)
         return path
 
     def add_heads(

@@ -255,6 +255,27 @@ def test_a_model_saved_with_its_graphs_loads_them_without_exporting(graph_cache,
         Encoder.load(tiny_m3_path, device="cpu").save(tmp_path / "other", backends=["openvino"])
 
 
+def test_a_saved_model_carries_the_uncalibrated_int8_graph_beside_the_calibrated_one(graph_cache, tiny_m3_path,
+                                                                                    tmp_path):
+    import shutil
+
+    from m3search.errors import ConfigurationError
+
+    encoder = Encoder.load(tiny_m3_path, device="cpu")
+    saved = encoder.save(tmp_path / "model", backends=["onnx-int8"])
+    encoder.save(saved, backends=["onnx-int8"], calibration="none")
+    assert (saved / "onnx" / "onnx-int8-sq" / "model.onnx").is_file() and (saved / "onnx" / "onnx-int8" / "model.onnx").is_file()
+    expected = {c: Encoder.load(saved, backend="onnx-int8", calibration=c).encode(TEXTS).dense for c in ("smoothquant", "none")}
+    shutil.rmtree(graph_cache / "onnx")
+    for calibration, dense in expected.items():
+        np.testing.assert_allclose(Encoder.load(saved, backend="onnx-int8", calibration=calibration).encode(TEXTS).dense,
+                                   dense, atol=1e-6)
+    assert not (graph_cache / "onnx").exists()  # both served from the saved model
+    with pytest.raises(ConfigurationError, match="unknown int8 calibration 'static'"):
+        encoder.save(tmp_path / "bad", backends=["onnx-int8"], calibration="static")
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
+
+
 @pytest.mark.parametrize("kind", ["onnx", "onnx-int8"])
 def test_one_text_takes_the_flash_branch_and_a_padded_batch_the_masked_one(kind, graph_cache, tiny_m3_path):
     """Each layer's attention is an ``If``: ONNX Runtime's ``MultiHeadAttention`` without a mask

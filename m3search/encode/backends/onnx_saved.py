@@ -15,19 +15,30 @@ from .onnx_files import SAVED_DIR, SOURCE_FILE, content_key, graph_dir, variant_
 SAVABLE = ("onnx", "onnx-int8")
 
 
-def save_graphs(checkpoint: Path, backends: Sequence[str]) -> None:
-    """Export (or reuse from the cache) each backend's graph of ``checkpoint`` and copy it beside it."""
+def check_savable(backends: Sequence[str], calibration: str) -> None:
+    """A :class:`ConfigurationError` naming a backend a saved model cannot carry, or an unknown
+    int8 calibration (checked before anything is written)."""
     unknown = [b for b in backends if b not in SAVABLE]
     if unknown:
         raise ConfigurationError(f"cannot save graphs for {unknown}; a saved model carries {list(SAVABLE)}")
+    from .onnx_smoothquant import check_calibration
+
+    check_calibration(calibration)
+
+
+def save_graphs(checkpoint: Path, backends: Sequence[str], calibration: str = "smoothquant") -> None:
+    """Export (or reuse from the cache) each backend's graph of ``checkpoint`` and copy it beside
+    it; ``calibration`` picks the int8 graph (``"smoothquant"`` or ``"none"``, both may be saved)."""
+    check_savable(backends, calibration)
     from .onnx import load
 
     key = content_key(checkpoint)
     for kind in dict.fromkeys(backends):
-        load(checkpoint, kind)  # the cached graph, exported when missing
-        target = checkpoint / SAVED_DIR / variant_name(kind)
+        variant = {"calibration": calibration} if kind == "onnx-int8" else {}
+        load(checkpoint, kind, **variant)  # the cached graph, exported when missing
+        target = checkpoint / SAVED_DIR / variant_name(kind, **variant)
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(graph_dir(checkpoint, kind), target)
+        shutil.copytree(graph_dir(checkpoint, kind, **variant), target)
         (target / SOURCE_FILE).write_text(key)
         write_checksums(target)

@@ -34,11 +34,11 @@ def save_graphs(checkpoint: Path, backends: Sequence[str], calibration: str = "s
 
     key = content_key(checkpoint)
     for kind in dict.fromkeys(backends):
-        variant = {"calibration": calibration} if kind == "onnx-int8" else {}
-        load(checkpoint, kind, **variant)  # the cached graph, exported when missing
-        target = checkpoint / SAVED_DIR / variant_name(kind, **variant)
+        graph_calibration = calibration if kind == "onnx-int8" else "smoothquant"  # (the float32 graph has none)
+        load(checkpoint, kind, calibration=graph_calibration)  # the cached graph, exported when missing
+        target = checkpoint / SAVED_DIR / variant_name(kind, calibration=graph_calibration)
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(graph_dir(checkpoint, kind, **variant), target)
+        shutil.copytree(graph_dir(checkpoint, kind, calibration=graph_calibration), target)
         (target / SOURCE_FILE).write_text(key)
         write_checksums(target)

@@ -2,9 +2,8 @@
 
 Qdrant's ``Uint8`` datatype stores bytes and scores with the query cast to bytes too, so plain
 ``round(127 x) + 128`` codes add ``127 * 128 * sum(d)`` to every dot product, a term that
-differs per document token and breaks MaxSim. This codec appends ``E`` compensation bytes to
-each document vector so that every stored vector's byte sum is the same constant ``K``; the
-query's compensation bytes are all 128. Then for a query token ``q`` and document token ``d``
+differs per document vector and breaks MaxSim (and any ranking). The codec makes every stored
+vector's byte sum the same constant ``K``. Then for a query token ``q`` and document token ``d``
 
     stored_dot = 127**2 * q~.d~ + 128 * (sum(v) - 128 n) + 128 K
 
@@ -12,18 +11,25 @@ where ``q~``, ``d~`` are the rounded vectors, ``v`` the query's ``n`` code bytes
 depends on the query token alone, so the maximum over document tokens is the same token, and
 the exact MaxSim of the rounded vectors is recovered from Qdrant's score.
 
-Two layouts (an index records its own, :data:`CURRENT_CODEC` for a new one):
+Three layouts (an index records its own, :data:`CURRENT_CODEC` for a new one):
 
-- **1**: the ``D`` codes as they are. A unit vector's byte sum varies by up to
-  ``127 sqrt(D) + D / 2``, so ``E`` is 12 bytes for 128 dimensions, 22 for 384, 36 for 1,024.
+- **1**: the ``D`` codes as they are, plus ``E`` compensation bytes that bring every byte sum to
+  ``K`` (the query's are all 128). A unit vector's byte sum varies by up to ``127 sqrt(D) + D / 2``,
+  so ``E`` is 12 bytes for 128 dimensions, 22 for 384, 36 for 1,024.
 - **2**: each vector is first reflected into ``D + 1`` dimensions whose components sum to zero
   (the Householder reflection exchanging the extra axis and the all-ones direction: it keeps
   every length and dot product, so MaxSim is unchanged before rounding). The byte sums then
   differ by rounding alone (at most ``(D + 1) / 2``): one compensation byte up to 252
-  dimensions, two up to 508, five for 1,024; 2 bytes per row in all for 128 dimensions
-  instead of 12. Spreading
-  each vector over every axis also evens out the rounding (the rotation that quantisers such
-  as QuaRot and TurboQuant apply for the same reason).
+  dimensions, two up to 508, five for 1,024. Spreading each vector over every axis also evens
+  out the rounding (the rotation that quantisers such as QuaRot and TurboQuant apply for the
+  same reason).
+- **3**: layout 2's reflection, rounded so that the codes themselves sum to zero: the
+  components whose rounding went furthest in the direction of the excess are rounded the other
+  way instead (their fractional parts lie nearest one half, so each moves by little more than
+  nearest rounding would). No compensation bytes: ``D + 1`` bytes a vector (129 for 128
+  dimensions, 385 for 384, 1,025 for 1,024), and the dot product of two *stored* vectors is
+  exact too, which an HNSW graph over uint8 dense vectors is built from (layouts 1 and 2 add to
+  it a term of each vector's compensation bytes, which distorts the graph's neighbours).
 
 >>> d = np.array([[0.6, 0.8], [1.0, 0.0]], np.float32); q = np.array([[0.0, 1.0]], np.float32)
 >>> for codec in CODECS:
@@ -33,8 +39,11 @@ Two layouts (an index records its own, :data:`CURRENT_CODEC` for a new one):
 ...     print(codec, stored.shape[1], same_sum, round(float(decode_maxsim(raw, query, dim=2, codec=codec)), 2))
 1 4 True 0.8
 2 4 True 0.8
+3 3 True 0.8
 >>> extra_dims(128, codec=1), extra_dims(128, codec=2), extra_dims(1024, codec=1), extra_dims(1024, codec=2)
 (12, 2, 36, 6)
+>>> extra_dims(128, codec=3), extra_dims(1024, codec=3)
+(1, 1)
 """
 
 from __future__ import annotations
@@ -45,8 +54,8 @@ import numpy as np
 
 SCALE, ZERO = 127, 128
 #: The layouts (see the module docstring); an index without a record of its own uses 1.
-CODECS = (1, 2)
-CURRENT_CODEC = 2
+CODECS = (1, 2, 3)
+CURRENT_CODEC = 3
 
 
 def _layout(dim: int, codec: int) -> tuple[int, int]:
@@ -55,6 +64,8 @@ def _layout(dim: int, codec: int) -> tuple[int, int]:
         return dim, math.ceil(SCALE * math.sqrt(dim) + dim / 2)
     if codec == 2:  # a zero sum before rounding: the rounding alone, and one for float error
         return dim + 1, (dim + 1) // 2 + 1
+    if codec == 3:  # codes summing to zero: no compensation
+        return dim + 1, 0
     raise ValueError(f"unknown uint8 codec {codec!r}; known: {CODECS}")
 
 
@@ -77,11 +88,29 @@ def _reflect(rows: np.ndarray) -> np.ndarray:
 
 def _codes(vectors: np.ndarray, codec: int) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
-    rows = _reflect(np.concatenate([vectors, np.zeros((len(vectors), 1))], axis=1)) if codec == 2 else vectors
+    rows = _reflect(np.concatenate([vectors, np.zeros((len(vectors), 1))], axis=1)) if codec in (2, 3) else vectors
+    if codec == 3:
+        return _zero_sum_round(rows * SCALE) + ZERO
     # a unit vector's codes lie in [1, 255]; clipping only catches a length a rounding above 1
     # (a decoded vector encoded again), never wrapping around (longer vectors are refused by the
     # index before they reach here, :func:`~m3search.index.vectors.VectorSpec.check`)
     return np.clip(np.rint(rows * SCALE) + ZERO, 0, 255).astype(np.int64)
+
+
+def _zero_sum_round(scaled: np.ndarray) -> np.ndarray:
+    """``scaled`` (rows summing to zero, components within +-127 up to a rounding) rounded to
+    integers that sum to zero: nearest rounding, then the ``|excess|`` components rounded furthest
+    in the excess's direction rounded the other way (never past +-127)."""
+    rounded = np.clip(np.rint(scaled), -SCALE, SCALE)
+    excess = rounded.sum(axis=1).astype(np.int64)
+    # how far each component's rounding went in its row's excess direction; a component that
+    # cannot move that way (at +-127) or did not round that way is never a candidate
+    went = (rounded - scaled) * np.sign(excess)[:, None]
+    movable = np.where(excess[:, None] > 0, rounded > -SCALE, rounded < SCALE)
+    went = np.where(movable & (went > 0), went, -np.inf)
+    rank = np.argsort(np.argsort(-went, axis=1, kind="stable"), axis=1, kind="stable")
+    rounded -= np.sign(excess)[:, None] * (rank < np.abs(excess)[:, None])
+    return rounded.astype(np.int64)
 
 
 def encode_documents(vectors: np.ndarray, *, codec: int) -> np.ndarray:
@@ -122,6 +151,6 @@ def decode_documents(stored: np.ndarray, dim: int, *, codec: int) -> np.ndarray:
     """Stored bytes -> the rounded unit vectors they encode (reflected back to ``dim`` dimensions)."""
     width = _layout(dim, codec)[0]
     rows = (np.asarray(stored, dtype=np.float64)[:, :width] - ZERO) / SCALE
-    if codec == 2:
+    if codec in (2, 3):
         rows = _reflect(rows)[:, :dim]
     return rows.astype(np.float32)

@@ -271,6 +271,8 @@ def test_a_saved_model_carries_the_uncalibrated_int8_graph_beside_the_calibrated
         np.testing.assert_allclose(Encoder.load(saved, backend="onnx-int8", calibration=calibration).encode(TEXTS).dense,
                                    dense, atol=1e-6)
     assert not (graph_cache / "onnx").exists()  # both served from the saved model
+    encoder.save(saved, backends=["onnx-int8"])  # saved again with no cached graph: the saved one stays
+    assert (saved / "onnx" / "onnx-int8-sq" / "model.onnx").is_file() and not (graph_cache / "onnx").exists()
     with pytest.raises(ConfigurationError, match="unknown int8 calibration 'static'"):
         encoder.save(tmp_path / "bad", backends=["onnx-int8"], calibration="static")
     assert not (tmp_path / "bad").exists()  # refused before anything was written

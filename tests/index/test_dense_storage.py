@@ -70,8 +70,8 @@ def test_a_server_collection_stores_float16_dense(fake_encoder):
 
 
 def _uint8_rounded(rows: np.ndarray) -> np.ndarray:
-    """What layout 2's codes of ``rows`` decode to."""
-    return codecs.decode_documents(codecs.encode_documents(rows, codec=2), rows.shape[1], codec=2)
+    """What the codes of ``rows`` in a new index's layout decode to."""
+    return codecs.decode_documents(codecs.encode_documents(rows, codec=3), rows.shape[1], codec=3)
 
 
 def _search_uint8_dense(index, encoder, corpus):
@@ -97,8 +97,8 @@ def test_uint8_dense_takes_a_quarter_of_the_bytes_and_scores_the_rounded_vectors
     codes = _build(tmp_path / "u8", fake_encoder, corpus, dense_storage="uint8")
     config = json.loads((tmp_path / "u8" / "shard" / "edge_config.json").read_text())["vectors"]
     dim = fake_encoder.identity["dim"]
-    assert config["dense"]["datatype"].lower() == "uint8" and config["dense"]["size"] == dim + 2
-    assert codes.manifest.dense_storage == "uint8" and codes.manifest.extra["uint8_codec"] == 2
+    assert config["dense"]["datatype"].lower() == "uint8" and config["dense"]["size"] == dim + 1
+    assert codes.manifest.dense_storage == "uint8" and codes.manifest.extra["uint8_codec"] == 3
     docs = _search_uint8_dense(codes, fake_encoder, corpus)
     stored = codes.get([corpus[7]["id"]], with_vectors=True)[0]
     np.testing.assert_allclose(stored.dense, docs[7], atol=1e-6)

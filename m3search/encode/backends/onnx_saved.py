@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...errors import ConfigurationError
-from .onnx_files import SAVED_DIR, SOURCE_FILE, content_key, graph_dir, variant_name, write_checksums
+from .onnx_files import SAVED_DIR, SOURCE_FILE, content_key, graph_dir, saved_graph, variant_name, write_checksums
 
 #: The backends whose graphs a saved model can carry.
 SAVABLE = ("onnx", "onnx-int8")
@@ -35,6 +35,8 @@ def save_graphs(checkpoint: Path, backends: Sequence[str], calibration: str = "s
     key = content_key(checkpoint)
     for kind in dict.fromkeys(backends):
         graph_calibration = calibration if kind == "onnx-int8" else "smoothquant"  # (the float32 graph has none)
+        if saved_graph(checkpoint, kind, calibration=graph_calibration) is not None:
+            continue  # already saved from these very files (and perhaps in no cache on this machine)
         load(checkpoint, kind, calibration=graph_calibration)  # the cached graph, exported when missing
         target = checkpoint / SAVED_DIR / variant_name(kind, calibration=graph_calibration)
         if target.exists():

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "scores within ~1e-3); an existing index keeps its own")
     index.add_argument("--dense-storage", choices=DENSE_STORAGE, default=None,
                        help="dense vector storage of a new index: float32 (default), float16 (half the bytes) or "
-                            "uint8 (a quarter, scores within ~1e-3); an existing index keeps its own")
+                            "uint8 (a quarter, scores within ~3e-3); an existing index keeps its own")
     reduce = index.add_argument_group("smaller documents in a new index (an existing index keeps its own)")
     reduce.add_argument("--compression", default=None, metavar="PRESET", help=PRESET_HELP)
     reduce.add_argument("--colbert-pool-factor", type=int, default=None,

@@ -327,11 +327,11 @@ def bench_real(args, rng) -> list[dict]:
 
     print(f"\n== real paragraphs: {', '.join(args.real_suites)} ==")
     docs, queries, identity, names = real_corpus(args, rng)
-    options = IndexOptions(colbert_storage=args.storage, fde=args.fde, quantization=args.quantize,
-                           compression=args.compression)
+    options = IndexOptions(colbert_storage=args.storage, dense_storage=args.dense_storage, fde=args.fde,
+                           quantization=args.quantize, compression=args.compression)
     if options.reductions:  # reduced once, here, so that the engine and numpy score the same rows
         docs = compress(docs, **compress_options(options.reductions))
-    docs = as_stored(docs, options.colbert_storage or "float16")
+    docs = as_stored(docs, options.colbert_storage or "float16", options.dense_storage or "float32")
     options = IndexOptions.of(options, compression={})
     size = len(docs)
     ids = [f"d{i}" for i in range(size)]
@@ -366,7 +366,7 @@ def bench_real(args, rng) -> list[dict]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
-        row.update({"data": "+".join(args.real_suites), "preset": args.compression, "storage": options.colbert_storage,
+        row.update({"data": "+".join(args.real_suites), "preset": args.compression, "storage": options.colbert_storage, "dense_storage": options.dense_storage,
                     "build_s": build_s, "rows_per_doc": len(docs.colbert.data) / size if docs.colbert is not None else 0})
     return rows
 
@@ -390,7 +390,8 @@ def bench_scale(size: int, args) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="m3search-bench-", dir=args.workdir))
     try:
         layout = ShardSettings(on_disk=args.on_disk, max_segment_size_kb=args.max_segment_mb * 1024 if args.max_segment_mb else None)
-        options = IndexOptions(colbert_storage=args.storage, settings=layout if args.on_disk or args.max_segment_mb else None,
+        options = IndexOptions(colbert_storage=args.storage, dense_storage=args.dense_storage,
+                               settings=layout if args.on_disk or args.max_segment_mb else None,
                                fde=args.fde, quantization=args.quantize, compression=args.compression,
                                hnsw=args.hnsw_build)
         # the generator already shaped the rows as the preset's pooling would (--pool-factor): not pooled twice
@@ -448,7 +449,8 @@ def bench_scale(size: int, args) -> list[dict]:
         else:
             shutil.rmtree(work, ignore_errors=True)
     for row in rows:
-        row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage, "on_disk": args.on_disk,
+        row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage,
+                    "dense_storage": args.dense_storage, "on_disk": args.on_disk,
                     "colbert_dim": args.colbert_dim, "preset": args.compression,
                     "fde": args.fde, "quantize": args.quantize, "hnsw": args.hnsw_build,
                     "rows_per_doc": rows_total / size, "build_s": build_s, "build_peak_rss": build_rss})
@@ -499,6 +501,8 @@ def main() -> None:
                         help="the shape of a pooled index: rows divided by N (default: 1, or the preset's)")
     parser.add_argument("--storage", default=None, choices=["float16", "float32", "uint8"],
                         help="multi-vector storage (default: float16, or the preset's)")
+    parser.add_argument("--dense-storage", default=None, choices=["float16", "float32", "uint8"],
+                        help="dense vector storage (default: float32, or the preset's)")
     parser.add_argument("--colbert-dim", type=int, default=None,
                         help=f"multi-vector width of the synthetic rows (default: {DIM}, or the preset's widest)")
     parser.add_argument("--compression", default=None, choices=["compact"],
@@ -543,6 +547,7 @@ def main() -> None:
     args.pool_factor = args.pool_factor or (chosen.compression.get("colbert_pool_factor", 1) if chosen else 1)
     args.colbert_dim = args.colbert_dim or (chosen.max_colbert_dim if chosen else None) or DIM
     args.storage = args.storage or (chosen.colbert_storage if chosen else "float16")
+    args.dense_storage = args.dense_storage or (chosen.dense_storage if chosen else None) or "float32"
     args.parts = tuple(p for p in args.parts.split(",") if p)
     args.real_suites = [s for s in args.real_suites.split(",") if s]
     if args.fde is not None:

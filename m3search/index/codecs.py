@@ -91,7 +91,7 @@ def _codes(vectors: np.ndarray, codec: int) -> np.ndarray:
     rows = _reflect(np.concatenate([vectors, np.zeros((len(vectors), 1))], axis=1)) if codec in (2, 3) else vectors
     if codec == 3:
         return _zero_sum_round(rows * SCALE) + ZERO
-    # a unit vector's codes lie in [1, 255]; clipping only catches a length a rounding above 1
+    # a unit vector's codes lie in [1, 255]; clipping only catches a length a little above 1
     # (a decoded vector encoded again), never wrapping around (longer vectors are refused by the
     # index before they reach here, :func:`~m3search.index.vectors.VectorSpec.check`)
     return np.clip(np.rint(rows * SCALE) + ZERO, 0, 255).astype(np.int64)

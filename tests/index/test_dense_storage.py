@@ -130,6 +130,9 @@ def test_uint8_dense_refuses_a_vector_longer_than_one_and_stores_nothing(tmp_pat
     with pytest.raises(InvalidDocumentError, match="document 'b': a dense vector of length 1.500"):
         index.add(["a", "b"], docs)
     assert index.count() == 0
+    docs.dense[1] /= 1.5 / 1.03  # a decoded vector stored again is a rounding longer than 1: kept
+    index.add(["a", "b"], docs)
+    assert index.count() == 2
     index.close()
 
 

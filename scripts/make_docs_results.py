@@ -591,6 +591,21 @@ def t_search_10k(data: Data) -> str:
     return table(header, rows) + "\n\n" + made_by(data, *(name for name, _ in SEARCH_10K))
 
 
+SEARCH_DENSE = (("search-10k-compact-dense-float16", "dense float16"), ("search-10k-compact-dense-uint8", "dense uint8"))
+
+
+def t_search_dense_storage(data: Data) -> str:
+    """10K synthetic documents stored as the compact preset stores them, dense vectors as float16 or uint8."""
+    runs = [need(data, name)["rows"] for name, _ in SEARCH_DENSE]
+    rows = [[mode, *(f"{f3((find(run, ENGINE, mode, 100) or {}).get('recall@10'))} · "
+                     f"{latency(find(run, ENGINE, mode, 100))}" for run in runs)]
+            for mode in ("dense", "dense+sparse", "all")]
+    first = [next(r for r in run if r["system"] == ENGINE) for run in runs]
+    rows.append(["on disk per document", *(f"{r['bytes_per_doc'] / 1000:.1f} KB" for r in first)])
+    header = ["mode (100 candidates)", *(f"{label}: recall@10 · p50 / p95 ms" for _, label in SEARCH_DENSE)]
+    return table(header, rows) + "\n\n" + made_by(data, *(name for name, _ in SEARCH_DENSE))
+
+
 SEARCH_FDE = ("search-10k-fde384", "search-10k-fde488", "search-10k-fde5816")
 
 
@@ -890,7 +905,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross,
     "prior-trained": t_prior_trained, "window-weights": t_window_weights, "prior-trained-cross": t_prior_trained_cross, "self-distillation": t_self_distillation,
-    "encode": t_encode, "encode-runs": t_encode_runs, "batch-tokens": t_batch_tokens, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-fde": t_search_fde, "search-100k": t_search_100k,
+    "encode": t_encode, "encode-runs": t_encode_runs, "batch-tokens": t_batch_tokens, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-dense-storage": t_search_dense_storage, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),

@@ -109,7 +109,7 @@ def _zero_sum_round(scaled: np.ndarray) -> np.ndarray:
     movable = np.where(excess[:, None] > 0, rounded > -SCALE, rounded < SCALE)
     went = np.where(movable & (went > 0), went, -np.inf)
     rank = np.argsort(np.argsort(-went, axis=1, kind="stable"), axis=1, kind="stable")
-    rounded -= np.sign(excess)[:, None] * (rank < np.abs(excess)[:, None])
+    rounded -= np.sign(excess)[:, None] * ((rank < np.abs(excess)[:, None]) & np.isfinite(went))
     return rounded.astype(np.int64)
 
 

@@ -48,7 +48,10 @@ Three layouts (an index records its own, :data:`CURRENT_CODEC` for a new one):
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -113,8 +116,22 @@ def _zero_sum_round(scaled: np.ndarray) -> np.ndarray:
     return rounded.astype(np.int64)
 
 
+def _one_or_many(transform: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``transform`` of ``(n, D)`` rows applied to one ``(D,)`` vector too (a row of one)."""
+
+    @functools.wraps(transform)
+    def apply(vectors: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        vectors = np.asarray(vectors)
+        if vectors.ndim == 1:
+            return transform(vectors[None], *args, **kwargs)[0]
+        return transform(vectors, *args, **kwargs)
+
+    return apply
+
+
+@_one_or_many
 def encode_documents(vectors: np.ndarray, *, codec: int) -> np.ndarray:
-    """``(n, D)`` unit vectors -> ``(n, D + E)`` bytes (as float32, which Qdrant's API takes)."""
+    """``(n, D)`` unit vectors (or one ``(D,)``) -> ``(n, D + E)`` bytes (as float32, which Qdrant's API takes)."""
     dim = np.asarray(vectors).shape[1]
     codes = _codes(vectors, codec)
     width, bound = _layout(dim, codec)
@@ -147,8 +164,9 @@ def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int, offset: f
     return float((raw_score - offset) / SCALE**2)
 
 
+@_one_or_many
 def decode_documents(stored: np.ndarray, dim: int, *, codec: int) -> np.ndarray:
-    """Stored bytes -> the rounded unit vectors they encode (reflected back to ``dim`` dimensions)."""
+    """Stored bytes (rows, or one vector) -> the rounded unit vectors they encode (reflected back to ``dim`` dimensions)."""
     width = _layout(dim, codec)[0]
     rows = (np.asarray(stored, dtype=np.float64)[:, :width] - ZERO) / SCALE
     if codec in (2, 3):

@@ -108,7 +108,7 @@ class VectorSpec:
             rows = rows[None]
         if self.storage != "uint8":
             return rows
-        return codecs.encode_documents(rows.reshape(-1, rows.shape[-1]), codec=self.codec).reshape(*rows.shape[:-1], -1)
+        return codecs.encode_documents(rows, codec=self.codec)
 
     def document_values(self, e: Embeddings, rows: range) -> list[Any]:
         """:meth:`document_value` of each of ``rows`` (a representation computed per batch
@@ -126,9 +126,8 @@ class VectorSpec:
             order = np.argsort(indices)
             return {self.part: SparseVector(np.asarray(indices, np.int64)[order], np.asarray(values, np.float32)[order])}
         rows = np.asarray(stored, np.float32)
-        if self.storage == "uint8":  # (one dense vector: a row of one)
-            rows = codecs.decode_documents(rows.reshape(-1, rows.shape[-1]), self.dim or 0,
-                                           codec=self.codec).reshape(*rows.shape[:-1], -1)
+        if self.storage == "uint8":
+            rows = codecs.decode_documents(rows, self.dim or 0, codec=self.codec)
         if self.source == self.part:
             return {self.part: rows}
         # the part stored as rows of another field: the part's one vector is their normalised mean

@@ -50,6 +50,10 @@ class Setting:
 
 
 COMPACT = "multilingual-e5-small-compact"
+#: the compact preset's settings (m3search/index/presets.py) as plain options, to vary one of them
+COMPACT_SPELLED: dict[str, Any] = {
+    "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2},
+    "fde": {**FDE_512, "storage": "float16"}, "hnsw": {"m": 32, "ef_construct": 200}}
 SETTINGS: dict[str, Setting] = {
     "uncompressed": Setting(),
     "384 pool2 uint8": Setting(options={"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
@@ -79,6 +83,15 @@ SETTINGS: dict[str, Setting] = {
         "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
     "64 pool2 uint8 dense16": Setting(COMPACT, 64, {
         "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2}}),
+    # the compact preset's settings spelled out, with the documents' sparse weights pruned
+    "compact top64": Setting(COMPACT, 128, {**COMPACT_SPELLED, "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
+    "compact top48": Setting(COMPACT, 128, {**COMPACT_SPELLED, "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
+    "compact top64 dense8": Setting(COMPACT, 128, {
+        **COMPACT_SPELLED, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
+    "compact top48 dense8": Setting(COMPACT, 128, {
+        **COMPACT_SPELLED, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
+    "compact top32 dense8": Setting(COMPACT, 128, {
+        **COMPACT_SPELLED, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 32}}),
 }
 
 

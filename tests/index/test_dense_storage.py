@@ -71,7 +71,8 @@ def test_a_server_collection_stores_float16_dense(fake_encoder):
 
 def _uint8_rounded(rows: np.ndarray) -> np.ndarray:
     """What the codes of ``rows`` in a new index's layout decode to."""
-    return codecs.decode_documents(codecs.encode_documents(rows, codec=3), rows.shape[1], codec=3)
+    layout = codecs.CURRENT_CODEC
+    return codecs.decode_documents(codecs.encode_documents(rows, codec=layout), rows.shape[1], codec=layout)
 
 
 def _search_uint8_dense(index, encoder, corpus):
@@ -98,7 +99,7 @@ def test_uint8_dense_takes_a_quarter_of_the_bytes_and_scores_the_rounded_vectors
     config = json.loads((tmp_path / "u8" / "shard" / "edge_config.json").read_text())["vectors"]
     dim = fake_encoder.identity["dim"]
     assert config["dense"]["datatype"].lower() == "uint8" and config["dense"]["size"] == dim + 1
-    assert codes.manifest.dense_storage == "uint8" and codes.manifest.extra["uint8_codec"] == 3
+    assert codes.manifest.dense_storage == "uint8" and codes.manifest.extra["uint8_codec"] == 4
     docs = _search_uint8_dense(codes, fake_encoder, corpus)
     stored = codes.get([corpus[7]["id"]], with_vectors=True)[0]
     np.testing.assert_allclose(stored.dense, docs[7], atol=1e-6)
@@ -177,3 +178,30 @@ def test_eval_reads_dense_vectors_as_a_float16_index_stores_them():
     unit = dense / np.linalg.norm(dense, axis=1, keepdims=True)
     np.testing.assert_array_equal(as_stored(Embeddings(dense=unit), "float16", "uint8").dense, _uint8_rounded(unit))
     assert as_stored(Embeddings(dense=dense), "float16").dense is dense
+
+
+@pytest.mark.parametrize("engine", ["edge", "remote"])
+def test_layout_4_rotates_wide_vectors_and_scores_the_rounded_ones_on_both_engines(engine, tmp_path):
+    """From 20 dimensions layout 4 rotates before rounding at a finer scale: the engine's dense and
+    MaxSim scores are still those of the decoded vectors, and closer to float32 than layout 3's."""
+    from tests.fakes import FakeEncoder
+
+    encoder, corpus = FakeEncoder(dim=48, colbert_dim=32), make_corpus(200)
+    assert codecs.scale(48, codec=4) > codecs.SCALE and codecs.scale(32, codec=4) > codecs.SCALE
+    target = tmp_path / "u8" if engine == "edge" else QdrantClientBackend(QdrantClient(":memory:"), "u8")
+    index = _build(target, encoder, corpus, dense_storage="uint8", colbert_storage="uint8")
+    assert index.manifest.uint8_codec == 4 and index.manifest.colbert_stored_dim == 33
+    _search_uint8_dense(index, encoder, corpus)
+    rows = encoder.encode([d["text"] for d in corpus], parts="colbert").colbert
+    queries = encoder.encode(QUERIES, role="query", parts="colbert").colbert
+    for q, found in enumerate(Searcher(encoder, index).search(QUERIES, 5, mode="colbert", exact=True)):
+        query = _uint8_rounded(queries[q])
+        for h in found:
+            expected = (query @ _uint8_rounded(rows[int(h.id.split("-")[1])]).T).max(axis=1).mean()
+            assert h.score == pytest.approx(float(expected), abs=1e-4)
+    exact = encoder.encode([d["text"] for d in corpus], parts="dense").dense
+    for layout in (3, 4):
+        rounded = codecs.decode_documents(codecs.encode_documents(exact, codec=layout), 48, codec=layout)
+        error = float(np.abs(rounded @ exact[:20].T - exact @ exact[:20].T).mean())
+        assert error < {3: 3e-3, 4: 1.5e-3}[layout]
+    index.close()

@@ -61,9 +61,9 @@ def test_newer_format_and_missing_index_are_refused(tmp_path, index):
     with pytest.raises(IndexFormatError, match="format version 99 is newer"):
         Index.open(path)
     manifest["format_version"] = 2
-    manifest["extra"]["uint8_codec"] = 4  # a uint8 row layout of a later m3search
+    manifest["extra"]["uint8_codec"] = 5  # a uint8 row layout of a later m3search
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(IndexFormatError, match="uint8 layout 4 is not one this m3search reads"):
+    with pytest.raises(IndexFormatError, match="uint8 layout 5 is not one this m3search reads"):
         Index.open(path)
     with pytest.raises(IndexFormatError, match="no index at"):
         Index.open(tmp_path / "nothing-here")

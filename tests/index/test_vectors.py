@@ -47,24 +47,38 @@ def test_best_window_dense_is_dense_stored_as_multi_on_both_engines(engine, stor
         np.testing.assert_allclose(stored.dense, [0.7071068, 0.7071068], atol=rounding)  # the windows' normalised mean
 
 
-def test_layout_3_gives_every_stored_vector_one_byte_sum_and_exact_dot_products_between_them():
+def test_layouts_3_and_4_give_every_stored_vector_one_byte_sum_and_exact_dot_products_between_them():
     """What an HNSW graph over uint8 vectors is built from: the engine's dot product of two stored
-    vectors. Layout 3's is a constant plus 127² times the rounded vectors' dot product; layout 2's
-    compensation bytes add a term that differs from neighbour to neighbour."""
+    vectors. Layout 3's (4's) is a constant plus 127² (554²) times the rounded vectors' dot
+    product; layout 2's compensation bytes add a term that differs from neighbour to neighbour."""
     from m3search.index import codecs
 
     rows = np.random.default_rng(1).normal(size=(200, 384))
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    spread = {}
-    for codec in (2, 3):
+    spread, rounding = {}, {}
+    for codec in (2, 3, 4):
         stored = codecs.encode_documents(rows, codec=codec).astype(np.float64)
-        assert stored.shape[1] == 384 + {2: 3, 3: 1}[codec] and len(set(stored.sum(axis=1))) == 1
+        assert stored.shape[1] == 384 + {2: 3, 3: 1, 4: 1}[codec] and len(set(stored.sum(axis=1))) == 1
         decoded = codecs.decode_documents(stored, 384, codec=codec).astype(np.float64)
-        extra = stored[:100] @ stored[100:].T - 127**2 * (decoded[:100] @ decoded[100:].T)
-        spread[codec] = float(extra.std()) / 127**2
-        rounding = np.abs(np.einsum("ij,ij->i", decoded, rows) - 1)
-        assert rounding.mean() < 3e-3  # each vector within its rounding of the original
-    assert spread[3] < 1e-6 and spread[2] > 0.01
+        units = codecs.scale(384, codec=codec) ** 2
+        spread[codec] = float((stored[:100] @ stored[100:].T - units * (decoded[:100] @ decoded[100:].T)).std()) / units
+        rounding[codec] = float(np.abs(decoded[:100] @ decoded[100:].T - rows[:100] @ rows[100:].T).mean())
+    assert spread[3] < 1e-6 and spread[4] < 1e-6 and spread[2] > 0.01
+    # each dot product within its rounding of the original's; layout 4's rounding 4x finer at 384 dimensions
+    assert rounding[3] < 3e-3 and rounding[4] < rounding[3] / 4
+
+
+def test_layout_4_rotation_is_fixed_orthogonal_and_spreads_a_basis_vector():
+    """The rotation is a format: these values are what every index of layout 4 was written with."""
+    from m3search.index import codecs
+
+    m = codecs.rotation(128)
+    np.testing.assert_allclose(m @ m.T, np.eye(128), atol=1e-12)
+    np.testing.assert_allclose(m[0, :3], [-0.0319586, 0.0233916, 0.0817493], atol=1e-6)
+    basis = np.eye(128)
+    assert np.abs(basis @ m.T).max() < 127 / codecs.scale(128, codec=4)  # spread within the codes' range
+    decoded = codecs.decode_documents(codecs.encode_documents(basis, codec=4), 128, codec=4)
+    assert np.einsum("ij,ij->i", decoded, basis).min() > 0.997
 
 
 def test_uint8_codes_clip_a_length_a_rounding_above_one_and_round_trip_their_own_decoding():

@@ -241,7 +241,7 @@ def test_embedded_and_remote_backends_return_the_same_hits(tmp_path, fake_encode
     remote.close()
 
 
-@pytest.mark.parametrize("codec", [1, 2, 3])
+@pytest.mark.parametrize("codec", [1, 2, 3, 4])
 def test_uint8_multivector_storage_keeps_maxsim_close_on_both_backends(tmp_path, fake_encoder, corpus, codec,
                                                                        monkeypatch):
     """Every row layout (1 and 2: what indexes built before layout 3 hold) scores MaxSim exactly
@@ -253,10 +253,10 @@ def test_uint8_multivector_storage_keeps_maxsim_close_on_both_backends(tmp_path,
     expected = brute_force(fake_encoder, corpus, QUERIES)["colbert"]
     edge = build_index(tmp_path / "u8", fake_encoder, corpus, colbert_storage="uint8")
     remote = build_index(QdrantClientBackend(QdrantClient(":memory:"), "u8"), fake_encoder, corpus, colbert_storage="uint8")
-    monkeypatch.setattr(codecs, "CURRENT_CODEC", 1 + codec % 3)  # what another version writes does not change this index
+    monkeypatch.setattr(codecs, "CURRENT_CODEC", 1 + codec % 4)  # what another version writes does not change this index
     assert edge.manifest.uint8_codec == codec and edge.manifest.extra["uint8_codec"] == codec
     width = edge.manifest.colbert_dim
-    assert edge.manifest.colbert_stored_dim == width + {1: codecs.extra_dims(width, 1), 2: 2, 3: 1}[codec]
+    assert edge.manifest.colbert_stored_dim == width + {1: codecs.extra_dims(width, 1), 2: 2, 3: 1, 4: 1}[codec]
     results = {}
     for name, idx in (("edge", edge), ("remote", remote)):
         results[name] = Searcher(fake_encoder, idx).search(QUERIES, k=5, mode="colbert", exact=True)
@@ -270,7 +270,7 @@ def test_uint8_multivector_storage_keeps_maxsim_close_on_both_backends(tmp_path,
     # each code is within half a step (1/254) of the row; layout 2's reflection back spreads those errors over
     # the components, so one component can be further off (the row's length and its dot products are not)
     np.testing.assert_allclose(doc.colbert, fake_encoder.encode([corpus[1]["text"]], parts="all").colbert[0],
-                               atol={1: 1 / 254, 2: 1e-2, 3: 1e-2}[codec])
+                               atol={1: 1 / 254, 2: 1e-2, 3: 1e-2, 4: 1e-2}[codec])
     edge.close()
     remote.close()
 

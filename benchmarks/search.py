@@ -373,9 +373,13 @@ def bench_real(args, rng) -> list[dict]:
 
 def _chunk(args, size: int, a: int) -> Embeddings:
     """Documents ``a .. a + chunk`` of the synthetic collection of ``size``: the same on every call."""
+    from m3search.index.pooling import compress
+
     n = min(args.chunk, size - a)
-    return synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor,
+    docs = synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor,
                           multivector="colbert" in args.parts, colbert_dim=args.colbert_dim)
+    # sparse pruning shapes the documents, like the pool factor: the index and the exact answers see the same weights
+    return compress(docs, top_k=args.sparse_top_k) if args.sparse_top_k else docs
 
 
 def bench_scale(size: int, args) -> list[dict]:
@@ -449,7 +453,7 @@ def bench_scale(size: int, args) -> list[dict]:
         else:
             shutil.rmtree(work, ignore_errors=True)
     for row in rows:
-        row.update({"data": shape, "pool_factor": args.pool_factor, "storage": args.storage,
+        row.update({"data": shape, "pool_factor": args.pool_factor, "sparse_top_k": args.sparse_top_k, "storage": args.storage,
                     "dense_storage": args.dense_storage, "on_disk": args.on_disk,
                     "colbert_dim": args.colbert_dim, "preset": args.compression,
                     "fde": args.fde, "quantize": args.quantize, "hnsw": args.hnsw_build,
@@ -499,6 +503,8 @@ def main() -> None:
                         help="multi-vector rows per synthetic document (default: real-shaped, median 190)")
     parser.add_argument("--pool-factor", type=int, default=None,
                         help="the shape of a pooled index: rows divided by N (default: 1, or the preset's)")
+    parser.add_argument("--sparse-top-k", type=int, default=None,
+                        help="documents keep their N heaviest lexical weights (default: all, or the preset's)")
     parser.add_argument("--storage", default=None, choices=["float16", "float32", "uint8"],
                         help="multi-vector storage (default: float16, or the preset's)")
     parser.add_argument("--dense-storage", default=None, choices=["float16", "float32", "uint8"],
@@ -545,6 +551,7 @@ def main() -> None:
 
     chosen = PRESETS[args.compression] if args.compression else None
     args.pool_factor = args.pool_factor or (chosen.compression.get("colbert_pool_factor", 1) if chosen else 1)
+    args.sparse_top_k = args.sparse_top_k or (chosen.compression.get("sparse_top_k") if chosen else None)
     args.colbert_dim = args.colbert_dim or (chosen.max_colbert_dim if chosen else None) or DIM
     args.storage = args.storage or (chosen.colbert_storage if chosen else "float16")
     args.dense_storage = args.dense_storage or (chosen.dense_storage if chosen else None) or "float32"

@@ -104,8 +104,8 @@ class IndexOptions:
         again = self.preset == chosen.name  # the same preset resolved again (``replace``): what it filled stays its
         object.__setattr__(self, "preset", chosen.name)
         object.__setattr__(self, "compression", dict(chosen.compression))
-        filled = [key for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw")
-                  if getattr(self, key) is None or (again and key in self.preset_filled)]
+        filled = ["compression"] + [key for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw")
+                                    if getattr(self, key) is None or (again and key in self.preset_filled)]
         for key in filled:
             if getattr(self, key) is None:
                 object.__setattr__(self, key, getattr(chosen, key))
@@ -197,7 +197,7 @@ class IndexOptions:
         if given("hnsw") and wanted.extra.get("hnsw") != existing.extra.get("hnsw"):
             raise ConfigurationError(f"the index at {target} has the HNSW graphs {existing.extra.get('hnsw')}, not "
                                      f"{wanted.extra.get('hnsw')}: an existing index keeps its own ({keep})")
-        if self.compression is not None and wanted.compression != existing.compression:
+        if given("compression") and wanted.compression != existing.compression:
             raise ConfigurationError(f"the index at {target} was built with compression {existing.compression}, not "
                                      f"{wanted.compression}: an existing index keeps its own (leave the options out, "
                                      "or build a new index)")

@@ -94,13 +94,16 @@ def test_an_index_built_by_an_earlier_preset_is_extended_with_the_preset_name(tm
     same preset keeps what it has when extended with ``compression="compact"``; an option given
     beside the name is still checked against it."""
     corpus = make_corpus(40)
-    older = IndexOptions(compression="compact", dense_storage="float32", hnsw={"m": 16})  # as an earlier preset stored
+    # as an earlier preset stored: float32 dense vectors, the engine's default graphs, every lexical weight
+    older = IndexOptions.of(IndexOptions(compression="compact", dense_storage="float32", hnsw={"m": 16}),
+                            compression={"colbert_pool_factor": 2})
     index = Index.create(tmp_path / "idx", fake_encoder.identity, options=older)
     index.add([d["id"] for d in corpus[:20]], fake_encoder.encode([d["text"] for d in corpus[:20]], parts="all"))
     index.close()
     again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
                                           options=IndexOptions(compression="compact"))
     assert not created and again.manifest.dense_storage == "float32" and again.manifest.hnsw == (16, 100)
+    assert again.manifest.compression == {"colbert_pool_factor": 2}
     again.add([d["id"] for d in corpus[20:]], fake_encoder.encode([d["text"] for d in corpus[20:]], parts="all"))
     assert again.count() == 40
     again.close()
@@ -108,15 +111,20 @@ def test_an_index_built_by_an_earlier_preset_is_extended_with_the_preset_name(tm
                      IndexOptions.of(IndexOptions(compression="compact"), dense_storage="float16")):
         with pytest.raises(ConfigurationError, match="stores dense vectors as float32, not float16"):
             Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=explicit)
+    pruned = IndexOptions.of(IndexOptions(compression="compact"), compression={"colbert_pool_factor": 2, "sparse_top_k": 8})
+    with pytest.raises(ConfigurationError, match="was built with compression"):
+        Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=pruned)
 
 
 def test_what_the_preset_filled_survives_replace_and_a_value_given_later_is_the_callers():
     from dataclasses import replace
 
     options = IndexOptions(compression="compact")
-    assert set(options.preset_filled) == {"colbert_storage", "dense_storage", "fde", "hnsw", "quantization"}
+    assert set(options.preset_filled) == {"colbert_storage", "compression", "dense_storage", "fde", "hnsw",
+                                          "quantization"}
     assert replace(options, compression="compact").preset_filled == options.preset_filled
     mapped = IndexOptions.of(options, colbert_storage="float16", compression={"colbert_pool_factor": 2})
     assert "colbert_storage" not in mapped.preset_filled and mapped.colbert_storage == "float16"
+    assert "compression" not in mapped.preset_filled  # reductions given beside the name are the caller's
     renamed = IndexOptions.of(options, dense_storage="float32", compression="compact")
     assert "dense_storage" not in renamed.preset_filled and renamed.dense_storage == "float32"

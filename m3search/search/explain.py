@@ -12,16 +12,39 @@ from ..index import Document
 from ..types import Embeddings, Explanation, TokenMatch
 
 if TYPE_CHECKING:
+    from ..index import Manifest
     from ..protocols import EncoderLike, Role
 
 #: Tokens listed per explanation.
 EXPLAIN_TOKENS = 8
 
 
+def as_compared(queries: Embeddings, manifest: Manifest) -> Embeddings:
+    """``queries`` as the engine compares them with an index's stored vectors: dense vectors and
+    multi-vector rows rounded through the uint8 codes where the index stores those as uint8, so
+    that an explanation names the window and the token pairs the engine's scores came from
+    (near ties can turn on the rounding)."""
+    from dataclasses import replace
+
+    from ..index import codecs
+    from ..types import Ragged
+
+    def rounded(rows: np.ndarray) -> np.ndarray:
+        layout = manifest.uint8_codec
+        return codecs.decode_documents(codecs.encode_queries(rows, codec=layout), rows.shape[1], codec=layout)
+
+    if queries.dense is not None and manifest.dense_storage == "uint8":
+        queries = replace(queries, dense=rounded(queries.dense))
+    if queries.colbert is not None and manifest.colbert_storage == "uint8" and len(queries.colbert.data):
+        queries = replace(queries, colbert=Ragged(rounded(queries.colbert.data), queries.colbert.offsets))
+    return queries
+
+
 def explain(encoder: EncoderLike, queries: Embeddings, i: int, query_text: str, doc: Document,
             limit: int = EXPLAIN_TOKENS) -> Explanation:
     """The explanation of query ``i`` (text ``query_text``) against a stored document
-    (read with its vectors); ``encoder`` decodes token ids and tokenises the texts."""
+    (read with its vectors; ``queries`` as the engine compares them, :func:`as_compared`);
+    ``encoder`` decodes token ids and tokenises the texts."""
     sparse: list[TokenMatch] = []
     if queries.sparse is not None and doc.sparse is not None:
         q = queries.sparse[i]

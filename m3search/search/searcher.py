@@ -21,7 +21,7 @@ from ..index.vectors import FDE_VECTOR
 from ..protocols import EncoderLike, RerankerLike
 from ..scoring import default_weights, rank_with_ties
 from ..types import Embeddings, Hit, Run
-from .explain import explain
+from .explain import as_compared, explain
 from .fusion import RRF_K, check_weights, reciprocal_rank_fusion, weighted_sum
 from .modes import MODE_PARTS, SINGLE_MODES, check_mode, default_mode
 from .rerank_stage import check_depth, rerank_hits
@@ -360,6 +360,7 @@ class Searcher:
     def _documents(self, ranked: Ranked, queries: Embeddings, explain_texts: Sequence[str] | None) -> list[list[Hit]]:
         wanted = list(dict.fromkeys(doc_id for hits in ranked for doc_id, _, _ in hits))
         documents: dict[str, Document | None] = dict(zip(wanted, self.index.get(wanted, with_vectors=explain_texts is not None)))
+        compared = as_compared(queries, self.index.manifest) if explain_texts is not None else queries
         results = []
         for i, hits in enumerate(ranked):
             row = []
@@ -367,7 +368,7 @@ class Searcher:
                 doc = documents.get(doc_id)
                 explanation = None
                 if explain_texts is not None and doc is not None:
-                    explanation = explain(self.encoder, queries, i, explain_texts[i], doc)
+                    explanation = explain(self.encoder, compared, i, explain_texts[i], doc)
                 row.append(Hit(doc_id, score, scores, doc.text if doc else None, doc.metadata if doc else {}, explanation))
             results.append(row)
         return results

@@ -14,6 +14,7 @@ from m3search.errors import ConfigurationError, InvalidDocumentError
 from m3search.index import Index, IndexOptions, codecs
 from m3search.index.backends.remote import QdrantClientBackend
 from m3search.search import Searcher
+from m3search.types import Embeddings, Ragged
 from tests.corpora import make_corpus
 from tests.search.test_searcher import QUERIES
 
@@ -205,3 +206,38 @@ def test_layout_4_rotates_wide_vectors_and_scores_the_rounded_ones_on_both_engin
         error = float(np.abs(rounded @ exact[:20].T - exact @ exact[:20].T).mean())
         assert error < {3: 3e-3, 4: 1.5e-3}[layout]
     index.close()
+
+
+def test_an_explanation_names_the_window_the_engine_scored_through_the_uint8_rounding(tmp_path):
+    """Two windows whose dense scores differ by less than the rounding: the engine ranks them by
+    the rounded vectors, and the explanation names the window that gave the engine's score."""
+    from tests.fakes import FakeEncoder
+
+    dim = 64
+    encoder = FakeEncoder(dim=dim, parts=("dense",))
+    identity = {**encoder.identity, "long": {"window_dense": "best"}}
+    rng = np.random.default_rng(7)
+    for _ in range(2000):  # a deterministic search for a pair whose order the rounding flips
+        query = rng.normal(size=dim)
+        query /= np.linalg.norm(query)
+        windows = rng.normal(size=(2, dim))
+        windows /= np.linalg.norm(windows, axis=1, keepdims=True)
+        rounded_windows = _uint8_rounded(windows)
+        rounded_query = codecs.decode_documents(codecs.encode_queries(query[None], codec=4), dim, codec=4)[0]
+        if np.argmax(windows @ query) != np.argmax(rounded_windows @ rounded_query):
+            break
+    else:
+        pytest.fail("no pair found")
+    engine_window = int(np.argmax(rounded_windows @ rounded_query))
+    docs = Embeddings(dense=_unit(windows.mean(axis=0))[None].astype(np.float32),
+                      dense_windows=Ragged.from_arrays([windows.astype(np.float32)]))
+    with Index.create(tmp_path / "u8", identity, options=IndexOptions(dense_storage="uint8")) as index:
+        index.add(["doc"], docs)
+        hit = Searcher(encoder, index).search_embeddings(Embeddings(dense=query[None].astype(np.float32)), 1,
+                                                      mode="dense", exact=True, explain_texts=["q"])[0][0]
+        assert hit.score == pytest.approx(float(rounded_windows[engine_window] @ rounded_query), abs=1e-4)
+        assert hit.explanation.dense_window == engine_window and hit.explanation.dense_windows == 2
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)

@@ -165,14 +165,16 @@ class VectorSpec:
                 raise InputError(f"query {i}: the {self.part} vector holds NaN or infinite values")
             one = np.asarray([rows], dtype=np.float32)
             if self.storage == "uint8":
-                one = codecs.encode_queries(one, codec=self.codec)
+                one = codecs.encode_queries(_unit_query(i, one, self.part), codec=self.codec)
             if self.kind == "multi":  # one query row: MaxSim is the best stored row's score
                 return one, False
             return one[0].tolist(), False
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if len(rows) == 0:
             return rows, True
-        return (codecs.encode_queries(rows, codec=self.codec) if self.storage == "uint8" else rows), False
+        if self.storage == "uint8":
+            return codecs.encode_queries(_unit_query(i, rows, self.part), codec=self.codec), False
+        return rows, False
 
     def rescale(self, queries: Embeddings, i: int, vector: Any) -> Callable[[float], float] | None:
         """How the engine's raw score of query ``i`` (sent as ``vector``) becomes m3search's:
@@ -298,6 +300,15 @@ def _check_unit_rows(ids: Sequence[str], rows: Any, label: str) -> None:
         doc = at if isinstance(rows, np.ndarray) else int(np.searchsorted(rows.offsets, at, side="right") - 1)
         raise InvalidDocumentError(f"document {ids[doc]!r}: a {label} vector of length {norms[at]:.3f}; uint8 "
                                    "storage holds vectors of length at most 1 (normalised ones)")
+
+
+def _unit_query(i: int, rows: np.ndarray, part: str) -> np.ndarray:
+    """``rows`` of query ``i``, refused when longer than a unit vector (uint8 codes would clip them)."""
+    norms = np.linalg.norm(rows, axis=1)
+    if len(norms) and float(norms.max()) > 1.05:
+        raise InputError(f"query {i}: a {part} vector of length {float(norms.max()):.3f}; an index of uint8 codes "
+                         "compares vectors of length at most 1 (normalised ones)")
+    return rows
 
 
 def _check_sparse(ids: Sequence[str], e: Embeddings, vocab_size: int | None) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from m3search.errors import ConfigurationError, InvalidDocumentError
+from m3search.errors import ConfigurationError, InputError, InvalidDocumentError
 from m3search.index import Index, IndexOptions, codecs
 from m3search.index.backends.remote import QdrantClientBackend
 from m3search.search import Searcher
@@ -241,3 +241,19 @@ def test_an_explanation_names_the_window_the_engine_scored_through_the_uint8_rou
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
+
+
+def test_a_query_vector_longer_than_one_is_refused_by_a_uint8_index_not_clipped(tmp_path, fake_encoder):
+    corpus = make_corpus(20)
+    index = _build(tmp_path / "u8", fake_encoder, corpus, dense_storage="uint8", colbert_storage="uint8")
+    queries = fake_encoder.encode(QUERIES[:1], role="query", parts="all")
+    searcher = Searcher(fake_encoder, index)
+    assert searcher.search_embeddings(queries, 3, mode="dense", fetch_documents=False)[0]  # unit vectors: searched
+    longer = Embeddings(dense=queries.dense * 1.5)
+    with pytest.raises(InputError, match="query 0: a dense vector of length 1.500"):
+        searcher.search_embeddings(longer, 3, mode="dense", fetch_documents=False)
+    rows = Embeddings(colbert=Ragged(queries.colbert.data * 2, queries.colbert.offsets))
+    with pytest.raises(InputError, match="query 0: a colbert vector of length 2.000"):
+        searcher.search_embeddings(rows, 3, mode="colbert", exact=True, fetch_documents=False)
+    assert index.count() == 20
+    index.close()

@@ -253,8 +253,7 @@ def as_stored(embeddings: Embeddings, storage: str, dense_storage: str = "float3
 def _stored_rows(rows: np.ndarray, storage: str) -> np.ndarray:
     """``(n, D)`` float32 rows as a new index stores and reads back ``storage`` (float16 or uint8 codes)."""
     if storage == "uint8":
-        layout = codecs.CURRENT_CODEC  # what a new index stores
-        return codecs.decode_documents(codecs.encode_documents(rows, codec=layout), rows.shape[1], codec=layout)
+        return codecs.rounded(rows, codec=codecs.CURRENT_CODEC)  # what a new index stores
     return rows.astype(np.float16).astype(np.float32)
 
 

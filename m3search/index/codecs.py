@@ -231,6 +231,17 @@ def decode_maxsim(raw_score: float, query_bytes: np.ndarray, dim: int, offset: f
     return float((raw_score - offset) / scale(dim, codec=codec) ** 2)
 
 
+def rounded(vectors: np.ndarray, *, codec: int) -> np.ndarray:
+    """``(n, D)`` unit vectors as layout ``codec`` rounds them: what an index reads back, and
+    what the engine compares (a query's codes are a document's).
+
+    >>> [round(float(x), 3) for x in rounded(np.array([[0.6, 0.8]]), codec=4)[0]]
+    [0.6, 0.8]
+    """
+    vectors = np.asarray(vectors)
+    return decode_documents(encode_documents(vectors, codec=codec), vectors.shape[-1], codec=codec)
+
+
 @_one_or_many
 def decode_documents(stored: np.ndarray, dim: int, *, codec: int) -> np.ndarray:
     """Stored bytes (rows, or one vector) -> the rounded unit vectors they encode (reflected back to ``dim`` dimensions)."""

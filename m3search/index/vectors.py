@@ -294,19 +294,28 @@ def _check_unit_rows(ids: Sequence[str], rows: Any, label: str) -> None:
     not normalised is refused rather than clipped. The bound leaves room for a decoded vector
     stored again (rounding lengthens a unit vector by up to ~0.012 at 128 dimensions)."""
     data = rows if isinstance(rows, np.ndarray) else rows.data
-    norms = np.linalg.norm(np.asarray(data, np.float32).reshape(-1, data.shape[-1]), axis=1)
-    if len(norms) and float(norms.max()) > 1.05:
-        at = int(np.argmax(norms))
+    at, length = _longest(data)
+    if length > UNIT_BOUND:
         doc = at if isinstance(rows, np.ndarray) else int(np.searchsorted(rows.offsets, at, side="right") - 1)
-        raise InvalidDocumentError(f"document {ids[doc]!r}: a {label} vector of length {norms[at]:.3f}; uint8 "
+        raise InvalidDocumentError(f"document {ids[doc]!r}: a {label} vector of length {length:.3f}; uint8 "
                                    "storage holds vectors of length at most 1 (normalised ones)")
+
+
+#: the longest vector uint8 codes take: a unit vector, with room for a decoded one stored again
+UNIT_BOUND = 1.05
+
+
+def _longest(data: np.ndarray) -> tuple[int, float]:
+    """The row of ``data`` (vectors, or one) with the largest length, and that length (``(0, 0.0)``: none)."""
+    norms = np.linalg.norm(np.asarray(data, np.float32).reshape(-1, data.shape[-1]), axis=1)
+    return (int(np.argmax(norms)), float(norms.max())) if len(norms) else (0, 0.0)
 
 
 def _unit_query(i: int, rows: np.ndarray, part: str) -> np.ndarray:
     """``rows`` of query ``i``, refused when longer than a unit vector (uint8 codes would clip them)."""
-    norms = np.linalg.norm(rows, axis=1)
-    if len(norms) and float(norms.max()) > 1.05:
-        raise InputError(f"query {i}: a {part} vector of length {float(norms.max()):.3f}; an index of uint8 codes "
+    length = _longest(rows)[1]
+    if length > UNIT_BOUND:
+        raise InputError(f"query {i}: a {part} vector of length {length:.3f}; an index of uint8 codes "
                          "compares vectors of length at most 1 (normalised ones)")
     return rows
 

@@ -29,14 +29,12 @@ def as_compared(queries: Embeddings, manifest: Manifest) -> Embeddings:
     from ..index import codecs
     from ..types import Ragged
 
-    def rounded(rows: np.ndarray) -> np.ndarray:
-        layout = manifest.uint8_codec
-        return codecs.decode_documents(codecs.encode_queries(rows, codec=layout), rows.shape[1], codec=layout)
-
+    layout = manifest.uint8_codec
     if queries.dense is not None and manifest.dense_storage == "uint8":
-        queries = replace(queries, dense=rounded(queries.dense))
+        queries = replace(queries, dense=codecs.rounded(queries.dense, codec=layout))
     if queries.colbert is not None and manifest.colbert_storage == "uint8" and len(queries.colbert.data):
-        queries = replace(queries, colbert=Ragged(rounded(queries.colbert.data), queries.colbert.offsets))
+        queries = replace(queries, colbert=Ragged(codecs.rounded(queries.colbert.data, codec=layout),
+                                                  queries.colbert.offsets))
     return queries
 
 

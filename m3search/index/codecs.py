@@ -235,7 +235,7 @@ def rounded(vectors: np.ndarray, *, codec: int) -> np.ndarray:
     """``(n, D)`` unit vectors as layout ``codec`` rounds them: what an index reads back, and
     what the engine compares (a query's codes are a document's).
 
-    >>> [round(float(x), 3) for x in rounded(np.array([[0.6, 0.8]]), codec=4)[0]]
+    >>> [round(float(x), 2) for x in rounded(np.array([[0.6, 0.8]]), codec=4)[0]]
     [0.6, 0.8]
     """
     vectors = np.asarray(vectors)

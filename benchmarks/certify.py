@@ -50,8 +50,8 @@ class Setting:
 
 
 COMPACT = "multilingual-e5-small-compact"
-#: the compact preset's settings (m3search/index/presets.py) as plain options, to vary one of them
-COMPACT_SPELLED: dict[str, Any] = {
+#: the compact preset's settings until it dropped its FDE first stage (``compact fde512``), as plain options
+COMPACT_FDE: dict[str, Any] = {
     "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2},
     "fde": {**FDE_512, "storage": "float16"}, "hnsw": {"m": 32, "ef_construct": 200}}
 SETTINGS: dict[str, Setting] = {
@@ -71,6 +71,8 @@ SETTINGS: dict[str, Setting] = {
     "compact": Setting(COMPACT, 128, {}, preset="compact"),
     "compact dense16": Setting(COMPACT, 128, {"dense_storage": "float16"}, preset="compact"),
     "compact dense8": Setting(COMPACT, 128, {"dense_storage": "uint8"}, preset="compact"),
+    "compact fde512": Setting(COMPACT, 128, COMPACT_FDE),
+    "compact fde512 dense8": Setting(COMPACT, 128, {**COMPACT_FDE, "dense_storage": "uint8"}),
     "128 pool2 uint8 dense8": Setting(COMPACT, 128, {
         "colbert_storage": "uint8", "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
     "128 pool2 uint8 dense16 top64": Setting(COMPACT, 128, {
@@ -83,15 +85,15 @@ SETTINGS: dict[str, Setting] = {
         "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
     "64 pool2 uint8 dense16": Setting(COMPACT, 64, {
         "colbert_storage": "uint8", "dense_storage": "float16", "compression": {"colbert_pool_factor": 2}}),
-    # the compact preset's settings spelled out, with the documents' sparse weights pruned
-    "compact top64": Setting(COMPACT, 128, {**COMPACT_SPELLED, "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
-    "compact top48": Setting(COMPACT, 128, {**COMPACT_SPELLED, "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
-    "compact top64 dense8": Setting(COMPACT, 128, {
-        **COMPACT_SPELLED, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
-    "compact top48 dense8": Setting(COMPACT, 128, {
-        **COMPACT_SPELLED, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
-    "compact top32 dense8": Setting(COMPACT, 128, {
-        **COMPACT_SPELLED, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 32}}),
+    # with the documents' sparse weights pruned
+    "compact fde512 top64": Setting(COMPACT, 128, {**COMPACT_FDE, "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
+    "compact fde512 top48": Setting(COMPACT, 128, {**COMPACT_FDE, "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
+    "compact fde512 top64 dense8": Setting(COMPACT, 128, {
+        **COMPACT_FDE, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 64}}),
+    "compact fde512 top48 dense8": Setting(COMPACT, 128, {
+        **COMPACT_FDE, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 48}}),
+    "compact fde512 top32 dense8": Setting(COMPACT, 128, {
+        **COMPACT_FDE, "dense_storage": "uint8", "compression": {"colbert_pool_factor": 2, "sparse_top_k": 32}}),
 }
 
 
@@ -141,8 +143,9 @@ def quality(name: str, setting: Setting, encoder, args, reference: dict) -> list
         row: dict[str, Any] = {"setting": name, "suite": suite, "metric": metric,
                                "seconds": round(time.perf_counter() - start, 1)}
         options = index_options(setting)
-        if options is not None and options.fde is not None:  # colbert's candidates: Searcher's default stages
-            row["colbert_candidates"] = "FDE + dense + sparse, 100"
+        if options is not None and (options.fde is not None or options.colbert_search == "candidates"):
+            # colbert's candidates: Searcher's default stages, every first stage the index holds
+            row["colbert_candidates"] = "FDE + dense + sparse, 100" if options.fde is not None else "dense + sparse, 100"
         for mode in modes:
             row[mode] = float(np.mean([m[metric] for m in result.scores[mode].values()]))
         per_query = result.per_query["all"][metric]
@@ -244,28 +247,48 @@ def bytes_by_vector(root: Path) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
+def built(path: Path, setting: Setting, encoder, ids: list[str], docs) -> tuple[int, dict[str, int]]:
+    """The allocated bytes of an index of ``docs`` built with the setting, in total and by named
+    vector. Every searched vector gets its HNSW graph, as in an index too large to scan
+    (``ShardSettings(full_scan_threshold_kb=1)``), so the graph's bytes count as they will at scale."""
+    from m3search.index import Index, IndexOptions, ShardSettings
+
+    options = IndexOptions.of(index_options(setting), settings=ShardSettings(full_scan_threshold_kb=1))
+    index = Index.create(path, encoder.identity, options=options)
+    index.add(ids, docs, batch_size=256, show_progress=False)
+    index.optimize()
+    index.close()  # measured closed: an open shard may still hold the segments optimisation replaced
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file()), bytes_by_vector(path)
+
+
 def cost(name: str, setting: Setting, encoder, args) -> dict:
-    """Bytes per XQuAD paragraph on disk and the latency of `all` (and `colbert`) over that index."""
+    """Bytes per XQuAD paragraph on disk and the latency of `all` (and `colbert`) over that index.
+
+    Two sizes are built, a random half of the paragraphs and all of them: ``bytes_per_doc`` is
+    the whole index's bytes per paragraph, ``bytes_per_added_doc`` what each paragraph of the
+    second half added (the cost per document of a large index, without what an index holds
+    whatever its size: the sparse index's vocabulary map, configuration files, partly filled
+    blocks)."""
     from m3search.index import Index
     from m3search.search import Searcher
 
     ids, docs, queries = xquad_embeddings(encoder, args)
+    half = np.sort(np.random.default_rng(0).permutation(len(ids))[: len(ids) // 2])
     work = Path(tempfile.mkdtemp(prefix="m3search-certify-"))
     try:
-        index = Index.create(work / "idx", encoder.identity, options=index_options(setting))
-        index.add(ids, docs, batch_size=256, show_progress=False)
-        index.optimize()
-        index.close()  # measured closed: an open shard may still hold the segments optimisation replaced
-        allocated = sum(f.stat().st_blocks * 512 for f in (work / "idx").rglob("*") if f.is_file())
-        parts = bytes_by_vector(work / "idx")
+        small, small_parts = built(work / "half", setting, encoder, [ids[i] for i in half], docs.take(half.tolist()))
+        allocated, parts = built(work / "idx", setting, encoder, ids, docs)
+        added = len(ids) - len(half)
         index = Index.open(work / "idx")
         searcher = Searcher(None, index)
-        row: dict[str, Any] = {"setting": name, "documents": len(ids), "bytes_per_doc": allocated / len(ids),
-                               "manifest": {k: v for k, v in index.manifest.extra.items()},
-                               "colbert_storage": index.manifest.colbert_storage,
-                               "dense_storage": index.manifest.dense_storage,
-                               "bytes_per_doc_by_vector": {k: v / len(ids) for k, v in parts.items()}}
-        for mode in ("all", "colbert") if "colbert_fde" in index.vectors else ("all",):
+        row: dict[str, Any] = {
+            "setting": name, "documents": len(ids), "bytes_per_doc": allocated / len(ids),
+            "bytes_per_added_doc": (allocated - small) / added,
+            "manifest": {k: v for k, v in index.manifest.extra.items()},
+            "colbert_storage": index.manifest.colbert_storage, "dense_storage": index.manifest.dense_storage,
+            "bytes_per_doc_by_vector": {k: v / len(ids) for k, v in parts.items()},
+            "bytes_per_added_doc_by_vector": {k: (v - small_parts.get(k, 0)) / added for k, v in parts.items()}}
+        for mode in ("all", "colbert") if index.manifest.colbert_search == "candidates" else ("all",):
             latencies = []
             for i in range(len(queries)):
                 one = queries.take([i])
@@ -277,7 +300,8 @@ def cost(name: str, setting: Setting, encoder, args) -> dict:
         index.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{name:<26} {row['bytes_per_doc'] / 1024:7.1f} KB/doc  all p50 {row['all_p50_ms']:.1f} ms", flush=True)
+    print(f"{name:<26} {row['bytes_per_doc'] / 1024:7.1f} KB/doc ({row['bytes_per_added_doc'] / 1024:.1f} KB per added "
+          f"doc)  all p50 {row['all_p50_ms']:.1f} ms", flush=True)
     return row
 
 

@@ -93,6 +93,10 @@ def _add_first_stage_args(index: argparse.ArgumentParser) -> None:
     first.add_argument("--hnsw", default=None, metavar="M,EF_CONSTRUCT",
                        help="the HNSW graphs of the searched vectors (dense, the FDE): links per node and the build's "
                             "beam width (the engine's defaults: 16,100; more finds more neighbours, builds slower)")
+    first.add_argument("--colbert-search", choices=("candidates", "scan"), default=None,
+                       help="how colbert searches the index by default: the candidates of every first stage it "
+                            "holds, rescored exactly, or a scan of every document's rows (default: candidates "
+                            "with --fde or the compact preset, else a scan)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,7 +139,8 @@ def index_options(args: argparse.Namespace) -> IndexOptions:
     options = IndexOptions(parts=parts, colbert_storage=args.colbert_storage,
                            dense_storage=args.dense_storage, fde=fde_options(args),
                            quantization=quantization_options(args), compression=args.compression,
-                           settings=cluster_settings(args, args.index), hnsw=hnsw_options(args))
+                           settings=cluster_settings(args, args.index), hnsw=hnsw_options(args),
+                           colbert_search=args.colbert_search)
     reductions = compression_options(args)
     if reductions:  # beside a preset, the flags given take precedence over its reductions
         options = IndexOptions.of(options, compression={**options.reductions, **reductions})

@@ -85,6 +85,12 @@ class Manifest:
         return (int(value["m"]), int(value["ef_construct"])) if value else None
 
     @property
+    def colbert_search(self) -> str:
+        """How ``colbert`` searches this index by default: ``"candidates"`` (of every first stage
+        it holds, rescored exactly) or ``"scan"``; unrecorded: candidates with an FDE, else a scan."""
+        return str(self.extra.get("colbert_search") or ("candidates" if self.fde else "scan"))
+
+    @property
     def quantization(self) -> dict[str, Any]:
         """The engine's quantisation (``vectors``, ``oversampling``, ``rescore``), ``{}`` without."""
         return dict(self.extra.get("quantization") or {})

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 #: The storage reductions ``compression`` may name (see :mod:`~m3search.index.pooling`).
 COMPRESSION_KEYS = ("colbert_pool_factor", "sparse_top_k", "sparse_min_weight")
+#: How ``colbert`` may search an index by default (:attr:`IndexOptions.colbert_search`).
+COLBERT_SEARCH = ("candidates", "scan")
+#: The options besides ``compression`` a preset fills when they are left unset.
+PRESET_FIELDS = ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw", "colbert_search")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,11 @@ class IndexOptions:
     #: the engine's HNSW graphs of the searched vectors (dense, the FDE): ``{"m": int,
     #: "ef_construct": int}`` (see :func:`check_hnsw`; default the engine's 16 and 100)
     hnsw: Mapping[str, Any] | None = None
+    #: how ``colbert`` searches this index unless a searcher says otherwise: ``"candidates"`` (the
+    #: candidates of every first stage the index holds, FDE, dense and sparse, rescored exactly)
+    #: or ``"scan"`` (every document's rows); default (``None``): candidates on an index with an
+    #: FDE first stage, a scan on one without (exact, and slow on a large index)
+    colbert_search: str | None = None
     #: the preset ``compression`` named, once its settings are filled in (recorded in the manifest)
     preset: str | None = None
     #: the options the preset filled in (not given by the caller)
@@ -91,6 +100,8 @@ class IndexOptions:
             object.__setattr__(self, "quantization", check_quantization(self.quantization))
         if self.hnsw is not None:
             object.__setattr__(self, "hnsw", check_hnsw(self.hnsw))
+        if self.colbert_search is not None and self.colbert_search not in COLBERT_SEARCH:
+            raise ConfigurationError(f"colbert_search must be one of {COLBERT_SEARCH}, got {self.colbert_search!r}")
 
     @property
     def reductions(self) -> dict[str, Any]:
@@ -104,7 +115,7 @@ class IndexOptions:
         again = self.preset == chosen.name  # the same preset resolved again (``replace``): what it filled stays its
         object.__setattr__(self, "preset", chosen.name)
         object.__setattr__(self, "compression", dict(chosen.compression))
-        filled = ["compression"] + [key for key in ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw")
+        filled = ["compression"] + [key for key in PRESET_FIELDS
                                     if getattr(self, key) is None or (again and key in self.preset_filled)]
         for key in filled:
             if getattr(self, key) is None:
@@ -154,6 +165,8 @@ class IndexOptions:
             extra["quantization"] = dict(self.quantization)
         if self.hnsw is not None:
             extra["hnsw"] = dict(self.hnsw)
+        if self.colbert_search is not None and self._checked_colbert_search(chosen):
+            extra["colbert_search"] = self.colbert_search
         if (self.colbert_storage == "uint8" and "colbert" in chosen) or extra.get("dense_storage") == "uint8":
             extra["uint8_codec"] = codecs.CURRENT_CODEC  # older indexes, without it, keep layout 1
         manifest = Manifest(encoder=dict(encoder_identity), parts=chosen, colbert_storage=self.colbert_storage or "float16",
@@ -164,6 +177,16 @@ class IndexOptions:
             if missing:
                 raise ConfigurationError(f"cannot quantise {missing}: the index stores {names}")
         return manifest
+
+    def _checked_colbert_search(self, chosen: tuple[str, ...]) -> bool:
+        """Whether ``colbert_search`` applies to an index of the parts ``chosen`` (candidates need a
+        first stage; a preset's is moot on an index without one)."""
+        if self.colbert_search != "candidates" or self.fde is not None or "dense" in chosen or "sparse" in chosen:
+            return True
+        if "colbert_search" in self.preset_filled:
+            return False
+        raise ConfigurationError("colbert_search='candidates' needs a first stage: the index holds no dense or "
+                                 "sparse part and no FDE (store one, or leave colbert_search out)")
 
     def refuse_differences(self, existing: Manifest, wanted: Manifest, target: Any, on_disk: bool | None) -> None:
         """Raise :class:`ConfigurationError` for the first option given that the existing index
@@ -197,6 +220,9 @@ class IndexOptions:
         if given("hnsw") and wanted.extra.get("hnsw") != existing.extra.get("hnsw"):
             raise ConfigurationError(f"the index at {target} has the HNSW graphs {existing.extra.get('hnsw')}, not "
                                      f"{wanted.extra.get('hnsw')}: an existing index keeps its own ({keep})")
+        if given("colbert_search") and wanted.colbert_search != existing.colbert_search:
+            raise ConfigurationError(f"the index at {target} searches colbert by {existing.colbert_search!r}, not "
+                                     f"{wanted.colbert_search!r}: an existing index keeps its own ({keep})")
         if given("compression") and wanted.compression != existing.compression:
             raise ConfigurationError(f"the index at {target} was built with compression {existing.compression}, not "
                                      f"{wanted.compression}: an existing index keeps its own (leave the options out, "

@@ -40,6 +40,7 @@ class Preset:
     fde: Mapping[str, Any] | None = None
     quantization: Mapping[str, Any] | None = None
     hnsw: Mapping[str, Any] | None = None
+    colbert_search: str | None = None
 
     def check_encoder(self, encoder_identity: Mapping[str, Any]) -> None:
         """Refuse an encoder whose multi-vectors are wider than the preset stores."""
@@ -62,8 +63,7 @@ PRESETS: dict[str, Preset] = {
     "compact": Preset(
         name="compact", max_colbert_dim=128, default_model="multilingual-e5-small-compact",
         colbert_storage="uint8", dense_storage="float16", compression={"colbert_pool_factor": 2},
-        fde={"k_sim": 3, "dim_proj": 8, "reps": 8, "storage": "float16"},
-        hnsw={"m": 32, "ef_construct": 200}),
+        hnsw={"m": 32, "ef_construct": 200}, colbert_search="candidates"),
 }
 
 

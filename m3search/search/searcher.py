@@ -91,9 +91,10 @@ class Searcher:
         #: (:mod:`.rerank_stage`); hits keep the first stage's scores beside ``rerank``.
         self.rerank, self.rerank_depth = rerank, rerank_depth
         #: The first stages that give ``colbert`` its candidates, rescored exactly: ``None`` (the
-        #: default) takes them from every first stage on an index with an FDE first stage (the
-        #: dense and sparse ones find most of what the FDE misses) and scans every document's rows
-        #: on an index without one; or any of ``colbert_fde``, ``dense``, ``sparse`` the index holds.
+        #: default) follows the index's ``colbert_search``: every first stage it holds (the dense
+        #: and sparse ones find most of what an FDE misses) on an index with an FDE first stage or
+        #: built to search by candidates (the ``compact`` preset), a scan of every document's rows
+        #: otherwise; or any of ``colbert_fde``, ``dense``, ``sparse`` the index holds.
         self.colbert_stages = None if colbert_stages is None else tuple(colbert_stages)
         if self.colbert_stages is not None:
             available = [s for s in (FDE_VECTOR, "dense", "sparse") if s in self.index.vectors]
@@ -277,10 +278,14 @@ class Searcher:
         return FDE_VECTOR in self.index.vectors
 
     def _colbert_stages(self) -> tuple[str, ...]:
-        """The first stages of ``colbert`` (none: a scan of every document's rows)."""
+        """The first stages of ``colbert`` (none: a scan of every document's rows): this
+        searcher's, else every first stage the index holds when its manifest says ``colbert``
+        searches it by candidates (:attr:`~m3search.index.IndexOptions.colbert_search`)."""
         if self.colbert_stages is not None:
             return self.colbert_stages
-        return (FDE_VECTOR, "dense", "sparse") if self._has_fde else ()
+        if self.index.manifest.colbert_search == "scan":
+            return ()
+        return tuple(s for s in (FDE_VECTOR, "dense", "sparse") if s in self.index.vectors)
 
     def _stages(self, colbert: bool) -> tuple[str, ...]:
         """The first stages of a fused mode: dense and sparse, and the multi-vector one for

@@ -70,6 +70,34 @@ def test_a_bounded_segment_size_is_laid_out_and_checked(tmp_path, fake_encoder):
         ShardSettings(max_segment_size_kb=10)
 
 
+def test_a_full_scan_threshold_of_one_kb_builds_the_graph_of_a_small_index(tmp_path, fake_encoder):
+    """What ``benchmarks/certify.py`` measures: the HNSW graph a large index has, on 600 documents
+    the engine would otherwise scan; vectors used only to rescore still get none."""
+    from m3search.index import IndexOptions
+    from tests.corpora import make_corpus
+
+    corpus = make_corpus(600)
+    embeddings = fake_encoder.encode([d["text"] for d in corpus], parts="all")
+
+    def graph_bytes(name, settings):
+        with Index.create(tmp_path / name, fake_encoder.identity, options=IndexOptions(settings=settings)) as index:
+            index.add([d["id"] for d in corpus], embeddings)
+            index.optimize()
+        config = json.loads((tmp_path / name / "shard" / "edge_config.json").read_text())
+        files = {v: sum(f.stat().st_size for f in (tmp_path / name).rglob(f"vector_index-{v}/*") if f.is_file())
+                 for v in ("dense", "colbert")}
+        return config, files
+
+    _, default = graph_bytes("default", None)
+    config, forced = graph_bytes("forced", ShardSettings(full_scan_threshold_kb=1))
+    assert config["optimizers"]["indexing_threshold"] == 1
+    assert config["vectors"]["dense"]["hnsw_config"]["full_scan_threshold"] == 1
+    assert config["vectors"]["colbert"]["hnsw_config"]["m"] == 0  # rescoring only: no graph
+    assert forced["dense"] > default["dense"] + 600 * 16  # links of every document
+    with pytest.raises(ConfigurationError, match="full_scan_threshold_kb must be an integer >= 1, got 0"):
+        ShardSettings(full_scan_threshold_kb=0)
+
+
 def test_the_cli_bounds_the_segment_size_with_one_line_errors(tiny_m3_path, tmp_path, capsys):
     import json
 

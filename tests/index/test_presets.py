@@ -22,7 +22,7 @@ def test_the_preset_fills_what_is_unset_and_a_given_option_wins():
     options = IndexOptions(compression="compact")
     assert options.preset == "compact"
     assert options.colbert_storage == COMPACT.colbert_storage and options.compression == dict(COMPACT.compression)
-    assert options.fde == {**COMPACT.fde, "seed": 42}
+    assert options.fde is None and options.colbert_search == "candidates"
     assert options.hnsw == {"m": 32, "ef_construct": 200} and options.dense_storage == "float16"
     assert IndexOptions(compression="compact", dense_storage="float32").dense_storage == "float32"
     assert IndexOptions(compression="compact", hnsw={"m": 16}).hnsw == {"m": 16, "ef_construct": 100}
@@ -38,7 +38,8 @@ def test_a_compact_index_records_the_preset_and_searches_through_its_first_stage
     embeddings = fake_encoder.encode([d["text"] for d in corpus], parts="all")
     index.add([d["id"] for d in corpus], embeddings)
     assert index.manifest.extra["preset"] == "compact" and index.manifest.colbert_storage == "uint8"
-    assert "colbert_fde" in index.vectors and index.manifest.compression == dict(COMPACT.compression)
+    assert "colbert_fde" not in index.vectors and index.manifest.compression == dict(COMPACT.compression)
+    assert index.manifest.colbert_search == "candidates"
     assert index.manifest.hnsw == (32, 200) and index.manifest.dense_storage == "float16"
     index.close()
     again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
@@ -65,9 +66,56 @@ def test_a_server_collection_is_laid_out_by_the_preset(fake_encoder):
     index = Index.create(QdrantClientBackend(client, "docs"), fake_encoder.identity,
                          options=IndexOptions(compression="compact"))
     vectors = client.get_collection("docs").config.params.vectors
-    assert vectors["colbert"].datatype == models.Datatype.UINT8 and "colbert_fde" in vectors
-    assert index.manifest.extra["preset"] == "compact"
+    assert vectors["colbert"].datatype == models.Datatype.UINT8 and "colbert_fde" not in vectors
+    assert index.manifest.extra["preset"] == "compact" and index.manifest.colbert_search == "candidates"
     index.close()
+
+
+def test_colbert_on_a_compact_index_rescores_the_dense_and_sparse_candidates(tmp_path, fake_encoder):
+    """The preset stores no FDE (on real rows it added 0.003 of colbert's exact top 10 for 1 KB per
+    document): ``colbert`` takes the dense and sparse candidates and rescores them exactly, as
+    ``colbert_stages=("dense", "sparse")`` does; ``colbert_search="scan"`` or ``exact`` scans."""
+    corpus = make_corpus(150)
+    texts = [d["text"] for d in corpus]
+    embeddings = fake_encoder.encode(texts, parts="all")
+    queries = [t[::-1] for t in texts[:12]]  # reversed: no query is its own document
+    found = {}
+    for name, options in (("compact", IndexOptions(compression="compact")),
+                          ("scan", IndexOptions(compression="compact", colbert_search="scan"))):
+        with Index.create(tmp_path / name, fake_encoder.identity, options=options) as index:
+            index.add([d["id"] for d in corpus], embeddings)
+            default = Searcher(fake_encoder, index, candidates=5)
+            spelled = Searcher(fake_encoder, index, candidates=5, colbert_stages=("dense", "sparse"))
+            found[name] = [[h.id for h in hits] for hits in default.search(queries, 10, mode="colbert")]
+            found[name + " exact"] = [[h.id for h in hits] for hits in default.search(queries, 10, mode="colbert",
+                                                                                      exact=True)]
+            found[name + " spelled"] = [[h.id for h in hits] for hits in spelled.search(queries, 10, mode="colbert")]
+            assert default.query_parts("colbert") == (("dense", "sparse", "colbert") if name == "compact" else ("colbert",))
+    assert found["compact"] == found["compact spelled"] == found["scan spelled"]
+    assert found["scan"] == found["scan exact"] == found["compact exact"]
+    assert found["compact"] != found["scan"]  # 5 candidates per first stage: not the whole scan's top 10
+    assert all(len(hits) <= 10 for hits in found["compact"])
+
+
+def test_colbert_search_is_checked_recorded_and_kept(tmp_path, fake_encoder):
+    with pytest.raises(ConfigurationError, match="colbert_search must be one of \\('candidates', 'scan'\\), got 'fde'"):
+        IndexOptions(colbert_search="fde")
+    with pytest.raises(ConfigurationError, match="colbert_search='candidates' needs a first stage"):
+        IndexOptions(parts=["colbert"], colbert_search="candidates").manifest(fake_encoder.identity)
+    # the preset's is moot on an index without a first stage, as its dense storage is
+    alone = IndexOptions(compression="compact", parts=["colbert"]).manifest(fake_encoder.identity)
+    assert "colbert_search" not in alone.extra and alone.colbert_search == "scan"
+    plain = Index.create(tmp_path / "idx", fake_encoder.identity, options=IndexOptions())
+    assert plain.manifest.colbert_search == "scan"
+    plain.close()
+    same, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
+                                         options=IndexOptions(colbert_search="scan"))  # its default: the same
+    assert not created
+    same.close()
+    with pytest.raises(ConfigurationError, match="searches colbert by 'scan', not 'candidates'"):
+        Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=IndexOptions(colbert_search="candidates"))
+    with Index.open(tmp_path / "idx") as index:
+        assert index.manifest.colbert_search == "scan"  # nothing stored was touched
 
 
 def test_the_cli_builds_a_compact_index_and_refuses_a_wide_model_with_one_line(tiny_m3_path, tmp_path, capsys):
@@ -87,6 +135,15 @@ def test_the_cli_builds_a_compact_index_and_refuses_a_wide_model_with_one_line(t
     assert main(["index", str(corpus), "--index", str(idx), "--model", str(tiny_m3_path), "-q",
                  "--colbert-storage", "float16"]) == 2
     assert "stores multi-vectors as uint8" in capsys.readouterr().err
+    assert main(["index", str(corpus), "--index", str(idx), "--model", str(tiny_m3_path), "-q",
+                 "--colbert-search", "scan"]) == 2
+    err = capsys.readouterr().err
+    assert "searches colbert by 'candidates', not 'scan'" in err and len(err.strip().splitlines()) == 1
+    scanned = tmp_path / "scanned"
+    assert main(["index", str(corpus), "--index", str(scanned), "--model", str(tiny_m3_path), "-q",
+                 "--compression", "compact", "--colbert-search", "scan"]) == 0
+    with Index.open(scanned) as index:
+        assert index.manifest.colbert_search == "scan" and index.manifest.extra["colbert_search"] == "scan"
 
 
 def test_an_index_built_by_an_earlier_preset_is_extended_with_the_preset_name(tmp_path, fake_encoder):
@@ -121,7 +178,7 @@ def test_what_the_preset_filled_survives_replace_and_a_value_given_later_is_the_
 
     options = IndexOptions(compression="compact")
     assert set(options.preset_filled) == {"colbert_storage", "compression", "dense_storage", "fde", "hnsw",
-                                          "quantization"}
+                                          "quantization", "colbert_search"}
     assert replace(options, compression="compact").preset_filled == options.preset_filled
     mapped = IndexOptions.of(options, colbert_storage="float16", compression={"colbert_pool_factor": 2})
     assert "colbert_storage" not in mapped.preset_filled and mapped.colbert_storage == "float16"

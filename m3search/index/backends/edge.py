@@ -52,17 +52,26 @@ class ShardSettings:
     index asked for 32.7 GiB more); a bound makes each merge, and the free disk it needs, that
     small, for more segments to search.
 
+    ``full_scan_threshold_kb``: the size of a vector's storage in a segment from which it gets
+    its HNSW graph (the engine's default: 10,000 KB; below it the vector is scanned). 1 builds the
+    graphs of even a small index, as a large index has them: what ``benchmarks/certify.py``
+    measures the bytes of.
+
     >>> ShardSettings(on_disk=True).on_disk
     True
     """
 
     on_disk: bool = False
     max_segment_size_kb: int | None = None
+    full_scan_threshold_kb: int | None = None
 
     def __post_init__(self) -> None:
         size = self.max_segment_size_kb
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1024):
             raise ConfigurationError(f"max_segment_size_kb must be an integer >= 1024, got {size!r}")
+        threshold = self.full_scan_threshold_kb
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1):
+            raise ConfigurationError(f"full_scan_threshold_kb must be an integer >= 1, got {threshold!r}")
 
 
 #: The engine's datatype of each storage a vector spec names.
@@ -70,25 +79,25 @@ DATATYPES = {"float32": qe.VectorStorageDatatype.Float32, "float16": qe.VectorSt
              "uint8": qe.VectorStorageDatatype.Uint8}
 
 
-def _vector_params(spec: VectorSpec, memory: Any) -> qe.EdgeVectorParams:
+def _vector_params(spec: VectorSpec, memory: Any, full_scan_kb: int | None = None) -> qe.EdgeVectorParams:
     """The engine's parameters of one dense or multi vector of the spec table."""
     return qe.EdgeVectorParams(
         size=int(spec.stored_dim or 0), distance=qe.Distance.Dot, datatype=DATATYPES[spec.storage], memory=memory,
         multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None,
         # a vector used only to rescore gets no graph
-        hnsw_config=_hnsw(spec),
+        hnsw_config=_hnsw(spec, full_scan_kb),
         quantization_config=_quantization(spec.quantization),
     )
 
 
-def _hnsw(spec: VectorSpec) -> Any:
+def _hnsw(spec: VectorSpec, full_scan_kb: int | None = None) -> Any:
     """The vector's graph: none for a vector used only to rescore, the index's settings, or the defaults."""
     if not spec.indexed:
         return qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000)
-    if spec.hnsw is None:
+    if spec.hnsw is None and full_scan_kb is None:
         return None
-    m, ef_construct = spec.hnsw
-    return qe.HnswIndexConfig(m=m, ef_construct=ef_construct, full_scan_threshold=10_000)
+    m, ef_construct = spec.hnsw or (16, 100)
+    return qe.HnswIndexConfig(m=m, ef_construct=ef_construct, full_scan_threshold=full_scan_kb or 10_000)
 
 
 #: TurboQuant's bits per dimension of each method.
@@ -119,7 +128,8 @@ def _search_params(q: VectorQuery) -> qe.SearchParams:
 def _config(manifest: Manifest, settings: ShardSettings | None = None) -> qe.EdgeConfig:
     cold = qe.Memory.Cold if settings is not None and settings.on_disk else None
     specs = manifest.vectors
-    vectors = {s.name: _vector_params(s, cold) for s in specs if s.kind != "sparse"}
+    full_scan = settings.full_scan_threshold_kb if settings is not None else None
+    vectors = {s.name: _vector_params(s, cold, full_scan) for s in specs if s.kind != "sparse"}
     # no IDF modifier: the learned weights are the scores
     sparse = {s.name: qe.EdgeSparseVectorParams(memory=cold) for s in specs if s.kind == "sparse"} or None
     # No write-ahead log: qdrant-edge replays the whole log on every load and never truncates it
@@ -127,7 +137,8 @@ def _config(manifest: Manifest, settings: ShardSettings | None = None) -> qe.Edg
     # disk). Durability comes from add(), which flushes the segments before it returns, so a killed
     # process loses at most the call that was running (tests/index/test_durability.py).
     size = settings.max_segment_size_kb if settings is not None else None
-    optimizers = qe.EdgeOptimizersConfig(max_segment_size=size) if size is not None else None
+    optimizers = None if size is None and full_scan is None else qe.EdgeOptimizersConfig(
+        max_segment_size=size, indexing_threshold=full_scan)
     return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse, payload_memory=cold, wal_enabled=False,
                          optimizers=optimizers)
 

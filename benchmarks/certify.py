@@ -104,7 +104,7 @@ def describe(setting: Setting) -> dict[str, Any]:
         "preset": options.preset, "colbert_storage": options.colbert_storage or "float16",
         "dense_storage": options.dense_storage or "float32",
         "compression": options.reductions, "fde": options.fde, "quantization": options.quantization,
-        "hnsw": options.hnsw}
+        "hnsw": options.hnsw, "colbert_search": options.colbert_search}
     return {"model": setting.model, "colbert_dim": setting.colbert_dim, "index": stored}
 
 

@@ -230,12 +230,13 @@ def real_corpus(args, rng: np.random.Generator) -> tuple[Embeddings, Embeddings,
 def _variants(mode: str, index: Index) -> list[tuple[str, tuple[str, ...] | None]]:
     """The rows of one mode, ``(label, colbert_stages)``: ``colbert`` through the FDE alone, with
     the dense and sparse candidates too, and through the dense and sparse candidates alone (an
-    index without an FDE: its full scan, then those candidates)."""
+    index without an FDE: its full scan, unless it searches ``colbert`` by candidates, then those
+    candidates)."""
     if mode != "colbert":
         return [(mode, None)]
     lexical = [(COLBERT_DENSE_SPARSE, ("dense", "sparse"))] if {"dense", "sparse"} <= set(index.parts) else []
     if FDE not in index.vectors:
-        return [(mode, None)] + lexical
+        return lexical if lexical and index.manifest.colbert_search == "candidates" else [(mode, None)] + lexical
     return [(COLBERT_FDE, (FDE,)), (COLBERT_ALL_STAGES, (FDE, "dense", "sparse"))] + lexical
 
 
@@ -285,7 +286,8 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
     """Time every mode (and every candidate depth of the fused modes) one query at a time
     (``on_row(rows)`` after each row: the search process saves what it has measured)."""
     rows = []
-    first_stage = "colbert_fde" in index.vectors  # colbert searches through it: no full scan
+    # colbert searches through first stages: no full scan
+    first_stage = FDE in index.vectors or index.manifest.colbert_search == "candidates"
     for mode in modes_of(index.parts):
         limit = args.queries if mode != "colbert" or first_stage else args.colbert_queries
         if mode in numpy_ms and limit:
@@ -321,7 +323,7 @@ def search_rows(index: Index, queries: Embeddings, exact: dict[str, list[list[in
 
 def bench_real(args, rng) -> list[dict]:
     """Real paragraphs (``--real-suites``), encoded by the offline model, stored as the options
-    say (``--compression compact``: pooled, uint8, FDE); exact answers over the stored rows."""
+    say (``--compression compact``: pooled, uint8); exact answers over the stored rows."""
     from m3search.eval.runner import as_stored
     from m3search.index.pooling import compress, compress_options
 
@@ -512,7 +514,7 @@ def main() -> None:
     parser.add_argument("--colbert-dim", type=int, default=None,
                         help=f"multi-vector width of the synthetic rows (default: {DIM}, or the preset's widest)")
     parser.add_argument("--compression", default=None, choices=["compact"],
-                        help="build with the preset: its storage, FDE and width; its pooling shapes the generated rows")
+                        help="build with the preset: its storage, graphs and width; its pooling shapes the generated rows")
     parser.add_argument("--on-disk", action="store_true", help="build the index with ShardSettings(on_disk=True)")
     parser.add_argument("--max-segment-mb", type=int, default=None,
                         help="ShardSettings(max_segment_size_kb=...): bounds the free disk the final optimisation needs")

@@ -213,9 +213,11 @@ class _Corpus:
 
 
 def _rows(names: Sequence[str], index_options: IndexOptions | None, rerank: Rerank | None) -> list[Row]:
-    """The table's rows: ``colbert`` through an FDE first stage where the index has one, then the rerank rows."""
-    through_fde = index_options is not None and index_options.fde is not None
-    rows = [EngineRow(name) if name == "colbert" and through_fde else make_row(name) for name in names]
+    """The table's rows: ``colbert`` as the index searches it (through its first stages where it
+    has an FDE or searches by candidates, :attr:`IndexOptions.colbert_search`), then the rerank rows."""
+    by_candidates = index_options is not None and (index_options.fde is not None
+                                                   or index_options.colbert_search == "candidates")
+    rows = [EngineRow(name) if name == "colbert" and by_candidates else make_row(name) for name in names]
     return rows + (rerank.rows(rows) if rerank is not None else [])
 
 

@@ -88,7 +88,11 @@ class Manifest:
     def colbert_search(self) -> str:
         """How ``colbert`` searches this index by default: ``"candidates"`` (of every first stage
         it holds, rescored exactly) or ``"scan"``; unrecorded: candidates with an FDE, else a scan."""
-        return str(self.extra.get("colbert_search") or ("candidates" if self.fde else "scan"))
+        value = self.extra.get("colbert_search") or ("candidates" if self.fde else "scan")
+        if value not in ("candidates", "scan"):
+            raise IndexFormatError(f"this index's manifest records colbert_search={value!r}, which this m3search "
+                                     "does not know (candidates, scan): upgrade m3search")
+        return str(value)
 
     @property
     def quantization(self) -> dict[str, Any]:

@@ -179,14 +179,18 @@ class IndexOptions:
         return manifest
 
     def _checked_colbert_search(self, chosen: tuple[str, ...]) -> bool:
-        """Whether ``colbert_search`` applies to an index of the parts ``chosen`` (candidates need a
-        first stage; a preset's is moot on an index without one)."""
-        if self.colbert_search != "candidates" or self.fde is not None or "dense" in chosen or "sparse" in chosen:
+        """Whether ``colbert_search`` applies to an index of the parts ``chosen``: it needs
+        multi-vectors, and candidates need a first stage (a preset's is moot on an index without them)."""
+        staged = self.fde is not None or "dense" in chosen or "sparse" in chosen
+        if "colbert" in chosen and (self.colbert_search == "scan" or staged):
             return True
         if "colbert_search" in self.preset_filled:
             return False
-        raise ConfigurationError("colbert_search='candidates' needs a first stage: the index holds no dense or "
-                                 "sparse part and no FDE (store one, or leave colbert_search out)")
+        if "colbert" not in chosen:
+            raise ConfigurationError(f"colbert_search={self.colbert_search!r} (--colbert-search): the index holds no "
+                                     "multi-vectors (store 'colbert', or leave it out)")
+        raise ConfigurationError("colbert_search='candidates' (--colbert-search candidates) needs a first stage: the "
+                                 "index holds no dense or sparse part and no FDE (store one, or leave it out)")
 
     def refuse_differences(self, existing: Manifest, wanted: Manifest, target: Any, on_disk: bool | None) -> None:
         """Raise :class:`ConfigurationError` for the first option given that the existing index

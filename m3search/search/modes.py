@@ -1,7 +1,8 @@
 """The search modes and the parts each needs (no torch).
 
 - ``dense``, ``sparse``, ``colbert``: one representation alone (``colbert`` scans every
-  document's vectors: exact but slow on large indexes);
+  document's vectors, exact but slow on large indexes, or rescores the first stages'
+  candidates on an index that says so: ``IndexOptions(colbert_search="candidates")``, an FDE);
 - ``dense+sparse``: candidates from dense and from sparse, every candidate scored exactly in
   both, final = ``(w_d * dense + w_s * sparse) / (w_d + w_s)``;
 - ``all``: as ``dense+sparse`` plus the exact multi-vector score of every candidate (the

@@ -25,6 +25,21 @@ def test_names_resolve_to_their_kind_and_modes_to_the_engine():
     assert set(ROW_KINDS) == {"colbert", *BASELINES}
 
 
+def test_colbert_is_scored_as_the_index_searches_it():
+    """Through the engine's first stages on an index that searches ``colbert`` by candidates (an
+    FDE, or the compact preset's dense and sparse candidates), exhaustively otherwise."""
+    from m3search.eval.runner import _rows
+    from m3search.index import IndexOptions
+
+    def kind(options):
+        return type(_rows(["colbert"], options, None)[0])
+
+    assert kind(None) is ExactColbertRow and kind(IndexOptions(colbert_storage="uint8")) is ExactColbertRow
+    assert kind(IndexOptions(compression="compact")) is EngineRow
+    assert kind(IndexOptions(fde={"reps": 2})) is EngineRow
+    assert kind(IndexOptions(compression="compact", colbert_search="scan")) is ExactColbertRow
+
+
 def test_engine_row_reads_its_mode_run():
     inputs = _inputs(engine_runs={"all": {"q": {"b": 2.0}}, "dense": {"q": {"a": 1.0}}})
     assert make_row("all").run(inputs) == {"q": {"b": 2.0}}

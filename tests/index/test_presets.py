@@ -100,8 +100,11 @@ def test_colbert_on_a_compact_index_rescores_the_dense_and_sparse_candidates(tmp
 def test_colbert_search_is_checked_recorded_and_kept(tmp_path, fake_encoder):
     with pytest.raises(ConfigurationError, match="colbert_search must be one of \\('candidates', 'scan'\\), got 'fde'"):
         IndexOptions(colbert_search="fde")
-    with pytest.raises(ConfigurationError, match="colbert_search='candidates' needs a first stage"):
+    with pytest.raises(ConfigurationError, match=r"colbert_search='candidates' \(--colbert-search candidates\) needs a first stage"):
         IndexOptions(parts=["colbert"], colbert_search="candidates").manifest(fake_encoder.identity)
+    with pytest.raises(ConfigurationError, match="colbert_search='scan' .*the index holds no multi-vectors"):
+        IndexOptions(parts=["dense"], colbert_search="scan").manifest(fake_encoder.identity)
+    assert "colbert_search" not in IndexOptions(compression="compact", parts=["dense"]).manifest(fake_encoder.identity).extra
     # the preset's is moot on an index without a first stage, as its dense storage is
     alone = IndexOptions(compression="compact", parts=["colbert"]).manifest(fake_encoder.identity)
     assert "colbert_search" not in alone.extra and alone.colbert_search == "scan"
@@ -116,6 +119,39 @@ def test_colbert_search_is_checked_recorded_and_kept(tmp_path, fake_encoder):
         Index.open_or_create(tmp_path / "idx", fake_encoder.identity, options=IndexOptions(colbert_search="candidates"))
     with Index.open(tmp_path / "idx") as index:
         assert index.manifest.colbert_search == "scan"  # nothing stored was touched
+    from m3search.errors import IndexFormatError
+    from m3search.index.manifest import Manifest
+
+    with pytest.raises(IndexFormatError, match="records colbert_search='fde', which this m3search does not know"):
+        _ = Manifest(encoder=fake_encoder.identity, parts=("dense",), extra={"colbert_search": "fde"}).colbert_search
+
+
+def test_an_index_built_by_the_preset_with_an_fde_keeps_it_when_extended(tmp_path, fake_encoder):
+    """The preset stored an FDE first stage until it dropped it: such an index, extended with
+    ``compression="compact"``, keeps its FDE (new documents get their encodings) and ``colbert``
+    keeps searching through every first stage."""
+    corpus = make_corpus(60)
+    texts = [d["text"] for d in corpus]
+    earlier = IndexOptions.of(IndexOptions(compression="compact"), fde={"k_sim": 3, "dim_proj": 8, "reps": 8})
+    earlier = IndexOptions.of(earlier, preset_filled=(*earlier.preset_filled, "fde"))  # as the preset filled it
+    assert "colbert_search" in earlier.preset_filled
+    index = Index.create(tmp_path / "idx", fake_encoder.identity, options=earlier)
+    index.manifest.extra.pop("colbert_search")  # an earlier m3search recorded none
+    index.add([d["id"] for d in corpus[:30]], fake_encoder.encode(texts[:30], parts="all"))
+    index.close()
+    with Index.open(tmp_path / "idx") as written:
+        assert "colbert_search" not in written.manifest.extra and written.manifest.fde is not None
+    again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
+                                          options=IndexOptions(compression="compact"))
+    assert not created and "colbert_fde" in again.vectors and again.manifest.colbert_search == "candidates"
+    again.add([d["id"] for d in corpus[30:]], fake_encoder.encode(texts[30:], parts="all"))
+    searcher = Searcher(fake_encoder, again, candidates=5)
+    assert searcher.query_parts("colbert") == ("dense", "sparse", "colbert")
+    assert searcher.search([texts[45]], 1, mode="colbert")[0][0].id == corpus[45]["id"]
+    again.close()
+    with pytest.raises(ConfigurationError, match="searches colbert by 'candidates', not 'scan'"):
+        Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
+                             options=IndexOptions(compression="compact", colbert_search="scan"))
 
 
 def test_the_cli_builds_a_compact_index_and_refuses_a_wide_model_with_one_line(tiny_m3_path, tmp_path, capsys):

@@ -53,9 +53,9 @@ class ShardSettings:
     small, for more segments to search.
 
     ``full_scan_threshold_kb``: the size of a vector's storage in a segment from which it gets
-    its HNSW graph (the engine's default: 10,000 KB; below it the vector is scanned). 1 builds the
-    graphs of even a small index, as a large index has them: what ``benchmarks/certify.py``
-    measures the bytes of.
+    its HNSW graph and is searched through it (the engine's default: 10,000 KB; below it the vector
+    is scanned, exactly). 1 builds and searches the graphs of even a small index, as a large index
+    has them: what ``benchmarks/certify.py`` measures the bytes of.
 
     >>> ShardSettings(on_disk=True).on_disk
     True

@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # argv: index dir, id prefix, number of add() calls, wait seconds, pause between calls.
 WRITER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from m3search.errors import IndexLockedError
     from m3search.index import Index
     from tests.fakes import FakeEncoder
     path, prefix, calls, wait, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+    release = sys.argv[6] if len(sys.argv) > 6 else None  # held open until this file exists (at most 60 s)
     encoder = FakeEncoder()
     try:
         index, created = Index.open_or_create(path, encoder.identity, wait=wait)
@@ -45,6 +46,9 @@ WRITER = textwrap.dedent("""
         index.add(ids, encoder.encode([f"river word{i} {prefix}" for i in range(20)], parts="all"))
         print("acknowledged", call, flush=True)
         time.sleep(pause)
+    deadline = time.monotonic() + 60
+    while release and not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
     index.close()
     print("closed", flush=True)
 """)
@@ -97,10 +101,12 @@ def test_two_writers_are_serialised_and_no_acknowledged_document_is_lost(tmp_pat
 
 def test_a_writer_that_cannot_wait_is_told_the_holders_pid_and_the_holder_is_unharmed(tmp_path):
     path = tmp_path / "idx"
-    first = _start(WRITER, path, "a", 6, 30, 0.6)  # holds the index ~3 s: a loaded machine starts the second in time
+    release = tmp_path / "release"
+    first = _start(WRITER, path, "a", 6, 30, 0.1, release)  # holds the index until the second has given up
     _wait_for(first, "acknowledged")
     second = _start(WRITER, path, "b", 1, 0.5, 0)
     code_b, out_b = _finish(second)
+    release.touch()
     assert code_b == 3
     assert f"is in use by process {first.pid}" in out_b and "gave up after waiting 0.5 s" in out_b
     assert "Traceback" not in out_b

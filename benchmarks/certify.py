@@ -70,7 +70,6 @@ SETTINGS: dict[str, Setting] = {
     "64 pool2 uint8": Setting(COMPACT, 64, {"colbert_storage": "uint8", "compression": {"colbert_pool_factor": 2}}),
     "compact": Setting(COMPACT, 128, {}, preset="compact"),
     "compact dense16": Setting(COMPACT, 128, {"dense_storage": "float16"}, preset="compact"),
-    "compact dense8": Setting(COMPACT, 128, {"dense_storage": "uint8"}, preset="compact"),
     "compact fde512": Setting(COMPACT, 128, COMPACT_FDE),
     "compact fde512 dense8": Setting(COMPACT, 128, {**COMPACT_FDE, "dense_storage": "uint8"}),
     "128 pool2 uint8 dense8": Setting(COMPACT, 128, {

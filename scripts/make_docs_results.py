@@ -666,16 +666,22 @@ def t_certified(data: Data) -> str:
     entry = need(data, CERTIFIED)
     settings = list(dict.fromkeys([r["setting"] for r in entry["cost"]] + [r["setting"] for r in entry["quality"]]))
     cost = {r["setting"]: r for r in entry["cost"]}
-    base = cost.get("uncompressed", {}).get("bytes_per_doc")
+
+    def size(setting: str, key: str) -> str:
+        value, base = cost.get(setting, {}).get(key), cost.get("uncompressed", {}).get(key)
+        if value is None:
+            return MISSING
+        return f"{value / 1000:.1f} KB" + (f" (1/{base / value:.1f})" if base and setting != "uncompressed" else "")
+
     rows = []
     for setting in settings:
         quality = {r["suite"]: r for r in entry["quality"] if r["setting"] == setting}
         c = cost.get(setting, {})
-        size = (f"{c['bytes_per_doc'] / 1000:.1f} KB" + (f" (1/{base / c['bytes_per_doc']:.1f})" if base and setting
-                != "uncompressed" else "")) if c else MISSING
-        rows.append([setting, size, *(certified_cell(quality.get(suite)) for suite, _ in CERTIFIED_SUITES),
+        rows.append([setting, size(setting, "bytes_per_doc"), size(setting, "bytes_per_added_doc"),
+                     *(certified_cell(quality.get(suite)) for suite, _ in CERTIFIED_SUITES),
                      ms(c.get("all_p50_ms")) if c else MISSING])
-    header = ["setting", "on disk per document", *(f"{label} `all`" for _, label in CERTIFIED_SUITES), "`all` p50 ms"]
+    header = ["setting", "on disk per document", "per added document",
+              *(f"{label} `all`" for _, label in CERTIFIED_SUITES), "`all` p50 ms"]
     return table(header, rows) + "\n\n" + certified_made_by(data)
 
 
@@ -684,15 +690,16 @@ VECTOR_LABELS = {"colbert": "multi-vector rows", "dense": "dense", "sparse": "sp
 
 
 def t_certified_bytes(data: Data) -> str:
-    """Where each measured setting's bytes per document go, by named vector (stored rows and their index)."""
+    """Where each measured setting's bytes per added document go, by named vector (stored rows and their index)."""
     entry = need(data, CERTIFIED)
-    measured = [r for r in entry["cost"] if r.get("bytes_per_doc_by_vector")]
-    names = [k for k in VECTOR_LABELS if any(k in r["bytes_per_doc_by_vector"] for r in measured)]
-    rows = [[VECTOR_LABELS[k], *(f"{r['bytes_per_doc_by_vector'][k]:,.0f}" if k in r["bytes_per_doc_by_vector"]
-                                  else "" for r in measured)] for k in names]
-    rows.append(["total", *(f"{r['bytes_per_doc']:,.0f}" for r in measured)])
+    key = "bytes_per_added_doc_by_vector"
+    measured = [r for r in entry["cost"] if r.get(key)]
+    names = [k for k in VECTOR_LABELS if any(k in r[key] for r in measured)]
+    rows = [[VECTOR_LABELS[k], *(f"{r[key][k]:,.0f}" if k in r[key] else "" for r in measured)] for k in names]
+    rows.append(["total per added document", *(f"{r['bytes_per_added_doc']:,.0f}" for r in measured)])
+    rows.append(["whole index per document", *(f"{r['bytes_per_doc']:,.0f}" for r in measured)])
     commands = ", ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", entry["command"]) for r in measured))
-    return table(["bytes per document", *(r["setting"] for r in measured)], rows) + f"\n\nMade by {commands} ({entry['date']})."
+    return table(["bytes", *(r["setting"] for r in measured)], rows) + f"\n\nMade by {commands} ({entry['date']})."
 
 
 def certified_made_by(data: Data) -> str:

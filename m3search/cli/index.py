@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 PRESET_HELP = (f"a preset ({', '.join(sorted(PRESETS))}) of the settings below, chosen by the certified compression "
-               "table: compact (a 128-wide compact head, pool 2, uint8, float16 dense, an FDE first stage; without --model it "
+               "table: compact (a 128-wide compact head, pool 2, uint8 rows and dense vectors, colbert by the dense and "
+               "sparse candidates; without --model it "
                "loads multilingual-e5-small-compact); a flag given beside it takes precedence")
 
 

@@ -23,7 +23,7 @@ def test_the_preset_fills_what_is_unset_and_a_given_option_wins():
     assert options.preset == "compact"
     assert options.colbert_storage == COMPACT.colbert_storage and options.compression == dict(COMPACT.compression)
     assert options.fde is None and options.colbert_search == "candidates"
-    assert options.hnsw == {"m": 32, "ef_construct": 200} and options.dense_storage == "float16"
+    assert options.hnsw == {"m": 32, "ef_construct": 200} and options.dense_storage == "uint8"
     assert IndexOptions(compression="compact", dense_storage="float32").dense_storage == "float32"
     assert IndexOptions(compression="compact", hnsw={"m": 16}).hnsw == {"m": 16, "ef_construct": 100}
     assert IndexOptions(compression="compact", colbert_storage="float16").colbert_storage == "float16"
@@ -40,7 +40,7 @@ def test_a_compact_index_records_the_preset_and_searches_through_its_first_stage
     assert index.manifest.extra["preset"] == "compact" and index.manifest.colbert_storage == "uint8"
     assert "colbert_fde" not in index.vectors and index.manifest.compression == dict(COMPACT.compression)
     assert index.manifest.colbert_search == "candidates"
-    assert index.manifest.hnsw == (32, 200) and index.manifest.dense_storage == "float16"
+    assert index.manifest.hnsw == (32, 200) and index.manifest.dense_storage == "uint8"
     index.close()
     again, created = Index.open_or_create(tmp_path / "idx", fake_encoder.identity,
                                           options=IndexOptions(compression="compact"))
@@ -183,7 +183,7 @@ def test_the_cli_builds_a_compact_index_and_refuses_a_wide_model_with_one_line(t
 
 
 def test_an_index_built_by_an_earlier_preset_is_extended_with_the_preset_name(tmp_path, fake_encoder):
-    """The preset's settings may grow (float16 dense, HNSW graphs): an index that recorded the
+    """The preset's settings may change (uint8 dense, HNSW graphs): an index that recorded the
     same preset keeps what it has when extended with ``compression="compact"``; an option given
     beside the name is still checked against it."""
     corpus = make_corpus(40)

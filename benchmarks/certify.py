@@ -142,7 +142,7 @@ def quality(name: str, setting: Setting, encoder, args, reference: dict) -> list
         row: dict[str, Any] = {"setting": name, "suite": suite, "metric": metric,
                                "seconds": round(time.perf_counter() - start, 1)}
         options = index_options(setting)
-        if options is not None and (options.fde is not None or options.colbert_search == "candidates"):
+        if options is not None and options.colbert_by_candidates:
             # colbert's candidates: Searcher's default stages, every first stage the index holds
             row["colbert_candidates"] = "FDE + dense + sparse, 100" if options.fde is not None else "dense + sparse, 100"
         for mode in modes:

@@ -215,8 +215,7 @@ class _Corpus:
 def _rows(names: Sequence[str], index_options: IndexOptions | None, rerank: Rerank | None) -> list[Row]:
     """The table's rows: ``colbert`` as the index searches it (through its first stages where it
     has an FDE or searches by candidates, :attr:`IndexOptions.colbert_search`), then the rerank rows."""
-    by_candidates = index_options is not None and (index_options.fde is not None
-                                                   or index_options.colbert_search == "candidates")
+    by_candidates = index_options is not None and index_options.colbert_by_candidates
     rows = [EngineRow(name) if name == "colbert" and by_candidates else make_row(name) for name in names]
     return rows + (rerank.rows(rows) if rerank is not None else [])
 

@@ -22,6 +22,8 @@ COLBERT_STORAGE = ("float16", "float32", "uint8")
 #: Datatypes the dense vector may be stored in (the engine scores float16 as stored, half the bytes;
 #: uint8 codes, a quarter, :mod:`~m3search.index.codecs`).
 DENSE_STORAGE = ("float32", "float16", "uint8")
+#: How ``colbert`` may search an index by default (``IndexOptions.colbert_search``).
+COLBERT_SEARCH = ("candidates", "scan")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Manifest:
         """How ``colbert`` searches this index by default: ``"candidates"`` (of every first stage
         it holds, rescored exactly) or ``"scan"``; unrecorded: candidates with an FDE, else a scan."""
         value = self.extra.get("colbert_search") or ("candidates" if self.fde else "scan")
-        if value not in ("candidates", "scan"):
+        if value not in COLBERT_SEARCH:
             raise IndexFormatError(f"this index's manifest records colbert_search={value!r}, which this m3search "
                                      "does not know (candidates, scan): upgrade m3search")
         return str(value)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError
 from ..types import PARTS
 from . import codecs
-from .manifest import COLBERT_STORAGE, DENSE_STORAGE, Manifest
+from .manifest import COLBERT_SEARCH, COLBERT_STORAGE, DENSE_STORAGE, Manifest
 
 if TYPE_CHECKING:
     from .backends.edge import ShardSettings
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 #: The storage reductions ``compression`` may name (see :mod:`~m3search.index.pooling`).
 COMPRESSION_KEYS = ("colbert_pool_factor", "sparse_top_k", "sparse_min_weight")
-#: How ``colbert`` may search an index by default (:attr:`IndexOptions.colbert_search`).
-COLBERT_SEARCH = ("candidates", "scan")
 #: The options besides ``compression`` a preset fills when they are left unset.
 PRESET_FIELDS = ("colbert_storage", "dense_storage", "fde", "quantization", "hnsw", "colbert_search")
 
@@ -102,6 +100,12 @@ class IndexOptions:
             object.__setattr__(self, "hnsw", check_hnsw(self.hnsw))
         if self.colbert_search is not None and self.colbert_search not in COLBERT_SEARCH:
             raise ConfigurationError(f"colbert_search must be one of {COLBERT_SEARCH}, got {self.colbert_search!r}")
+
+    @property
+    def colbert_by_candidates(self) -> bool:
+        """Whether ``colbert`` searches the index these options build through its first stages
+        (an FDE, or ``colbert_search="candidates"``), as :attr:`Manifest.colbert_search` reads it."""
+        return self.colbert_search == "candidates" or (self.colbert_search is None and self.fde is not None)
 
     @property
     def reductions(self) -> dict[str, Any]:

@@ -201,8 +201,7 @@ class Searcher:
         missing = [p for p in MODE_PARTS[mode] if getattr(queries, p) is None]
         if missing:
             raise ConfigurationError(f"mode {mode!r} needs the query's {missing} part(s)")
-        stages = () if mode != "colbert" or exact else tuple(
-            s for s in self._colbert_stages() if s == FDE_VECTOR or getattr(queries, s) is not None)
+        stages = self._colbert_query_stages(queries) if mode == "colbert" and not exact else ()
         if stages:  # colbert: candidates by the first stages, rescored exactly
             stage = self._first_stage(queries, max(self.candidates, k), filter, exact, stages=stages,
                                       score_parts=("colbert",), doc_ids=self.colbert_scorer is not None)
@@ -286,6 +285,18 @@ class Searcher:
         if self.index.manifest.colbert_search == "scan":
             return ()
         return tuple(s for s in (FDE_VECTOR, "dense", "sparse") if s in self.index.vectors)
+
+    def _colbert_query_stages(self, queries: Embeddings) -> tuple[str, ...]:
+        """:meth:`_colbert_stages`, refused when the queries lack a part one of them searches by
+        (a silent fall-back to fewer stages, or to a scan, would not be the search asked for)."""
+        stages = self._colbert_stages()
+        lacking = [s for s in stages if s != FDE_VECTOR and getattr(queries, s) is None]
+        if lacking:
+            raise ConfigurationError(
+                f"colbert searches this index by candidates of {list(stages)}, and the query embeddings lack "
+                f"their {lacking} part(s): encode the queries with Searcher.query_parts('colbert'), choose "
+                "colbert_stages the queries have, or pass exact=True to scan every document")
+        return stages
 
     def _stages(self, colbert: bool) -> tuple[str, ...]:
         """The first stages of a fused mode: dense and sparse, and the multi-vector one for

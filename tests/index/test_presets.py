@@ -91,6 +91,13 @@ def test_colbert_on_a_compact_index_rescores_the_dense_and_sparse_candidates(tmp
                                                                                       exact=True)]
             found[name + " spelled"] = [[h.id for h in hits] for hits in spelled.search(queries, 10, mode="colbert")]
             assert default.query_parts("colbert") == (("dense", "sparse", "colbert") if name == "compact" else ("colbert",))
+            rows_only = fake_encoder.encode(queries[:2], role="query", parts="colbert")
+            if name == "compact":  # candidates need the parts they are found by: no silent scan
+                with pytest.raises(ConfigurationError, match=r"by candidates of \['dense', 'sparse'\], and the "
+                                   r"query embeddings lack their \['dense', 'sparse'\] part"):
+                    default.search_embeddings(rows_only, 10, mode="colbert")
+            exact = default.search_embeddings(rows_only, 10, mode="colbert", exact=True, fetch_documents=False)
+            assert [[h.id for h in hits] for hits in exact] == found[name + " exact"][:2]
     assert found["compact"] == found["compact spelled"] == found["scan spelled"]
     assert found["scan"] == found["scan exact"] == found["compact exact"]
     assert found["compact"] != found["scan"]  # 5 candidates per first stage: not the whole scan's top 10

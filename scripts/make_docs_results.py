@@ -434,6 +434,20 @@ def t_self_distillation(data: Data) -> str:
 # ---------------------------------------------------------------- performance tables
 
 
+def t_int8_saturation(data: Data) -> str:
+    """int8 graphs with 8-bit and 7-bit weights (``reduce_range``) on one CPU."""
+    entry = need(data, "int8-saturation")
+    rows = []
+    for r in entry["rows"]:
+        if "dense_cosine_mean" in r:
+            result = f"dense cosine to torch {r['dense_cosine_mean']:.4f} (lowest {r['dense_cosine_min']:.4f})"
+        else:
+            result = f"logits within {r['logit_distance_max']:.3f} of FlagEmbedding's (mean {r['logit_distance_mean']:.3f})"
+        rows.append([r["model"], r["calibration"], r["weights"], result])
+    return (table(["int8 graph", "calibration", "weights", "fidelity"], rows, left=4) + "\n\n"
+            + made_by(data, "int8-saturation"))
+
+
 def t_long_memory(data: Data) -> str:
     """Memory and time of one 8,192-token document on each backend."""
     entry = need(data, "long-memory")
@@ -912,7 +926,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "long-es-strategies": t_long_es_strategies, "long-es-mrr": t_long_es_mrr, "int8": t_int8, "bf16": t_bf16,
     "qa-only": t_qa_only, "compact": t_compact, "qa-only-cross": t_qa_only_cross,
     "prior-trained": t_prior_trained, "window-weights": t_window_weights, "prior-trained-cross": t_prior_trained_cross, "self-distillation": t_self_distillation,
-    "encode": t_encode, "encode-runs": t_encode_runs, "batch-tokens": t_batch_tokens, "long-memory": t_long_memory, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-dense-storage": t_search_dense_storage, "search-fde": t_search_fde, "search-100k": t_search_100k,
+    "encode": t_encode, "encode-runs": t_encode_runs, "batch-tokens": t_batch_tokens, "long-memory": t_long_memory, "int8-saturation": t_int8_saturation, "sparse-prior": t_sparse_prior, "certified-bytes": t_certified_bytes, "search-10k": t_search_10k, "search-dense-storage": t_search_dense_storage, "search-fde": t_search_fde, "search-100k": t_search_100k,
     "search-real": t_search_real, "compression-pooling": t_compression_pooling,
     "certified": t_certified, "certified-colbert": t_certified_colbert, "rerank": t_rerank,
     "search-100k-compact": t_search_compact("search-100k-compact"), "search-1m-compact": t_search_compact("search-1m-compact"),

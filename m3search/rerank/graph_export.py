@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from ..encode.backends.onnx_export import _publish, quantize
-from ..encode.backends.onnx_files import GRAPH_FILE, META_FILE, graph_dir
+from ..encode.backends.onnx_files import GRAPH_FILE, META_FILE
 from ..errors import CheckpointError
+from .onnx_scorer import rerank_graph_dir
 from .torch_scorer import TorchScorer
 
 #: Largest difference from torch's logits accepted when a float32 export is checked.
@@ -37,12 +38,13 @@ class _Logits(torch.nn.Module):
 
 def cached_graph(checkpoint: Path, kind: str) -> Path:
     """The graph directory of ``checkpoint`` for ``kind`` (``onnx`` or ``onnx-int8``), exported once."""
-    target = graph_dir(checkpoint, kind, calibration="none")  # cross-encoders: dynamic int8
+    target = rerank_graph_dir(checkpoint, kind)
     if (target / META_FILE).is_file():
         return target
     if kind == "onnx-int8":
         source = cached_graph(checkpoint, "onnx")
-        return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=True))
+        reduce_range = target.name.endswith("-rr")
+        return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=True, reduce_range=reduce_range))
     scorer = TorchScorer(checkpoint, device="cpu")
     return _publish(target, lambda tmp: export(scorer, tmp))
 

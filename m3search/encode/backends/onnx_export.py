@@ -147,10 +147,10 @@ def export(backend: TorchBackend, directory: Path, *, fused: bool = True) -> Pat
 
 
 def quantize(source: Path, directory: Path, *, quantize_heads: bool = False,
-             calibration_ids: Sequence[Sequence[int]] | None = None) -> Path:
+             calibration_ids: Sequence[Sequence[int]] | None = None, reduce_range: bool = False) -> Path:
     """int8 quantisation of the float32 graph in ``source`` into ``directory``: SmoothQuant
     calibrated on ``calibration_ids`` (token ids of the calibration texts, :mod:`.onnx_smoothquant`)
-    when given, then ``quantize_dynamic``."""
+    when given, then ``quantize_dynamic`` (with 7-bit weights when ``reduce_range``, :mod:`.cpu_int8`)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -183,7 +183,7 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False,
             quantize_dynamic(
                 Path(tmp) / GRAPH_FILE, directory / GRAPH_FILE, weight_type=QuantType.QInt8,
                 nodes_to_exclude=priors + ([] if quantize_heads else heads), per_channel=True,
-                use_external_data_format=bool(data_files),
+                reduce_range=reduce_range, use_external_data_format=bool(data_files),
             )
         finally:
             root.setLevel(level)
@@ -196,7 +196,7 @@ def quantize(source: Path, directory: Path, *, quantize_heads: bool = False,
     # SmoothQuant changes them more: a calibrated graph is "+int8sq", in a folder of its own.
     suffix = ("+int8sq" if calibration else "+int8pc") + ("-heads" if quantize_heads else "")
     meta.update(kind="onnx-int8", weights=meta["weights"] + suffix, quantized_heads=quantize_heads,
-                calibration=calibration)
+                calibration=calibration, **({"reduce_range": True} if reduce_range else {}))
     (directory / META_FILE).write_text(json.dumps(meta, indent=2))
     return directory
 

@@ -402,21 +402,23 @@ COMPACT_SUITES = (("xquad-mono", "xquad-mono", "nDCG@10"), ("native-qa", "native
 
 
 def t_compact(data: Data) -> str:
-    """Compact (nested) multi-vector heads against the shipped 384-wide head (averages per suite)."""
+    """Compact (nested) multi-vector heads against the shipped 384-wide head (averages per suite),
+    and the 128-wide head trained alone (``compact-128alone-*``) where it was evaluated."""
     rows, names = [], []
     for suite, label, metric in COMPACT_SUITES:
-        widths = [w for w in COMPACT_WIDTHS if f"compact-{w}-{suite}" in data]
-        if not widths:
+        heads = [(f"compact-{w}-{suite}", f"compact, {w}", w) for w in COMPACT_WIDTHS]
+        heads.append((f"compact-128alone-{suite}", "compact, 128 alone (not nested)", 128))
+        heads = [h for h in heads if h[0] in data]
+        if not heads:
             continue
         shipped = need(data, f"trained-{suite}")
-        full = (score(shipped, "colbert", None, metric), score(shipped, "all", None, metric))
-        rows.append([label, "shipped, 384", f"{384 * 2:,} B", f3(full[0]), f3(full[1]), ""])
-        for width in widths:
-            names.append(f"compact-{width}-{suite}")
-            result = data[names[-1]]
-            colbert, both = score(result, "colbert", None, metric), score(result, "all", None, metric)
-            delta = "" if both is None or full[1] is None else f"{both - full[1]:+.3f}".replace("-0.000", "±0.000")
-            rows.append([label, f"compact, {width}", f"{width * 2} B", f3(colbert), f3(both), delta])
+        full = score(shipped, "all", None, metric)
+        rows.append([label, "shipped, 384", f"{384 * 2:,} B", f3(score(shipped, "colbert", None, metric)), f3(full), ""])
+        for name, head, width in heads:
+            names.append(name)
+            colbert, both = score(data[name], "colbert", None, metric), score(data[name], "all", None, metric)
+            delta = "" if both is None or full is None else f"{both - full:+.3f}".replace("-0.000", "±0.000")
+            rows.append([label, head, f"{width * 2} B", f3(colbert), f3(both), delta])
     header = ["suite", "multi-vector head, width", "bytes per row (float16)", "colbert", "all", "all vs shipped"]
     return table(header, rows) + "\n\n" + made_by(data, *names)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
               f"{reference}")
     out = args.output or Path(f"eval-{result.suite}-{Path(str(result.model)).name}.json")
     # the command and date first, as benchmarks' --publish writes them: the docs' tables name both
-    stamp = {"command": shlex.join(["m3search", *getattr(args, "argv", [])]), "date": datetime.date.today().isoformat()}
+    stamp = {"command": shown_command(["m3search", *getattr(args, "argv", [])]), "date": datetime.date.today().isoformat()}
     atomic_write_text(out, json.dumps({**stamp, **result.to_json()}, indent=2))
     print(f"wrote {out}", file=sys.stderr)
     images = []
@@ -131,3 +132,19 @@ def rerank_option(args: argparse.Namespace) -> Any:
     if not depths or min(depths) < 1:
         raise ConfigurationError(f"--rerank-depths must be whole numbers >= 1, got {args.rerank_depths!r}")
     return Rerank(load_cross_encoder(args.rerank, args), depths, args.rerank_of)
+
+
+def shown_command(argv: list[str]) -> str:
+    """The command as typed, with the user's home written ``~`` (the shell expanded it) so that
+    a recorded command names no machine's home directory.
+
+    >>> home = str(Path.home())
+    >>> shown_command(["m3search", "eval", "--model", home + "/.cache/m", "-o", "a b.json"])
+    "m3search eval --model ~/.cache/m -o 'a b.json'"
+    """
+    home = str(Path.home()).rstrip(os.sep) + os.sep
+    shown = []
+    for arg in argv:
+        rest = arg[len(home):] if arg.startswith(home) else None
+        shown.append("~/" + rest if rest and shlex.quote(rest) == rest else shlex.quote(arg))
+    return " ".join(shown)

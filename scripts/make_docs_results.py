@@ -937,6 +937,7 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "search-1m-compact-hnsw32": t_search_compact("search-1m-compact-hnsw32"),
     "search-100k-compact-hnsw32": t_search_compact("search-100k-compact-hnsw32"),
     "search-100k-compact-preset": t_search_compact("search-100k-compact-preset"),
+    "search-100k-compact-preset-dense16": t_search_compact("search-100k-compact-preset-dense16"),
     "synthetic-vs-real": t_synthetic_vs_real,
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,

@@ -26,6 +26,15 @@ DENSE_STORAGE = ("float32", "float16", "uint8")
 COLBERT_SEARCH = ("candidates", "scan")
 
 
+def colbert_search_of(recorded: str | None, has_fde: bool) -> str:
+    """How ``colbert`` searches an index: as recorded, else by candidates with an FDE, else a scan.
+
+    >>> colbert_search_of(None, True), colbert_search_of(None, False), colbert_search_of("scan", True)
+    ('candidates', 'scan', 'scan')
+    """
+    return recorded or ("candidates" if has_fde else "scan")
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What an index holds and which encoder made it."""
@@ -90,7 +99,7 @@ class Manifest:
     def colbert_search(self) -> str:
         """How ``colbert`` searches this index by default: ``"candidates"`` (of every first stage
         it holds, rescored exactly) or ``"scan"``; unrecorded: candidates with an FDE, else a scan."""
-        value = self.extra.get("colbert_search") or ("candidates" if self.fde else "scan")
+        value = colbert_search_of(self.extra.get("colbert_search"), bool(self.fde))
         if value not in COLBERT_SEARCH:
             raise IndexFormatError(f"this index's manifest records colbert_search={value!r}, which this m3search "
                                      "does not know (candidates, scan): upgrade m3search")

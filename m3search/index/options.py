@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError
 from ..types import PARTS
 from . import codecs
-from .manifest import COLBERT_SEARCH, COLBERT_STORAGE, DENSE_STORAGE, Manifest
+from .manifest import COLBERT_SEARCH, COLBERT_STORAGE, DENSE_STORAGE, Manifest, colbert_search_of
 
 if TYPE_CHECKING:
     from .backends.edge import ShardSettings
@@ -105,7 +105,7 @@ class IndexOptions:
     def colbert_by_candidates(self) -> bool:
         """Whether ``colbert`` searches the index these options build through its first stages
         (an FDE, or ``colbert_search="candidates"``), as :attr:`Manifest.colbert_search` reads it."""
-        return self.colbert_search == "candidates" or (self.colbert_search is None and self.fde is not None)
+        return colbert_search_of(self.colbert_search, self.fde is not None) == "candidates"
 
     @property
     def reductions(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 from ..encode.backends.onnx_export import _publish, quantize
 from ..encode.backends.onnx_files import GRAPH_FILE, META_FILE
 from ..errors import CheckpointError
-from .onnx_scorer import rerank_graph_dir
+from .onnx_scorer import REDUCED_RANGE, rerank_graph_dir
 from .torch_scorer import TorchScorer
 
 #: Largest difference from torch's logits accepted when a float32 export is checked.
@@ -43,7 +43,7 @@ def cached_graph(checkpoint: Path, kind: str) -> Path:
         return target
     if kind == "onnx-int8":
         source = cached_graph(checkpoint, "onnx")
-        reduce_range = target.name.endswith("-rr")
+        reduce_range = target.name.endswith(REDUCED_RANGE)  # 7-bit weights where int8 products saturate
         return _publish(target, lambda tmp: quantize(source, tmp, quantize_heads=True, reduce_range=reduce_range))
     scorer = TorchScorer(checkpoint, device="cpu")
     return _publish(target, lambda tmp: export(scorer, tmp))

@@ -15,13 +15,16 @@ from ..encode.backends.onnx import INSTALL_HINT
 from ..encode.backends.onnx_files import GRAPH_FILE, META_FILE, damaged_files, graph_dir
 from ..errors import ConfigurationError
 
+#: The folder suffix of a cross-encoder's int8 graph with 7-bit weights.
+REDUCED_RANGE = "-rr"
+
 
 def rerank_graph_dir(checkpoint: Path, kind: str) -> Path:
     """Where the graph of a cross-encoder is cached: dynamic int8 (no calibration), with 7-bit
     weights in a folder of its own (``onnx-int8-rr``) on a CPU whose int8 products saturate
     (:mod:`m3search.encode.backends.cpu_int8`)."""
     target = graph_dir(checkpoint, kind, calibration="none")
-    return target.with_name(target.name + "-rr") if kind == "onnx-int8" and saturating_int8() else target
+    return target.with_name(target.name + REDUCED_RANGE) if kind == "onnx-int8" and saturating_int8() else target
 
 
 class OnnxScorer:

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind.startswith("bool"):
             options.update(type=_bool, metavar="BOOL")
         elif kind.startswith("list[str]"):
-            options.update(nargs="+", metavar="FILE")
+            options.update(nargs="+", metavar=f.metadata.get("metavar", "FILE"))
         elif kind.startswith("list[int]"):
             options.update(nargs="+", type=int)
         elif kind.startswith("int"):

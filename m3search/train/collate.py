@@ -39,14 +39,21 @@ def bucket_of(length: int, edges: Sequence[int] = DEFAULT_BUCKET_EDGES) -> int:
 
 def plan_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *,
                  sources: Sequence[str | None] | None = None, edges: Sequence[int] = DEFAULT_BUCKET_EDGES,
-                 drop_last: bool = False) -> list[list[int]]:
+                 drop_last: bool = False, weights: Sequence[float] | None = None) -> list[list[int]]:
     """Group indices for one epoch: shuffled within each bucket (and source), cut into batches
     of ``batch_size``, batches in random order.
+
+    ``weights`` (one per group) sample groups more or less often: a group of weight 2.5 is in
+    two copies and, with another half of its weight class, in a third (see :func:`copies`); each
+    copy is shuffled and batched apart, so one batch never holds a group twice.
 
     >>> lengths = [10, 600, 20, 700, 30, 40]
     >>> batches = plan_batches(lengths, 2, random.Random(0))
     >>> sorted(sorted(b) for b in batches if lengths[b[0]] >= 500), all(len(b) == 2 for b in batches)
     ([[1, 3]], True)
+    >>> twice = plan_batches([10] * 4, 2, random.Random(0), weights=[2, 2, 0, 1])
+    >>> sorted(i for b in twice for i in b), all(len(set(b)) == len(b) for b in twice)
+    ([0, 0, 1, 1, 3], True)
     """
     keys: dict[tuple[int, str | None], list[int]] = {}
     for i, length in enumerate(lengths):
@@ -54,14 +61,39 @@ def plan_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *,
         keys.setdefault((bucket_of(length, edges), source), []).append(i)
     batches: list[list[int]] = []
     for key in sorted(keys, key=lambda k: (k[0], k[1] or "")):
-        members = keys[key]
-        rng.shuffle(members)
-        for start in range(0, len(members), batch_size):
-            chunk = members[start : start + batch_size]
-            if len(chunk) == batch_size or not drop_last:
-                batches.append(chunk)
+        for members in copies(keys[key], weights, rng):
+            rng.shuffle(members)
+            for start in range(0, len(members), batch_size):
+                chunk = members[start : start + batch_size]
+                if len(chunk) == batch_size or not drop_last:
+                    batches.append(chunk)
     rng.shuffle(batches)
     return batches
+
+
+def copies(members: list[int], weights: Sequence[float] | None, rng: random.Random) -> list[list[int]]:
+    """The copies of ``members`` one epoch draws, given each group's sampling weight: copy ``c``
+    holds every group of weight > ``c``, and of the groups whose weight has a fraction past
+    ``c``, that fraction of them (drawn by ``rng``, a fixed number so every epoch has as many
+    steps).
+
+    >>> copies([0, 1, 2, 3], [1.5, 1.5, 1, 0], random.Random(0))
+    [[0, 1, 2], [1]]
+    """
+    if weights is None:
+        return [list(members)]
+    rounds: list[list[int]] = []
+    by_weight: dict[float, list[int]] = {}
+    for i in members:
+        by_weight.setdefault(float(weights[i]), []).append(i)
+    for weight, group in sorted(by_weight.items()):
+        whole, fraction = int(weight), weight - int(weight)
+        drawn = sorted(rng.sample(group, round(fraction * len(group)))) if fraction else []
+        for c, chosen in enumerate([group] * whole + ([drawn] if drawn else [])):
+            while len(rounds) <= c:
+                rounds.append([])
+            rounds[c].extend(chosen)
+    return [sorted(r) for r in rounds if r]
 
 
 def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

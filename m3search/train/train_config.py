@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,11 @@ class TrainConfig:
     sparse_idf_prior: float | None = None
     #: Sources (name prefixes, e.g. ``sib200``) whose batches give the sparse head no gradient:
     #: cross-lingual pairs, where lexical matching cannot help. Batches must be one source each.
-    sparse_skip_sources: list[str] | None = None
+    sparse_skip_sources: list[str] | None = field(default=None, metadata={"metavar": "PREFIX"})
+    #: Sampling weights per source (``PREFIX=WEIGHT`` entries, e.g. ``sib200=2``): each epoch draws
+    #: the groups of a source whose name starts with PREFIX WEIGHT times (a fraction draws that
+    #: share of them once more; 0 leaves them out); other sources once. See ``collate.copies``.
+    source_weights: list[str] | None = field(default=None, metadata={"metavar": "PREFIX=WEIGHT"})
     freeze_encoder: bool = False
     #: With a frozen encoder, compute each unique text's token states once (see ``cache.py``).
     cache_states: bool = True
@@ -98,6 +103,41 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigurationError(f"{message} (train config)")
+        self.source_weight_map()
+
+    def source_weight_map(self) -> dict[str, float]:
+        """``source_weights`` as a mapping, each entry checked.
+
+        >>> TrainConfig(source_weights=["sib200=2", "jsquad=0.5"]).source_weight_map()
+        {'sib200': 2.0, 'jsquad': 0.5}
+        >>> TrainConfig(source_weights=["sib200"])
+        Traceback (most recent call last):
+        ...
+        m3search.errors.ConfigurationError: source_weights entry 'sib200' must be PREFIX=WEIGHT with a WEIGHT >= 0 (train config)
+        """
+        weights: dict[str, float] = {}
+        for entry in self.source_weights or ():
+            prefix, _, text = entry.partition("=")
+            try:
+                weight = float(text)
+            except ValueError:
+                weight = -1.0
+            if not prefix or not math.isfinite(weight) or weight < 0:
+                raise ConfigurationError(
+                    f"source_weights entry {entry!r} must be PREFIX=WEIGHT with a WEIGHT >= 0 (train config)")
+            weights[prefix] = weight
+        return weights
+
+    def source_weight(self, source: str | None) -> float:
+        """The sampling weight of one group's source: the first matching prefix's, else 1.
+
+        >>> TrainConfig(source_weights=["sib200=2"]).source_weight("sib200-train")
+        2.0
+        """
+        for prefix, weight in self.source_weight_map().items():
+            if (source or "").startswith(prefix):
+                return weight
+        return 1.0
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> TrainConfig:

@@ -104,6 +104,8 @@ class Trainer:
         self.lengths = self._group_lengths()
         self._planned: tuple[int, list[list[int]]] | None = None
         self.steps_per_epoch = len(self._plan(0))
+        if not self.steps_per_epoch:
+            raise ConfigurationError(f"no training groups to draw: source_weights {config.source_weights} leave none")
         total = config.max_steps or math.ceil(config.epochs * self.steps_per_epoch)
         self.total_steps = max(1, total)
         trained = self.compact or self.model
@@ -188,8 +190,9 @@ class Trainer:
     def _make_plan(self, epoch: int) -> list[list[int]]:
         sources = [g.source for g in self.groups] if self.config.same_source else None
         rng = random.Random(self.config.seed * 1000 + epoch)
+        weights = [self.config.source_weight(g.source) for g in self.groups] if self.config.source_weights else None
         return plan_batches(self.lengths, self.config.batch_size * self.world, rng, sources=sources,
-                            edges=self.config.bucket_edges, drop_last=self.world > 1)
+                            edges=self.config.bucket_edges, drop_last=self.world > 1, weights=weights)
 
     def _examples(self, epoch: int, step_in_epoch: int, indices: list[int]) -> Any:
         rng = random.Random(f"{self.config.seed}-{epoch}-{step_in_epoch}")

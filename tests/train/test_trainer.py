@@ -96,6 +96,34 @@ def test_batches_come_from_one_length_bucket_and_one_source():
         assert len({bucket_of(lengths[i]) for i in b}) == 1 and len({sources[i] for i in b}) == 1
 
 
+def test_source_weights_draw_a_source_more_often_and_never_twice_in_one_batch():
+    lengths, sources = [10] * 12, ["sib200-train"] * 6 + ["qa"] * 6
+    weights = [2.5] * 6 + [1.0] * 6
+    for seed in range(5):
+        batches = plan_batches(lengths, 2, random.Random(seed), sources=sources, weights=weights)
+        drawn = [i for b in batches for i in b]
+        assert sorted(drawn[i] for i in range(len(drawn)) if sources[drawn[i]] == "qa") == list(range(6, 12))
+        assert len([i for i in drawn if i < 6]) == 15  # 6 groups twice, half of them a third time
+        assert all(len(set(b)) == len(b) and len({sources[i] for i in b}) == 1 for b in batches)
+    unweighted = plan_batches(lengths, 2, random.Random(3), sources=sources)
+    assert plan_batches(lengths, 2, random.Random(3), sources=sources, weights=None) == unweighted
+
+
+def test_source_weights_set_the_epoch_length_and_are_checked(tiny_m3_path, train_file, tmp_path):
+    groups = read_groups(train_file)
+    names = sorted({g.source or "" for g in groups})
+    plain = Trainer(config(tiny_m3_path, train_file, tmp_path / "plain", same_source=True))
+    doubled = Trainer(config(tiny_m3_path, train_file, tmp_path / "doubled", same_source=True,
+                             source_weights=[f"{names[0]}=2"]))
+    counts = [sum(len(b) for b in trainer._plan(0)) for trainer in (plain, doubled)]
+    assert counts[1] == counts[0] + sum(g.source == names[0] for g in groups)
+    for bad in ("a", "a=-1", "=2", "a=x", "a=nan"):
+        with pytest.raises(ConfigurationError, match=f"source_weights entry '{bad}'"):
+            config(tiny_m3_path, train_file, tmp_path / "x", source_weights=[bad])
+    with pytest.raises(ConfigurationError, match="leave none"):
+        Trainer(config(tiny_m3_path, train_file, tmp_path / "none", source_weights=[f"{n}=0" for n in names]))
+
+
 def test_cli_trains_from_a_yaml_config_with_flag_overrides(tiny_m3_path, train_file, tmp_path, capsys):
     yaml_file = tmp_path / "train.yaml"
     yaml_file.write_text(f"train_data: [{train_file}]\nmodel: {tiny_m3_path}\nbatch_size: 4\ngroup_size: 3\n"

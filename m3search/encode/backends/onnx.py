@@ -131,8 +131,8 @@ class OpenVinoBackend(OnnxBackend):
 
     ``openvino`` computes in float32 (outputs equal torch's within 1e-4); ``openvino-bf16``
     asks for bfloat16 inference, which CPUs with AMX or AVX-512 BF16 run natively (elsewhere
-    OpenVINO emulates it slowly). bf16 rounds activations, not weights, so the identity stays
-    the float32 model's, as for torch's ``dtype=torch.float16``.
+    OpenVINO emulates it slowly). bf16 rounds activations, not the stored weights, so the
+    identity stays the float32 model's (torch's ``dtype=`` casts the weights: its own identity).
     """
 
     def _open(self, device: str | None, threads: int) -> None:

@@ -401,13 +401,18 @@ COMPACT_SUITES = (("xquad-mono", "xquad-mono", "nDCG@10"), ("native-qa", "native
                   ("xquad-cross-en", "xquad-cross, 23 pairs with English", "nDCG@10"), ("lareqa", "lareqa (mAP@20)", "mAP@20"))
 
 
+#: Variants of the 128-wide compact head, each evaluated where it was (``compact-128VARIANT-SUITE``).
+COMPACT_VARIANTS = (("alone", "compact, 128 alone (not nested)"),
+                    ("sib2", "compact, 128 (nested), SIB-200 groups drawn twice"))
+
+
 def t_compact(data: Data) -> str:
     """Compact (nested) multi-vector heads against the shipped 384-wide head (averages per suite),
-    and the 128-wide head trained alone (``compact-128alone-*``) where it was evaluated."""
+    and the 128-wide variants (:data:`COMPACT_VARIANTS`) where they were evaluated."""
     rows, names = [], []
     for suite, label, metric in COMPACT_SUITES:
         heads = [(f"compact-{w}-{suite}", f"compact, {w}", w) for w in COMPACT_WIDTHS]
-        heads.append((f"compact-128alone-{suite}", "compact, 128 alone (not nested)", 128))
+        heads += [(f"compact-128{variant}-{suite}", label, 128) for variant, label in COMPACT_VARIANTS]
         heads = [h for h in heads if h[0] in data]
         if not heads:
             continue
@@ -475,6 +480,8 @@ def t_sparse_prior(data: Data) -> str:
     rows = []
     for r in entry["rows"]:
         label = "shipped head" if r["alpha"] == 0 else f"× (idf / mean)^{r['alpha']:g}"
+        if r.get("bm25_b") is not None:
+            label += f", × BM25's tf and length (b {r['bm25_b']:g})"
         rows.append([r["suite"], label, f"{r['sparse']:.3f}", f"{r['bm25_tokens']:.3f}",
                      f"{r['sparse'] - r['bm25_tokens']:+.3f}"])
     header = ["suite", "sparse weights", "sparse", "bm25-tokens", "gap"]

@@ -483,7 +483,7 @@ def t_sparse_prior(data: Data) -> str:
         if r.get("bm25_b") is not None:
             label += f", × BM25's tf and length (b {r['bm25_b']:g})"
         rows.append([r["suite"], label, f"{r['sparse']:.3f}", f"{r['bm25_tokens']:.3f}",
-                     f"{r['sparse'] - r['bm25_tokens']:+.3f}"])
+                     f"{r['sparse'] - r['bm25_tokens']:+.4f}"])
     header = ["suite", "sparse weights", "sparse", "bm25-tokens", "gap"]
     return table(header, rows, left=2) + "\n\n" + made_by(data, "sparse-prior")
 

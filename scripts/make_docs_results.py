@@ -499,6 +499,17 @@ ENCODE_LABELS = {"m3search onnx-int8": "m3search onnx-int8 (SmoothQuant)",
                  "bge-m3-lite recipe int8": "bge-m3-lite's int8 recipe (rowwise), on m3search's graph"}
 
 
+def error_line(error: str) -> str:
+    """A recorded error as one table cell: its first sentence, without the exception's type or
+    markup that would break the table.
+
+    >>> error_line("Exception: Using the ONNX backend requires Optimum. Install it with `pip install x`")
+    'Using the ONNX backend requires Optimum'
+    """
+    message = error.split(": ", 1)[1] if error.split(": ", 1)[0].isidentifier() and ": " in error else error
+    return message.split(". ")[0].replace("`", "").replace("|", "/").rstrip(".")
+
+
 def encode_label(system: str, versions: dict[str, str]) -> str:
     """A system's label with package versions filled in where the run recorded them.
 
@@ -528,7 +539,7 @@ def t_encode(data: Data) -> str:
         cosine = entry.get("dense_cosine_to_torch", {}).get(r["system"])
         fidelity = f"{cosine:.4f}" if cosine is not None else ""
         if "error" in r:
-            rows.append([label, r["outputs"], f"not run: {r['error']}", "", "", "", "", "", fidelity])
+            rows.append([label, r["outputs"], f"not run: {error_line(r['error'])}", "", "", "", "", "", fidelity])
             continue
         rows.append([label, r["outputs"], f"{r['paragraphs_tokens_per_s']:,.0f}", ratio(r, "paragraphs_vs_torch"),
                      f"{r['queries_tokens_per_s']:,.0f}", ratio(r, "queries_vs_torch"), f"{r['single_query_ms_p50']:.1f} ms",

@@ -58,6 +58,8 @@ def with_prior(cached_encode, prior: np.ndarray, tokenize=None, b: float | None 
             return e
         factors = [np.ones(len(v.ids)) for v in e.sparse]
         if b is not None and role == "document":
+            if tokenize is None:
+                raise ValueError("with_prior: b needs tokenize, the documents' token ids")
             tokens = tokenize(texts)
             avgdl = float(np.mean([len(t) for t in tokens]))
             for i, (v, t) in enumerate(zip(e.sparse, tokens)):
@@ -81,6 +83,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sparse_prior.json")
     add_publish_option(parser, "sparse-prior")
     args = parser.parse_args()
+    if args.bm25_shaped is not None and not 0 <= args.bm25_shaped <= 1:
+        parser.error(f"--bm25-shaped is BM25's b, in [0, 1]; got {args.bm25_shaped}")
     from m3search.encode import Encoder
     from m3search.encode.checkpoints.cache import cache_dir
     from m3search.eval import runner
@@ -88,8 +92,10 @@ def main() -> None:
     encoder = Encoder.load("multilingual-e5-small")
     idf, passages = training_idf(encoder, args.data)
 
-    def tokenize(texts):
-        return encoder.tokenizer.encode(texts, max_length=encoder.max_length)
+    special = {int(i) for i in encoder.tokenizer.special_ids}
+
+    def tokenize(texts):  # the document's tokens as the encoder sees them (prefix, truncation), no specials
+        return [[t for t in ids if t not in special] for ids in encoder.tokenize(texts, role="document")]
     plain = runner.cached_encode
     rows = []
     for suite in args.suites.split(","):

@@ -11,6 +11,7 @@ of one bucket, so that a batch of short texts is never padded to a long one. Wit
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -43,9 +44,9 @@ def plan_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *,
     """Group indices for one epoch: shuffled within each bucket (and source), cut into batches
     of ``batch_size``, batches in random order.
 
-    ``weights`` (one per group) sample groups more or less often: a group of weight 2.5 is in
-    two copies and, with another half of its weight class, in a third (see :func:`copies`); each
-    copy is shuffled and batched apart, so one batch never holds a group twice.
+    ``weights`` (one per group) sample groups more or less often (see :func:`draw_counts`); a
+    group drawn twice is in two copies, each shuffled and batched apart, so one batch never
+    holds a group twice.
 
     >>> lengths = [10, 600, 20, 700, 30, 40]
     >>> batches = plan_batches(lengths, 2, random.Random(0))
@@ -55,45 +56,42 @@ def plan_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *,
     >>> sorted(i for b in twice for i in b), all(len(set(b)) == len(b) for b in twice)
     ([0, 0, 1, 1, 3], True)
     """
-    keys: dict[tuple[int, str | None], list[int]] = {}
+    counts = draw_counts(weights, rng) if weights is not None else [1] * len(lengths)
+    keys: dict[tuple[int, str | None, int], list[int]] = {}
     for i, length in enumerate(lengths):
         source = sources[i] if sources is not None else None
-        keys.setdefault((bucket_of(length, edges), source), []).append(i)
+        for copy in range(counts[i]):
+            keys.setdefault((bucket_of(length, edges), source, copy), []).append(i)
     batches: list[list[int]] = []
-    for key in sorted(keys, key=lambda k: (k[0], k[1] or "")):
-        for members in copies(keys[key], weights, rng):
-            rng.shuffle(members)
-            for start in range(0, len(members), batch_size):
-                chunk = members[start : start + batch_size]
-                if len(chunk) == batch_size or not drop_last:
-                    batches.append(chunk)
+    for key in sorted(keys, key=lambda k: (k[0], k[1] or "", k[2])):
+        members = keys[key]
+        rng.shuffle(members)
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
+            if len(chunk) == batch_size or not drop_last:
+                batches.append(chunk)
     rng.shuffle(batches)
     return batches
 
 
-def copies(members: list[int], weights: Sequence[float] | None, rng: random.Random) -> list[list[int]]:
-    """The copies of ``members`` one epoch draws, given each group's sampling weight: copy ``c``
-    holds every group of weight > ``c``, and of the groups whose weight has a fraction past
-    ``c``, that fraction of them (drawn by ``rng``, a fixed number so every epoch has as many
-    steps).
+def draw_counts(weights: Sequence[float], rng: random.Random) -> list[int]:
+    """How many times one epoch draws each group, given its sampling weight: the weight's whole
+    part, and one more for a share of the groups of that weight equal to its fraction (drawn by
+    ``rng`` over all of them, rounded half up: a fixed number, so every epoch has as many steps).
 
-    >>> copies([0, 1, 2, 3], [1.5, 1.5, 1, 0], random.Random(0))
-    [[0, 1, 2], [1]]
+    >>> draw_counts([1.5, 1.5, 1, 0, 0.5], random.Random(0))
+    [1, 2, 1, 0, 1]
     """
-    if weights is None:
-        return [list(members)]
-    rounds: list[list[int]] = []
+    counts = [0] * len(weights)
     by_weight: dict[float, list[int]] = {}
-    for i in members:
-        by_weight.setdefault(float(weights[i]), []).append(i)
+    for i, weight in enumerate(weights):
+        by_weight.setdefault(float(weight), []).append(i)
     for weight, group in sorted(by_weight.items()):
-        whole, fraction = int(weight), weight - int(weight)
-        drawn = sorted(rng.sample(group, round(fraction * len(group)))) if fraction else []
-        for c, chosen in enumerate([group] * whole + ([drawn] if drawn else [])):
-            while len(rounds) <= c:
-                rounds.append([])
-            rounds[c].extend(chosen)
-    return [sorted(r) for r in rounds if r]
+        whole = int(weight)
+        extra = set(rng.sample(group, math.floor((weight - whole) * len(group) + 0.5))) if weight > whole else set()
+        for i in group:
+            counts[i] = whole + (i in extra)
+    return counts
 
 
 def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

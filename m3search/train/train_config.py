@@ -108,7 +108,7 @@ class TrainConfig:
     def source_weight_map(self) -> dict[str, float]:
         """``source_weights`` as a mapping, each entry checked.
 
-        >>> TrainConfig(source_weights=["sib200=2", "jsquad=0.5"]).source_weight_map()
+        >>> TrainConfig(source_weights=["sib200=2", " jsquad = 0.5"]).source_weight_map()
         {'sib200': 2.0, 'jsquad': 0.5}
         >>> TrainConfig(source_weights=["sib200"])
         Traceback (most recent call last):
@@ -117,7 +117,7 @@ class TrainConfig:
         """
         weights: dict[str, float] = {}
         for entry in self.source_weights or ():
-            prefix, _, text = entry.partition("=")
+            prefix, _, text = (part.strip() for part in entry.partition("="))
             try:
                 weight = float(text)
             except ValueError:
@@ -125,19 +125,33 @@ class TrainConfig:
             if not prefix or not math.isfinite(weight) or weight < 0:
                 raise ConfigurationError(
                     f"source_weights entry {entry!r} must be PREFIX=WEIGHT with a WEIGHT >= 0 (train config)")
+            if prefix in weights:
+                raise ConfigurationError(f"source_weights names {prefix!r} twice (train config)")
             weights[prefix] = weight
         return weights
 
-    def source_weight(self, source: str | None) -> float:
-        """The sampling weight of one group's source: the first matching prefix's, else 1.
+    def source_weights_of(self, sources: list[str | None]) -> list[float]:
+        """Each group's sampling weight: its source's longest matching prefix's, else 1; a prefix
+        that matches no source is refused (a typo would otherwise do nothing).
 
-        >>> TrainConfig(source_weights=["sib200=2"]).source_weight("sib200-train")
-        2.0
+        >>> TrainConfig(source_weights=["sib=0.5", "sib200=2"]).source_weights_of(["sib200-train", "sibx", "qa"])
+        [2.0, 0.5, 1.0]
         """
-        for prefix, weight in self.source_weight_map().items():
-            if (source or "").startswith(prefix):
-                return weight
-        return 1.0
+        weights = self.source_weight_map()
+        matched: set[str] = set()
+        out = []
+        for source in sources:
+            prefixes = [p for p in weights if (source or "").startswith(p)]
+            best = max(prefixes, key=len) if prefixes else None
+            if best is not None:
+                matched.add(best)
+            out.append(weights[best] if best is not None else 1.0)
+        unmatched = sorted(set(weights) - matched)
+        if unmatched:
+            known = sorted({s or "" for s in sources})
+            raise ConfigurationError(f"source_weights prefix(es) {unmatched} match no training group's source; "
+                                     f"the sources are {known[:20]} (train config)")
+        return out
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> TrainConfig:

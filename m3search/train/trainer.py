@@ -102,10 +102,13 @@ class Trainer:
                                 passage_max_len=config.passage_max_len, cache=self.cache)
         self.compact = self._compact_head() if config.compact_colbert else None
         self.lengths = self._group_lengths()
+        self._source_weights = (config.source_weights_of([g.source for g in self.groups])
+                                if config.source_weights else None)
         self._planned: tuple[int, list[list[int]]] | None = None
         self.steps_per_epoch = len(self._plan(0))
         if not self.steps_per_epoch:
-            raise ConfigurationError(f"no training groups to draw: source_weights {config.source_weights} leave none")
+            cause = f"source_weights {config.source_weights} leave none" if config.source_weights else "no full batch"
+            raise ConfigurationError(f"no training batches to draw: {cause}")
         total = config.max_steps or math.ceil(config.epochs * self.steps_per_epoch)
         self.total_steps = max(1, total)
         trained = self.compact or self.model
@@ -190,7 +193,7 @@ class Trainer:
     def _make_plan(self, epoch: int) -> list[list[int]]:
         sources = [g.source for g in self.groups] if self.config.same_source else None
         rng = random.Random(self.config.seed * 1000 + epoch)
-        weights = [self.config.source_weight(g.source) for g in self.groups] if self.config.source_weights else None
+        weights = self._source_weights
         return plan_batches(self.lengths, self.config.batch_size * self.world, rng, sources=sources,
                             edges=self.config.bucket_edges, drop_last=self.world > 1, weights=weights)
 

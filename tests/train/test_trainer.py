@@ -13,7 +13,7 @@ import torch
 from m3search.cli import main
 from m3search.encode import Encoder
 from m3search.errors import ConfigurationError
-from m3search.train.collate import bucket_of, plan_batches
+from m3search.train.collate import bucket_of, draw_counts, plan_batches
 from m3search.train.groups import TrainGroup, read_groups, write_groups
 from m3search.train.train_config import TrainConfig
 from m3search.train.trainer import Trainer
@@ -96,17 +96,31 @@ def test_batches_come_from_one_length_bucket_and_one_source():
         assert len({bucket_of(lengths[i]) for i in b}) == 1 and len({sources[i] for i in b}) == 1
 
 
+def test_the_unweighted_plan_is_the_one_the_shipped_heads_were_trained_on():
+    """Pinned: the plan m3search drew before sampling weights existed, so the shipped heads'
+    training script still reruns them bit for bit; weights of 1 draw the same plan."""
+    lengths, sources = [10, 600, 20, 700, 30, 40, 1500, 1600] * 3, ["a", "b"] * 12
+    pinned = [[18, 12], [3, 17], [23], [11, 19], [13], [0, 20], [10, 4], [22, 14], [9, 1], [5, 21], [15, 7], [6],
+              [2, 8], [16]]
+    assert plan_batches(lengths, 2, random.Random(0), sources=sources) == pinned
+    assert plan_batches(lengths, 2, random.Random(0), sources=sources, weights=[1] * 24) == pinned
+
+
 def test_source_weights_draw_a_source_more_often_and_never_twice_in_one_batch():
-    lengths, sources = [10] * 12, ["sib200-train"] * 6 + ["qa"] * 6
-    weights = [2.5] * 6 + [1.0] * 6
+    lengths, sources = [10] * 6 + [600] * 6 + [10] * 6, ["sib200-train"] * 12 + ["qa"] * 6
+    weights = [2.5] * 12 + [1.0] * 6
     for seed in range(5):
         batches = plan_batches(lengths, 2, random.Random(seed), sources=sources, weights=weights)
         drawn = [i for b in batches for i in b]
-        assert sorted(drawn[i] for i in range(len(drawn)) if sources[drawn[i]] == "qa") == list(range(6, 12))
-        assert len([i for i in drawn if i < 6]) == 15  # 6 groups twice, half of them a third time
+        assert sorted(i for i in drawn if sources[i] == "qa") == list(range(12, 18))
+        assert len([i for i in drawn if i < 12]) == 30  # 12 groups twice, half of them (over both buckets) a third time
         assert all(len(set(b)) == len(b) and len({sources[i] for i in b}) == 1 for b in batches)
-    unweighted = plan_batches(lengths, 2, random.Random(3), sources=sources)
-    assert plan_batches(lengths, 2, random.Random(3), sources=sources, weights=None) == unweighted
+    assert draw_counts([0.5], random.Random(0)) == [1]  # a single group of weight 0.5 is drawn (rounded half up)
+    assert sum(draw_counts([0.25] * 10, random.Random(0))) == 3
+    mixed = plan_batches([10] * 4, 4, random.Random(0), weights=[0, 2, 1, 1])  # one bucket, no sources
+    assert sorted(i for b in mixed for i in b) == [1, 1, 2, 3] and all(len(set(b)) == len(b) for b in mixed)
+    full = plan_batches([10] * 5, 2, random.Random(0), weights=[2] * 5, drop_last=True)
+    assert all(len(b) == 2 and len(set(b)) == 2 for b in full) and len(full) == 4
 
 
 def test_source_weights_set_the_epoch_length_and_are_checked(tiny_m3_path, train_file, tmp_path):
@@ -120,8 +134,17 @@ def test_source_weights_set_the_epoch_length_and_are_checked(tiny_m3_path, train
     for bad in ("a", "a=-1", "=2", "a=x", "a=nan"):
         with pytest.raises(ConfigurationError, match=f"source_weights entry '{bad}'"):
             config(tiny_m3_path, train_file, tmp_path / "x", source_weights=[bad])
+    with pytest.raises(ConfigurationError, match="must be list"):
+        config(tiny_m3_path, train_file, tmp_path / "x", source_weights=[2])
+    with pytest.raises(ConfigurationError, match="twice"):
+        config(tiny_m3_path, train_file, tmp_path / "x", source_weights=["a=1", "a=2"])
+    with pytest.raises(ConfigurationError, match=r"\['typo'\] match no training group's source"):
+        Trainer(config(tiny_m3_path, train_file, tmp_path / "typo", source_weights=["typo=2"]))
     with pytest.raises(ConfigurationError, match="leave none"):
         Trainer(config(tiny_m3_path, train_file, tmp_path / "none", source_weights=[f"{n}=0" for n in names]))
+    out = Trainer(config(tiny_m3_path, train_file, tmp_path / "trained", same_source=True, max_steps=2,
+                         source_weights=[f"{names[0]}=2"])).train()
+    assert (out / "model.safetensors").is_file()
 
 
 def test_cli_trains_from_a_yaml_config_with_flag_overrides(tiny_m3_path, train_file, tmp_path, capsys):

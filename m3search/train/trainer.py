@@ -102,13 +102,7 @@ class Trainer:
                                 passage_max_len=config.passage_max_len, cache=self.cache)
         self.compact = self._compact_head() if config.compact_colbert else None
         self.lengths = self._group_lengths()
-        self._source_weights = (config.source_weights_of([g.source for g in self.groups])
-                                if config.source_weights else None)
-        self._planned: tuple[int, list[list[int]]] | None = None
-        self.steps_per_epoch = len(self._plan(0))
-        if not self.steps_per_epoch:
-            cause = f"source_weights {config.source_weights} leave none" if config.source_weights else "no full batch"
-            raise ConfigurationError(f"no training batches to draw: {cause}")
+        self.steps_per_epoch = self._epoch_length()
         total = config.max_steps or math.ceil(config.epochs * self.steps_per_epoch)
         self.total_steps = max(1, total)
         trained = self.compact or self.model
@@ -156,6 +150,17 @@ class Trainer:
         return StateCache.build(self.encoder, {"query": queries, "document": documents}, directory,
                                 max_length={"query": self.config.query_max_len, "document": self.config.passage_max_len},
                                 show_progress=self.config.show_progress and self.rank == 0)
+
+    def _epoch_length(self) -> int:
+        """Batches per epoch (the sampling weights read once, the first epoch's plan made)."""
+        config = self.config
+        self._source_weights = config.source_weights_of([g.source for g in self.groups]) if config.source_weights else None
+        self._planned: tuple[int, list[list[int]]] | None = None
+        steps = len(self._plan(0))
+        if not steps:
+            cause = f"source_weights {config.source_weights} leave none" if config.source_weights else "no full batch"
+            raise ConfigurationError(f"no training batches to draw: {cause}")
+        return steps
 
     def _compact_head(self) -> CompactColbert:
         """The compact multi-vector head to train, started from the full head's principal

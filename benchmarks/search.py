@@ -1,7 +1,7 @@
 """Search latency, throughput, recall and size: m3search (qdrant-edge) against brute-force numpy
 and qdrant-client's local mode, side by side on the same data and queries.
 
-Data: synthetic vectors shaped like the offline model's output on real paragraphs (dense 384-d
+Data (``--generator noise``, the default): synthetic vectors shaped like the offline model's output on real paragraphs (dense 384-d
 in topical clusters; ~130 sparse token ids from a 250k vocabulary, Zipf-distributed; multi-vector
 rows of 384-d, as many per document as the real XQuAD paragraphs have: log-normal around 190,
 or ``--rows N``, divided by ``--pool-factor``), with queries made from perturbed documents so that
@@ -12,9 +12,15 @@ searched by a fresh process, whose peak RSS is the memory serving takes. For eve
 latency of one query at a time, QPS (1 / mean latency), recall@10 against exact brute force of the
 same mode, bytes per document on disk, build time. Prints a table and writes JSON.
 
+``--generator tokens`` draws the three parts of a document from one token sequence instead
+(``benchmarks/token_corpus.py``), fitted so that the first stages find ``colbert``'s and ``all``'s
+exact top 10 about as often as on real paragraphs: the multi-vector recall it measures at 1M is
+a forecast for real text, where the first generator's is a bound on how first stages cope with noise.
+
     .venv/bin/python benchmarks/search.py --sizes 10000,100000
     .venv/bin/python benchmarks/search.py --sizes 10000 --pool-factor 2 --storage uint8 --candidates 100,50
     .venv/bin/python benchmarks/search.py --sizes "" --real      # the 2,880 real XQuAD paragraphs
+    .venv/bin/python benchmarks/search.py --sizes 1000000 --generator tokens --compression compact --on-disk
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 
 import numpy as np
 from publish import add_publish_option, publish  # benchmarks/publish.py
+from token_corpus import token_docs, token_queries  # benchmarks/token_corpus.py
 from tqdm import tqdm
 
 from m3search.index import Index, IndexOptions
@@ -373,15 +380,30 @@ def bench_real(args, rng) -> list[dict]:
     return rows
 
 
-def _chunk(args, size: int, a: int) -> Embeddings:
-    """Documents ``a .. a + chunk`` of the synthetic collection of ``size``: the same on every call."""
+def _chunk(args, size: int, a: int) -> tuple[Embeddings, Any]:
+    """Documents ``a .. a + chunk`` of the synthetic collection of ``size`` (the same on every
+    call) and what queries for them are made from (``--generator tokens``: their tokens)."""
     from m3search.index.pooling import compress
 
     n = min(args.chunk, size - a)
-    docs = synthetic_docs(n, args.rows, np.random.default_rng([args.seed, size, a]), args.pool_factor,
-                          multivector="colbert" in args.parts, colbert_dim=args.colbert_dim)
+    rng = np.random.default_rng([args.seed, size, a])
+    sources = None
+    if args.generator == "tokens":
+        docs, sources = token_docs(n, rng, args.pool_factor, args.colbert_dim, args.rows)
+        if "colbert" not in args.parts:
+            docs = Embeddings(dense=docs.dense, sparse=docs.sparse)
+    else:
+        docs = synthetic_docs(n, args.rows, rng, args.pool_factor, multivector="colbert" in args.parts,
+                              colbert_dim=args.colbert_dim)
     # sparse pruning shapes the documents, like the pool factor: the index and the exact answers see the same weights
-    return compress(docs, top_k=args.sparse_top_k) if args.sparse_top_k else docs
+    return (compress(docs, top_k=args.sparse_top_k) if args.sparse_top_k else docs), sources
+
+
+def _queries(args, docs: Embeddings, sources: Any, local: np.ndarray, rng: np.random.Generator) -> Embeddings:
+    """Queries for the documents ``local`` of one chunk, by the chunk's generator."""
+    if sources is not None:
+        return token_queries(docs, sources, local, rng)
+    return synthetic_queries(docs, local, rng)
 
 
 def bench_scale(size: int, args) -> list[dict]:
@@ -409,13 +431,13 @@ def bench_scale(size: int, args) -> list[dict]:
         bar = tqdm(total=size, desc=f"build {size}", unit="doc")
         for a in range(0, size, args.chunk):
             g = time.perf_counter()
-            docs = _chunk(args, size, a)
+            docs, sources = _chunk(args, size, a)
             generate_s += time.perf_counter() - g
             rows_total += len(docs.colbert.data) if docs.colbert is not None else 0
             index.add([f"d{a + i}" for i in range(len(docs))], docs, batch_size=500, show_progress=False)
             local = picks[(picks >= a) & (picks < a + len(docs))] - a
             if len(local):
-                parts.append(synthetic_queries(docs, local, np.random.default_rng([args.seed, size, a, 1])))
+                parts.append(_queries(args, docs, sources, local, np.random.default_rng([args.seed, size, a, 1])))
             bar.update(len(docs))
         bar.close()
         index.optimize()
@@ -430,7 +452,7 @@ def bench_scale(size: int, args) -> list[dict]:
         top = TopK(len(queries), tuple(m for m in modes_of(args.parts) if m != "rrf"), 10)
         seconds = {"dense": 0.0, "sparse": 0.0, "colbert": 0.0}
         for a in tqdm(range(0, size, args.chunk), desc="exact", unit="chunk"):
-            docs = _chunk(args, size, a)
+            docs, _ = _chunk(args, size, a)
             scores, spent = timed_exact_scores(docs, queries, top.modes)
             for part, sec in spent.items():
                 seconds[part] += sec
@@ -455,7 +477,7 @@ def bench_scale(size: int, args) -> list[dict]:
         else:
             shutil.rmtree(work, ignore_errors=True)
     for row in rows:
-        row.update({"data": shape, "pool_factor": args.pool_factor, "sparse_top_k": args.sparse_top_k, "storage": args.storage,
+        row.update({"data": shape, "generator": args.generator, "pool_factor": args.pool_factor, "sparse_top_k": args.sparse_top_k, "storage": args.storage,
                     "dense_storage": args.dense_storage, "on_disk": args.on_disk,
                     "colbert_dim": args.colbert_dim, "preset": args.compression,
                     "fde": args.fde, "quantize": args.quantize, "hnsw": args.hnsw_build,
@@ -501,6 +523,9 @@ HEADER = f"{'docs':>7} {'mode':<13}{'system':<24}{'cand':>5}{'ef':>5}{'p50 ms':>
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--generator", default="noise", choices=["noise", "tokens"],
+                        help="synthetic documents: each part drawn on its own (noise), or all three from one token "
+                             "sequence, fitted to real paragraphs (tokens; benchmarks/token_corpus.py)")
     parser.add_argument("--rows", type=int, default=None,
                         help="multi-vector rows per synthetic document (default: real-shaped, median 190)")
     parser.add_argument("--pool-factor", type=int, default=None,

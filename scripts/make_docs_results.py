@@ -801,6 +801,16 @@ def t_synthetic_vs_real(data: Data) -> str:
     return table(header, rows) + "\n\n" + made_by(data, "search-19k-synthetic-compact", "search-real-compact")
 
 
+def t_generator_fit(data: Data) -> str:
+    """Score distributions and first-stage recall of real paragraphs and of each synthetic generator."""
+    entry = need(data, "generator-fit")
+    columns = entry["columns"]
+    names = list(columns)
+    rows = [[stat, *(f3(columns[c].get(stat)) for c in names)] for stat in columns[names[0]]]
+    header = ["statistic", *(f"{c} ({entry['documents']:,})" for c in names)]
+    return table(header, rows) + "\n\n" + made_by(data, "generator-fit")
+
+
 def t_rerank(data: Data) -> str:
     """A cross-encoder rerank stage: latency per query by depth, per model."""
     entry = need(data, "rerank")
@@ -956,7 +966,8 @@ TABLES: dict[str, Callable[[Data], str]] = {
     "search-100k-compact-hnsw32": t_search_compact("search-100k-compact-hnsw32"),
     "search-100k-compact-preset": t_search_compact("search-100k-compact-preset"),
     "search-100k-compact-preset-dense16": t_search_compact("search-100k-compact-preset-dense16"),
-    "synthetic-vs-real": t_synthetic_vs_real,
+    "synthetic-vs-real": t_synthetic_vs_real, "generator-fit": t_generator_fit,
+    "search-1m-tokens-compact": t_search_compact("search-1m-tokens-compact"),
     "compression-pruning": t_compression_pruning, "compression-disk": t_compression_disk, "ray": t_ray,
     "serve": t_serve, "eval-speed": t_eval_speed, "summary": t_summary, "data-files": t_data_files,
 }

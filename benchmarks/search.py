@@ -282,6 +282,12 @@ def directory_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
+def allocated_bytes(path: Path) -> int:
+    """Bytes the files under ``path`` take on disk (allocated blocks, as ``du`` counts them: the
+    engine reserves segment space that a file's apparent size counts and the disk may not hold)."""
+    return sum(f.stat().st_blocks * 512 for f in Path(path).rglob("*") if f.is_file())
+
+
 def modes_of(parts: Sequence[str]) -> tuple[str, ...]:
     """The modes an index of ``parts`` can run."""
     return tuple(m for m in MODES if set(MODE_PARTS[m]) <= set(parts))
@@ -489,13 +495,15 @@ def search_phase(work: Path, args) -> None:
     """The search half of :func:`bench_scale`, in its own process."""
     with open(work / "phase.pkl", "rb") as f:
         phase = pickle.load(f)
+    allocated = allocated_bytes(work / "edge")  # closed, as the build left it
     index = Index.open(work / "edge")
     opened = memory_status()  # right after the shard opened: what opening costs
 
     def save(rows: list[dict]) -> None:
         status = memory_status()
         for row in rows:
-            row.update({"search_peak_rss": status.get("VmHWM", 0), "open_peak_rss": opened.get("VmHWM", 0),
+            row.update({"allocated_bytes_per_doc": allocated / phase["size"],
+                        "search_peak_rss": status.get("VmHWM", 0), "open_peak_rss": opened.get("VmHWM", 0),
                         "rss_anon": status.get("RssAnon", 0), "rss_file": status.get("RssFile", 0)})
         (work / "rows.json").write_text(json.dumps(rows))
 

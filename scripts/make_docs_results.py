@@ -780,8 +780,8 @@ def t_search_compact(name: str) -> Callable[[Data], str]:
         if first.get("allocated_bytes_per_doc"):  # the files' allocated blocks (du), beside their apparent sizes
             allocated = first["allocated_bytes_per_doc"]
             facts[1:] = [["on disk per document (apparent / allocated)", f"{first['bytes_per_doc'] / 1000:.1f} / {allocated / 1000:.1f} KB"],
-                         ["index on disk (apparent / allocated)", f"{first['bytes_per_doc'] * first['documents'] / 1e9:.1f} / "
-                          f"{allocated * first['documents'] / 1e9:.1f} GB"]]
+                         ["index on disk (apparent / allocated)", (f"{first['bytes_per_doc'] * first['documents'] / 1e9:.1f} / "
+                          f"{allocated * first['documents'] / 1e9:.1f} GB")]]
         if "build_s" in first:  # a kept index searched again has no build of its own
             facts.append(["build (then optimise)", f"{first['build_s'] / 60:.0f} min" if first["build_s"] >= 120
                           else f"{first['build_s']:.0f} s"])

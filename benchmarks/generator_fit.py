@@ -83,7 +83,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     picks = np.sort(rng.choice(n, args.queries, replace=False))
     synthetic, sources = token_docs(n, rng, pool, width)
-    columns["tokens generator"] = fit_stats(synthetic, token_queries(synthetic, sources, picks, rng))
+    columns["tokens generator"] = fit_stats(synthetic, token_queries(sources, picks, rng))
     synthetic = synthetic_docs(n, None, rng, pool, colbert_dim=width)
     columns["noise generator"] = fit_stats(synthetic, synthetic_queries(synthetic, picks, rng))
     names = list(columns)

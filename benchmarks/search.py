@@ -13,9 +13,10 @@ latency of one query at a time, QPS (1 / mean latency), recall@10 against exact 
 same mode, bytes per document on disk, build time. Prints a table and writes JSON.
 
 ``--generator tokens`` draws the three parts of a document from one token sequence instead
-(``benchmarks/token_corpus.py``), fitted so that the first stages find ``colbert``'s and ``all``'s
-exact top 10 about as often as on real paragraphs: the multi-vector recall it measures at 1M is
-a forecast for real text, where the first generator's is a bound on how first stages cope with noise.
+(``benchmarks/token_corpus.py``), fitted at 19,313 documents so that the first stages find
+``colbert``'s and ``all``'s exact top 10 about as often as on real paragraphs (slightly less):
+the first generator's multi-vector rows are noise no first stage sees, which bounds how first
+stages cope with noise rather than forecasting real text.
 
     .venv/bin/python benchmarks/search.py --sizes 10000,100000
     .venv/bin/python benchmarks/search.py --sizes 10000 --pool-factor 2 --storage uint8 --candidates 100,50
@@ -408,7 +409,7 @@ def _chunk(args, size: int, a: int) -> tuple[Embeddings, Any]:
 def _queries(args, docs: Embeddings, sources: Any, local: np.ndarray, rng: np.random.Generator) -> Embeddings:
     """Queries for the documents ``local`` of one chunk, by the chunk's generator."""
     if sources is not None:
-        return token_queries(docs, sources, local, rng)
+        return token_queries(sources, local, rng)
     return synthetic_queries(docs, local, rng)
 
 

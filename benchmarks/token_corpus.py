@@ -9,20 +9,24 @@ its own direction, and a sequence of tokens drawn from words common to every top
 its topic (Zipf-distributed); each token has one vector, shared by every document it occurs in:
 
 - **rows**: ``normalise(ANISOTROPY * g + token vector + CONTEXT * the document's direction + noise)``,
-  one per kept token (``rows // pool_factor`` of the sequence), ``g`` a direction every row
-  shares (real rows are anisotropic: a random query row and document row have cosine ~0.4);
+  one per token of the first ``len // pool_factor`` of its sequence (the tokens are independent
+  draws, so these stand for the pooled rows; the other tokens count in its weights and dense
+  vector only), ``g`` a direction every row shares (real rows are anisotropic);
 - **sparse**: one weight per distinct token, higher for rarer words (the head learns an
   IDF-like weighting);
-- **dense**: ``normalise(DENSE_COMMON * G + the document's direction + TOKENS * the mean token
-  vector)``, lifted from the rows' width to 384;
-- **a query** for a document: ~20 tokens, some of them the document's words, the rest common
-  words and words of its topic; its rows, weights and dense vector are built the same way from
-  them (its dense direction the document's, perturbed).
+- **dense**: ``normalise(DENSE_COMMON * G + the document's direction + TOKENS * its words'
+  vectors)``, the words' vectors lifted from the rows' width to 384;
+- **a query** for a document: 20 tokens, 8 of them distinct words of the document (rarer ones
+  more often; each left out of the query's weights with probability 0.4, as a word written
+  another way), the rest words of every text and of its topic; its rows, weights and dense
+  vector are built the same way from them, its direction the document's, perturbed.
 
-The constants were fitted so that, on 19,313 documents, the score distributions and the share
-of ``colbert``'s and ``all``'s exact top 10 within the dense and sparse stages' candidates match
-the offline compact model's on 19,313 real paragraphs (``benchmarks/generator_fit.py`` prints both
-side by side). Every array is a deterministic function of the ``rng`` it is given, so chunks are
+The constants were fitted, at pool factor 2 and 128-wide rows, so that on 19,313 documents the
+score distributions and the share of ``colbert``'s and ``all``'s exact top 10 within the dense
+and sparse stages' candidates come near the offline compact model's on 19,313 real paragraphs
+(``benchmarks/generator_fit.py`` prints both side by side). The world is fixed (2,048 subjects):
+a larger collection holds more documents per subject, which is what a benchmark at 1M asks of
+the first stages, but which no real collection here can confirm. Every array is a deterministic function of the ``rng`` it is given, so chunks are
 regenerated for the exact answers as in the first generator.
 
 >>> import numpy as np
@@ -78,13 +82,18 @@ def _world(colbert_dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     topics = _normalise(rng.normal(size=(TOPICS, DIM)))
     offsets = rng.normal(size=(TOPICS, SUBJECTS, DIM)) / np.sqrt(DIM) * SUBJECT_SPREAD
     centres = (topics[:, None, :] + offsets).reshape(TOPICS * SUBJECTS, DIM).astype(np.float32)
-    kinds = [(COMMON, 1, 0.02, 0.06), (TOPIC_WORDS, TOPICS, 0.10, 0.12), (SUBJECT_WORDS, TOPICS * SUBJECTS, 0.18, 0.12)]
-    vectors = _normalise(rng.standard_normal((sum(n * k for n, k, _, _ in kinds), colbert_dim), dtype=np.float32))
+    vectors = _normalise(rng.standard_normal((len(_base_weights()), colbert_dim), dtype=np.float32))
     row_common = _normalise(rng.normal(size=colbert_dim))
     dense_common = _normalise(rng.normal(size=DIM))
-    # rarer words weigh more (an IDF-like head): by kind, then by rank within the kind
-    base = np.concatenate([np.tile(low + spread * np.arange(n) / n, k) for n, k, low, spread in kinds]).astype(np.float32)
-    return centres, vectors, row_common, dense_common, base
+    return centres, vectors, row_common, dense_common, _base_weights()
+
+
+@functools.lru_cache(maxsize=1)
+def _base_weights() -> np.ndarray:
+    """Each token id's base lexical weight: rarer words weigh more (an IDF-like head), by kind
+    (common, topic, subject words), then by rank within the kind."""
+    kinds = [(COMMON, 1, 0.02, 0.06), (TOPIC_WORDS, TOPICS, 0.10, 0.12), (SUBJECT_WORDS, TOPICS * SUBJECTS, 0.18, 0.12)]
+    return np.concatenate([np.tile(low + spread * np.arange(n) / n, k) for n, k, low, spread in kinds]).astype(np.float32)
 
 
 def _draw_tokens(subjects: np.ndarray, rng: np.random.Generator, subject_share: float | None = None) -> np.ndarray:
@@ -124,7 +133,7 @@ def _words(tokens: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, n
 
 def _lexical(words: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> SparseBatch:
     """One weight per distinct token: its base weight (rarer words weigh more) times noise."""
-    weights = (_world(8)[4][words] * rng.uniform(0.6, 1.4, len(words))).astype(np.float32)
+    weights = (_base_weights()[words] * rng.uniform(0.6, 1.4, len(words))).astype(np.float32)
     return SparseBatch.from_vectors([SparseVector(words[a:b], weights[a:b]) for a, b in itertools.pairwise(offsets)])
 
 
@@ -146,6 +155,8 @@ class Sources:
     offsets: np.ndarray
     directions: np.ndarray
     subjects: np.ndarray
+    #: the rows' width the documents were made at (their queries are made in the same world)
+    colbert_dim: int
 
 
 def token_docs(n: int, rng: np.random.Generator, pool_factor: int = 1, colbert_dim: int = DIM,
@@ -173,16 +184,15 @@ def token_docs(n: int, rng: np.random.Generator, pool_factor: int = 1, colbert_d
     row_offsets = np.concatenate([[0], np.cumsum(kept_counts)]).astype(np.int64)
     docs = Embeddings(dense=_dense(own, words, offsets, colbert_dim), sparse=_lexical(words, offsets, rng),
                       colbert=Ragged(colbert, row_offsets))
-    return docs, Sources(words, offsets, own, subjects)
+    return docs, Sources(words, offsets, own, subjects, colbert_dim)
 
 
-def token_queries(docs: Embeddings, sources: Sources, picks: np.ndarray, rng: np.random.Generator) -> Embeddings:
-    """A query per picked document: QUERY_OVERLAP of its tokens the document's words (its rarer
-    ones more often; QUERY_SOFT of those match its rows but not its lexical weights, as a word
-    written another way), the rest words of every text and of the document's topic; its
-    direction the document's, perturbed."""
-    colbert_dim = docs.colbert.dim if docs.colbert is not None else DIM
-    base = _world(colbert_dim)[4]
+def token_queries(sources: Sources, picks: np.ndarray, rng: np.random.Generator) -> Embeddings:
+    """A query per picked document: QUERY_OVERLAP of its QUERY_TOKENS tokens are distinct words
+    of the document (its rarer ones more often), each left out of the query's lexical weights
+    with probability QUERY_SOFT (a word written another way: its rows still match); the rest are
+    words of every text and of the document's topic; its direction the document's, perturbed."""
+    colbert_dim, base = sources.colbert_dim, _base_weights()
     shared = max(round(QUERY_TOKENS * QUERY_OVERLAP), 1)
     sequences, lexical, owner = [], [], []
     for i, j in enumerate(picks):

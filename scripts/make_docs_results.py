@@ -794,16 +794,21 @@ def t_search_compact(name: str) -> Callable[[Data], str]:
 
 
 def t_synthetic_vs_real(data: Data) -> str:
-    """Recall@10 per mode and depth on the synthetic generator and on real rows of the same size."""
-    synthetic, real = need(data, "search-19k-synthetic-compact")["rows"], need(data, "search-real-compact")["rows"]
+    """Recall@10 per mode and depth on each synthetic generator and on real rows of the same size."""
+    runs = [("search-19k-synthetic-compact", "noise generator"), ("search-19k-tokens-compact", "tokens generator")]
+    synthetic = [(need(data, name)["rows"], label) for name, label in runs]
+    real = need(data, "search-real-compact")["rows"]
     rows = []
     for r in (r for r in real if r["system"] == ENGINE and r.get("recall@10") is not None):
-        twin = next((s for s in synthetic if s["system"] == ENGINE and s["mode"] == r["mode"]
-                     and s.get("candidates") == r.get("candidates")), None)
-        rows.append([r["mode"], str(r.get("candidates", "")), f3(twin.get("recall@10")) if twin else MISSING,
-                     f3(r["recall@10"])])
-    header = ["mode", "cand", f"synthetic ({synthetic[0]['documents']:,} docs)", f"real ({real[0]['documents']:,} paragraphs)"]
-    return table(header, rows) + "\n\n" + made_by(data, "search-19k-synthetic-compact", "search-real-compact")
+        cells = []
+        for run, _ in synthetic:
+            twin = next((s for s in run if s["system"] == ENGINE and s["mode"] == r["mode"]
+                         and s.get("candidates") == r.get("candidates")), None)
+            cells.append(f3(twin.get("recall@10")) if twin else MISSING)
+        rows.append([r["mode"], str(r.get("candidates", "")), *cells, f3(r["recall@10"])])
+    header = ["mode", "cand", *(f"{label} ({run[0]['documents']:,} docs)" for run, label in synthetic),
+              f"real ({real[0]['documents']:,} paragraphs)"]
+    return table(header, rows) + "\n\n" + made_by(data, *(name for name, _ in runs), "search-real-compact")
 
 
 def t_generator_fit(data: Data) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from publish import add_publish_option, publish  # benchmarks/publish.py
+from publish import add_publish_option, write_result  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the parent process leaves the graphs of bge-m3-lite's recipes for the workers.
@@ -279,10 +279,7 @@ def main() -> None:
               f"{row.get('paragraphs_vs_torch', float('nan')):>8.2f}x{row['queries_tokens_per_s']:>13.0f}"
               f"{row.get('queries_vs_torch', float('nan')):>8.2f}x{row['single_query_ms_p50']:>10.1f} ms"
               f"{row['peak_rss_mb']:>8.0f}MB")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    publish(result, args.publish)
-    print(f"wrote {args.out}")
+    write_result(result, args.out, args.publish)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ the generators' own, not an engine's.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 from pathlib import Path
 
 import numpy as np
-from publish import add_publish_option, publish  # benchmarks/publish.py
+from publish import add_publish_option, write_result  # benchmarks/publish.py
 from search import ROOT, exact_scores, real_corpus, synthetic_docs, synthetic_queries
 from token_corpus import token_docs, token_queries
 
@@ -92,10 +91,7 @@ def main() -> None:
         print(f"{stat:44}" + "".join(f"{columns[c][stat]:18.3f}" for c in names))
     result = {"benchmark": "generator-fit", "documents": n, "queries": args.queries, "colbert_dim": width,
               "pool_factor": pool, "suites": args.real_suites, "columns": columns, "machine": platform.machine()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    publish(result, args.publish)
-    print(f"wrote {args.out}")
+    write_result(result, args.out, args.publish)
 
 
 if __name__ == "__main__":

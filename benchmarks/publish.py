@@ -45,3 +45,11 @@ def publish(result: dict[str, Any], name: str | None) -> Path | None:
     path.write_text(json.dumps(stamped, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {path}")
     return path
+
+
+def write_result(result: dict[str, Any], out: Path, name: str | None) -> None:
+    """A benchmark's JSON to ``out`` (its folder made), and to ``docs/data/NAME.json`` with ``--publish NAME``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    publish(result, name)
+    print(f"wrote {out}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import platform
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from publish import add_publish_option, publish  # benchmarks/publish.py
+from publish import add_publish_option, write_result  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -92,10 +91,7 @@ def main() -> None:
     result = {"benchmark": "ray_encode", "model": "multilingual-e5-small + shipped M3 heads", "paragraphs": len(texts),
               "tokens": tokens, "model_load_s": load_s, "rows_per_task": args.rows_per_task, "rows": rows, "ray": ray.__version__,
               "machine": platform.machine(), "python": platform.python_version()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    publish(result, args.publish)
-    print(f"wrote {args.out}")
+    write_result(result, args.out, args.publish)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from publish import add_publish_option, publish  # benchmarks/publish.py
+from publish import add_publish_option, write_result  # benchmarks/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,10 +99,7 @@ def main() -> None:
             rows.append(row)
             print(f"{label:<58} depth {depth:>4}  p50 {row['p50_ms']:>9.1f} ms  p95 {row['p95_ms']:>9.1f} ms", flush=True)
     result = {"benchmark": "rerank", "machine": "2 CPU cores", "max_length": args.max_length, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    publish(result, args.publish)
-    print(f"wrote {args.out}")
+    write_result(result, args.out, args.publish)
 
 
 if __name__ == "__main__":
